@@ -1,0 +1,66 @@
+"""`create_app(state)`: the Starlette application around one `MockState`.
+
+Every way a request can go wrong ends here as the provider's envelope: errors raised by the
+core (`ApiError`), the router's own 404/405, and any bug of ours (500, recorded on the
+state so the test that triggered it can fail loudly instead of passing on a 500).
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from . import wire
+from .errors import ApiError, internal_error, method_not_allowed, route_not_found
+from .routes import PublicApi
+from .state import MockState
+
+__all__ = ["create_app"]
+
+
+def _render(error: ApiError) -> Response:
+    return Response(
+        wire.error_body(error),
+        status_code=error.status,
+        media_type="application/json",
+        headers=error.headers,
+    )
+
+
+async def _on_api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return _render(exc)
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    method, path = request.method, request.url.path
+    if exc.status_code == 404:
+        return _render(route_not_found(method, path))
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        return _render(method_not_allowed(method, path, [m.strip() for m in allowed.split(",")]))
+    return _render(ApiError(exc.status_code, f"Request failed: {exc.detail}"))
+
+
+def create_app(state: MockState) -> Starlette:
+    async def on_crash(request: Request, exc: Exception) -> Response:
+        state.record_crash(
+            request.method, request.url.path, "".join(traceback.format_exception(exc))
+        )
+        return _render(internal_error())
+
+    app = Starlette(
+        routes=PublicApi(state).routes(),
+        exception_handlers={
+            ApiError: _on_api_error,
+            HTTPException: _on_http_exception,
+            Exception: on_crash,
+        },
+    )
+    app.state.mock = state
+    return app

@@ -1,0 +1,60 @@
+"""API keys as the provider checks them: `Authorization: Bearer mdlx-…`.
+
+By default any well-formed key is accepted, so a test can invent keys freely; an
+allow-list makes the mock as strict as a real account. A malformed key is refused either
+way, because the real service refuses it and a client that only works with a sloppy key
+must not pass here.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from collections.abc import Iterable
+
+from .errors import authentication_failed
+
+__all__ = ["KEY_PATTERN", "KeyPolicy", "make_api_key", "redact"]
+
+#: `mdlx-` and about 48 letters and digits; we accept 32 to 64 so near-miss lengths of real
+#: keys pass while obviously fake ones (`mdlx-test`) do not.
+KEY_PATTERN = re.compile(r"mdlx-[A-Za-z0-9]{32,64}")
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def make_api_key(seed_text: str | None = None) -> str:
+    """A well-formed key; with `seed_text`, a readable one (`mdlx-alice000…`)."""
+    if seed_text is None:
+        return "mdlx-" + "".join(secrets.choice(_ALPHABET) for _ in range(48))
+    body = "".join(ch for ch in seed_text if ch.isalnum())[:48]
+    return "mdlx-" + body.ljust(48, "0")
+
+
+def redact(key: str) -> str:
+    """What the journal and logs show of a key: enough to tell keys apart, not to use one."""
+    if len(key) <= 12:
+        return "***"
+    return f"{key[:9]}…{key[-4:]}"
+
+
+class KeyPolicy:
+    """Decides whether an `Authorization` header value is let in, and as which key."""
+
+    def __init__(self, allowed: Iterable[str] | None = None) -> None:
+        self.allowed: frozenset[str] | None = None if allowed is None else frozenset(allowed)
+
+    def authenticate(self, header: str | None) -> str:
+        """The key, or the provider's one 401 message for missing, malformed and unknown."""
+        if header is None or not header.strip():
+            raise authentication_failed()
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise authentication_failed()
+        if not KEY_PATTERN.fullmatch(token):
+            raise authentication_failed()
+        if self.allowed is not None and token not in self.allowed:
+            raise authentication_failed()
+        return token

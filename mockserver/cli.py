@@ -1,0 +1,145 @@
+"""`vidu-lipsync-mock` / `python -m mockserver`: the standalone server and its helpers.
+
+Every `serve` flag is generated from `MockConfig`'s fields, so a setting exists in the TOML
+file, on the command line and in the docs at once, with one help text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .config import ConfigError, MockConfig, load_toml
+
+__all__ = ["build_parser", "main"]
+
+_HANDLED_BY_HAND = {"api_keys"}
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (also TOML keys of --config)")
+    for f in dataclasses.fields(MockConfig):
+        if f.name in _HANDLED_BY_HAND:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        text = str(f.type)
+        kind: Any = str
+        if text.startswith("float"):
+            kind = float
+        elif text.startswith("int"):
+            kind = int
+        choices = f.metadata.get("choices") or None
+        default_text = "" if f.default is None else f" (default: {f.default})"
+        group.add_argument(
+            flag,
+            dest=f.name,
+            type=kind,
+            choices=choices,
+            default=None,
+            help=f.metadata["help"] + default_text,
+        )
+    group.add_argument(
+        "--api-key",
+        dest="api_keys",
+        action="append",
+        default=None,
+        metavar="KEY",
+        help="Accept only this key (repeat for several); unset accepts any well-formed key.",
+    )
+    group.add_argument(
+        "--realistic",
+        dest="preset",
+        action="store_const",
+        const="realistic",
+        help="Shorthand for --preset realistic: tasks take about two minutes.",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vidu-lipsync-mock",
+        description="Local emulator of the Modellix vidu/lip-sync API.",
+    )
+    commands = parser.add_subparsers(dest="command")
+    serve = commands.add_parser("serve", help="Run the mock server (the default command).")
+    serve.add_argument("--config", metavar="FILE", help="TOML file of settings; flags win over it.")
+    _add_config_flags(serve)
+    show = commands.add_parser("config", help="Print the effective settings as JSON and exit.")
+    show.add_argument("--config", metavar="FILE", help="TOML file of settings.")
+    _add_config_flags(show)
+    commands.add_parser("openapi", help="Print the OpenAPI document the server serves.")
+    commands.add_parser("key", help="Print a fresh well-formed API key.")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> MockConfig:
+    settings: dict[str, Any] = load_toml(args.config) if args.config else {}
+    overrides = {
+        f.name: getattr(args, f.name, None)
+        for f in dataclasses.fields(MockConfig)
+        if getattr(args, f.name, None) is not None
+    }
+    return MockConfig.build(settings, **overrides)
+
+
+def _serve(config: MockConfig) -> int:
+    import uvicorn
+
+    from .mock import LipSyncMock
+    from .server import bind_socket, url_for, uvicorn_config
+
+    mock = LipSyncMock(config)
+    try:
+        sock = bind_socket(config.host, config.port)
+    except OSError as error:
+        print(
+            f"vidu-lipsync-mock: cannot listen on {config.host}:{config.port}: {error.strerror}",
+            file=sys.stderr,
+        )
+        return 2
+    url = url_for(config.host, sock.getsockname()[1])
+    policy = mock.default_progression.describe()
+    print(f"vidu-lipsync-mock listening on {url}", flush=True)
+    print(
+        f"  submit: POST {url}/api/v1/vidu/lip-sync/async   poll: GET {url}/api/v1/tasks/<id>\n"
+        f"  progression: {json.dumps(policy)}; clock: {config.clock} x{config.speed:g}\n"
+        f"  example key: {mock.api_key}",
+        flush=True,
+    )
+    server = uvicorn.Server(uvicorn_config(mock.app, config.log_level))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if not arguments or (arguments[0].startswith("-") and arguments[0] not in ("-h", "--help")):
+        arguments.insert(0, "serve")
+    args = build_parser().parse_args(arguments)
+    if args.command == "openapi":
+        from .openapi import build_openapi
+        from .registry import Registry
+
+        print(json.dumps(build_openapi(Registry.bundled()), indent=2))
+        return 0
+    if args.command == "key":
+        from .auth import make_api_key
+
+        print(make_api_key())
+        return 0
+    try:
+        config = config_from_args(args)
+    except ConfigError as error:
+        print(f"vidu-lipsync-mock: {error}", file=sys.stderr)
+        return 2
+    if args.command == "config":
+        print(json.dumps(dataclasses.asdict(config), indent=2))
+        return 0
+    return _serve(config)

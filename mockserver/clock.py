@@ -1,0 +1,125 @@
+"""The only source of time in the emulator.
+
+Every status, timestamp, expiry and rate-limit window is derived from a `Clock`, never from
+`time.time()` directly, so a test can hold time still, jump it forward by hours, or run a
+five-minute task in five seconds without any background thread moving state behind its back.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+
+__all__ = ["Clock", "ManualClock", "ScaledClock", "SystemClock", "clock_from_name"]
+
+
+class Clock(ABC):
+    """Unix time in seconds, plus an offset that only ever grows.
+
+    Every clock can be advanced (the admin API and tests need that even against a real-time
+    server), but none can go backwards: a task's status is a function of time, and time
+    running backwards would make statuses run backwards too.
+    """
+
+    kind: str = "abstract"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._offset = 0.0
+
+    @abstractmethod
+    def _base(self) -> float:
+        """The clock's own reading before the accumulated offset."""
+
+    def now(self) -> float:
+        return self._base() + self._offset
+
+    def now_ms(self) -> int:
+        return int(self.now() * 1000)
+
+    def advance(self, seconds: float) -> float:
+        """Move time forward; returns the new reading."""
+        if seconds < 0 or seconds != seconds:
+            raise ValueError(f"a clock only moves forward; cannot advance by {seconds!r} seconds")
+        with self._lock:
+            self._offset += seconds
+        return self.now()
+
+    def set(self, timestamp: float) -> float:
+        """Jump to an absolute Unix time, which must not be in the clock's past."""
+        current = self.now()
+        if timestamp < current:
+            raise ValueError(
+                f"a clock only moves forward; {timestamp!r} is before the current time {current!r}"
+            )
+        return self.advance(timestamp - current)
+
+    def describe(self) -> dict[str, object]:
+        return {"kind": self.kind, "now": self.now(), "offset": self._offset}
+
+
+class SystemClock(Clock):
+    """Wall time: what a standalone server uses by default."""
+
+    kind = "system"
+
+    def _base(self) -> float:
+        return time.time()
+
+
+class ScaledClock(Clock):
+    """Wall time running `speed` times faster, anchored at construction.
+
+    A black-box client (any language, no admin calls) sees a five-minute task finish in
+    five seconds with `speed=60`, while timestamps stay close to the real date.
+    """
+
+    kind = "scaled"
+
+    def __init__(self, speed: float) -> None:
+        if not speed > 0:
+            raise ValueError(f"speed must be positive, got {speed!r}")
+        super().__init__()
+        self.speed = speed
+        self._anchor_wall = time.time()
+        self._anchor_mono = time.monotonic()
+
+    def _base(self) -> float:
+        return self._anchor_wall + (time.monotonic() - self._anchor_mono) * self.speed
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "speed": self.speed}
+
+
+class ManualClock(Clock):
+    """Time that stands still until a test advances it.
+
+    It starts at the current wall time (whole seconds) unless told otherwise, so that
+    timestamps and expiry times a client sees look plausible next to its own clock.
+    """
+
+    kind = "manual"
+
+    def __init__(self, start: float | None = None) -> None:
+        super().__init__()
+        self._start = float(int(time.time())) if start is None else float(start)
+
+    def _base(self) -> float:
+        return self._start
+
+    def sleep(self, seconds: float) -> None:
+        """Stand-in for `time.sleep` when a test fast-forwards the code under test."""
+        if seconds > 0:
+            self.advance(seconds)
+
+
+def clock_from_name(kind: str, *, speed: float = 1.0, start: float | None = None) -> Clock:
+    """Build a clock from configuration words (`system`, `manual`, `scaled`)."""
+    if kind == "manual":
+        return ManualClock(start)
+    if kind == "system":
+        return ScaledClock(speed) if speed != 1.0 else SystemClock()
+    if kind == "scaled":
+        return ScaledClock(speed)
+    raise ValueError(f"unknown clock kind {kind!r}: expected 'system', 'scaled' or 'manual'")

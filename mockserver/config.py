@@ -1,0 +1,185 @@
+"""Every setting of the emulator, in one table that the CLI, the TOML loader and the docs
+all read, so a flag, a config key and its documentation cannot drift apart."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = ["PRESETS", "ConfigError", "MockConfig", "load_toml"]
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used, named so the user can find it."""
+
+
+#: Lifecycle timings by name. `quick` lets someone trying the server see the whole lifecycle
+#: in three seconds; `realistic` matches what the real model takes (tens of seconds to
+#: minutes), for clients whose timeouts and poll intervals need an honest test.
+PRESETS: Mapping[str, Mapping[str, float]] = {
+    "quick": {"pending_seconds": 1.0, "processing_seconds": 2.0},
+    "realistic": {"pending_seconds": 8.0, "processing_seconds": 112.0},
+}
+
+
+def _opt(default: Any, help: str, *, choices: tuple[str, ...] = ()) -> Any:
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
+@dataclass(frozen=True)
+class MockConfig:
+    """The emulator's settings. Field names are also the TOML keys and (with dashes) the
+    `serve` flags."""
+
+    host: str = _opt("127.0.0.1", "Address to bind; loopback unless you opt in.")
+    port: int = _opt(8000, "TCP port to listen on; 0 picks a free one.")
+    public_base_url: str | None = _opt(
+        None,
+        "Origin put in get_result.url and result URLs instead of the one the client used "
+        "(for a mock behind a proxy).",
+    )
+    clock: str = _opt(
+        "system",
+        "Time source: 'system' (wall time, times speed) or 'manual' (stands still until "
+        "advanced through the admin API or Python).",
+        choices=("system", "manual"),
+    )
+    speed: float = _opt(
+        1.0, "How many times faster than wall time the clock runs (60 = a minute a second)."
+    )
+    preset: str | None = _opt(
+        None,
+        "Named lifecycle timings: 'quick' (1 s + 2 s) or 'realistic' (8 s + 112 s); "
+        "explicit timings win over it.",
+        choices=tuple(PRESETS),
+    )
+    progression: str = _opt(
+        "clock",
+        "How tasks move on: 'clock' (timings), 'polls' (the Nth poll) or 'manual' "
+        "(only when pushed).",
+        choices=("clock", "polls", "manual"),
+    )
+    pending_seconds: float = _opt(1.0, "Time a task stays pending (clock progression).")
+    processing_seconds: float = _opt(
+        2.0, "Time a task then stays processing before it ends (clock progression)."
+    )
+    processing_on_poll: int = _opt(2, "Poll that first answers processing (polls progression).")
+    terminal_on_poll: int = _opt(4, "Poll that first answers the outcome (polls progression).")
+    retention_seconds: float = _opt(
+        86_400.0, "How long a finished task and its result file are kept (the provider: 24 h)."
+    )
+    max_tasks: int = _opt(
+        200_000, "Most task records kept at once; the oldest finished ones go first."
+    )
+    max_body_bytes: int = _opt(1_048_576, "Largest request body accepted; larger gets 413.")
+    api_keys: tuple[str, ...] | None = _opt(
+        None, "Allow-list of API keys; unset accepts any well-formed mdlx- key."
+    )
+    billing_amount: str = _opt("0.2400", "What data.billing.amount reports for a finished task.")
+    seed: int | None = _opt(None, "Seed for task ids and every random draw, for replayable runs.")
+    log_level: str = _opt(
+        "warning",
+        "uvicorn log level.",
+        choices=("critical", "error", "warning", "info", "debug", "trace"),
+    )
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            choices = f.metadata.get("choices", ())
+            value = getattr(self, f.name)
+            if choices and value is not None and value not in choices:
+                raise ConfigError(f"{f.name} must be one of {', '.join(choices)}, not {value!r}")
+        for name in ("pending_seconds", "processing_seconds", "retention_seconds"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must not be negative")
+        if not self.speed > 0:
+            raise ConfigError("speed must be positive")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError("port must be between 0 and 65535")
+        if not 1 <= self.processing_on_poll <= self.terminal_on_poll:
+            raise ConfigError("need 1 <= processing_on_poll <= terminal_on_poll")
+        if self.max_tasks < 1 or self.max_body_bytes < 1:
+            raise ConfigError("max_tasks and max_body_bytes must be positive")
+        if self.public_base_url is not None and not self.public_base_url.startswith(
+            ("http://", "https://")
+        ):
+            raise ConfigError("public_base_url must start with http:// or https://")
+
+    @classmethod
+    def build(cls, settings: Mapping[str, Any] | None = None, **overrides: Any) -> MockConfig:
+        """Merge settings (a TOML document's keys) and overrides, applying a preset first
+        so that explicit timings always win over the preset's."""
+        merged: dict[str, Any] = dict(settings or {})
+        merged.update({k: v for k, v in overrides.items() if v is not None})
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(merged) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+        preset = merged.get("preset")
+        if preset is not None:
+            if preset not in PRESETS:
+                raise ConfigError(f"preset must be one of {', '.join(PRESETS)}, not {preset!r}")
+            for key, value in PRESETS[preset].items():
+                merged.setdefault(key, value)
+        coerced = {name: _coerce(name, known[name].type, value) for name, value in merged.items()}
+        return cls(**coerced)
+
+    def replace(self, **changes: Any) -> MockConfig:
+        return MockConfig.build(self.as_dict(), **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != f.default
+        }
+
+
+def _coerce(name: str, annotation: object, value: Any) -> Any:
+    """Check a TOML or JSON value against the field's declared type."""
+    text = str(annotation)
+    if value is None:
+        if "None" in text:
+            return None
+        raise ConfigError(f"{name} cannot be empty")
+    if text.startswith("tuple"):
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{name} must be a list of strings")
+        return tuple(value)
+    if text.startswith("float"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name} must be a number, not {value!r}")
+        return float(value)
+    if text.startswith("int"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name} must be a whole number, not {value!r}")
+        return value
+    if text.startswith("str"):
+        if not isinstance(value, str):
+            raise ConfigError(f"{name} must be a string, not {value!r}")
+        return value
+    return value  # pragma: no cover - every field type is handled above
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a config file. Its top-level keys are `MockConfig` field names; tables are
+    reserved for structured settings (fault rules)."""
+    try:
+        with open(path, "rb") as handle:
+            document = tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}") from error
+    return document

@@ -1,0 +1,93 @@
+"""`LipSyncMock`: what a Python user holds.
+
+It is a `MockState` (tasks, clock, config, and the test verbs on them) that can also hand
+out its ASGI app for in-process clients and run itself as a real server for everything
+else. The state stays free of HTTP; this subclass is where HTTP is attached.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+from starlette.applications import Starlette
+
+from .app import create_app
+from .auth import make_api_key
+from .clock import Clock
+from .config import MockConfig
+from .server import ServerThread
+from .state import MockState
+
+__all__ = ["LipSyncMock"]
+
+
+class LipSyncMock(MockState):
+    """A Modellix lip-sync emulator.
+
+    Settings are `MockConfig` fields (`LipSyncMock(clock="manual", progression="polls")`);
+    `mock.app` is the ASGI app for `httpx.ASGITransport`; `mock.start()` serves it on a
+    free loopback port and returns the base URL; `mock.stop()` (or leaving a `with` block)
+    shuts it down.
+    """
+
+    def __init__(
+        self,
+        config: MockConfig | None = None,
+        *,
+        clock: Clock | str | None = None,
+        **settings: Any,
+    ) -> None:
+        if isinstance(clock, str):
+            settings["clock"] = clock
+            clock = None
+        merged = MockConfig.build(config.as_dict() if config else None, **settings)
+        super().__init__(merged, clock=clock)
+        self._app: Starlette | None = None
+        self._server: ServerThread | None = None
+        self.api_key = make_api_key("vidulipsyncmock")
+
+    @property
+    def app(self) -> Starlette:
+        if self._app is None:
+            self._app = create_app(self)
+        return self._app
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    def start(self, host: str | None = None, port: int | None = 0) -> str:
+        """Serve on a real socket (loopback, a free port by default); returns the base URL."""
+        if self._server is None or not self._server.running:
+            self._server = ServerThread(
+                self.app,
+                host=host or self.config.host,
+                port=self.config.port if port is None else port,
+                log_level=self.config.log_level,
+            )
+            self._server.start()
+        return self._server.url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the mock is not serving; call start() first")
+        return self._server.url
+
+    def __enter__(self) -> LipSyncMock:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,267 @@
+"""`/openapi.json`, assembled from the bundled provider schemas plus the task and file
+endpoints the provider documents only in prose. Schema-driven tools (Schemathesis, Prism,
+client generators) test against exactly what the mock serves."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from .registry import ModelSpec, Registry
+
+__all__ = ["ERROR_STATUSES", "build_openapi"]
+
+ERROR_STATUSES: dict[str, str] = {
+    "400": "Invalid request parameters or body",
+    "401": "Missing, malformed or unknown API key",
+    "402": "Insufficient balance",
+    "404": "Unknown model, task, file or route",
+    "405": "Method not allowed on this path",
+    "413": "Request body too large",
+    "415": "Content-Type is not application/json",
+    "416": "Range not satisfiable",
+    "429": "Rate limit or concurrency limit exceeded",
+    "500": "Internal server error",
+    "502": "Bad gateway",
+    "503": "Service unavailable",
+    "504": "Gateway timeout",
+}
+
+_REF_ERROR = {"$ref": "#/components/schemas/Error"}
+
+_RATE_HEADERS = {
+    name: {"description": text, "schema": {"type": "integer"}}
+    for name, text in (
+        ("X-RateLimit-Limit", "Maximum requests per minute"),
+        ("X-RateLimit-Remaining", "Remaining quota in the current window"),
+        ("X-RateLimit-Reset", "When the window resets (Unix seconds)"),
+        ("Retry-After", "Seconds to wait before retrying"),
+    )
+}
+
+
+def _errors(*codes: str) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for code in codes:
+        response: dict[str, Any] = {
+            "description": ERROR_STATUSES[code],
+            "content": {"application/json": {"schema": _REF_ERROR}},
+        }
+        if code == "429":
+            response["headers"] = copy.deepcopy(_RATE_HEADERS)
+        responses[code] = response
+    return responses
+
+
+def _components() -> dict[str, Any]:
+    resource = {
+        "type": "object",
+        "required": ["url", "type", "width", "height", "format"],
+        "properties": {
+            "url": {"type": "string", "format": "uri", "pattern": "^https?://"},
+            "type": {"type": "string", "enum": ["video"]},
+            "width": {"type": "integer", "minimum": 1},
+            "height": {"type": "integer", "minimum": 1},
+            "format": {"type": "string", "enum": ["mp4"]},
+        },
+    }
+    task = {
+        "type": "object",
+        "required": ["status", "task_id", "model_id"],
+        "properties": {
+            "status": {
+                "type": "string",
+                "enum": ["pending", "processing", "success", "failed"],
+            },
+            "task_id": {"type": "string", "pattern": "^task-"},
+            "model_id": {"type": "string", "pattern": "^[^/]+/[^/]+$"},
+            "submit_time": {"type": "integer", "description": "Unix ms"},
+            "end_time": {"type": "integer", "description": "Unix ms"},
+            "duration": {"type": "integer", "minimum": 0, "description": "ms the task took"},
+            "result_expires_at": {"type": "integer", "description": "Unix ms"},
+            "result": {
+                "type": "object",
+                "required": ["resources"],
+                "properties": {"resources": {"type": "array", "items": resource, "minItems": 1}},
+            },
+            "billing": {
+                "type": "object",
+                "required": ["status", "amount"],
+                "properties": {
+                    "status": {"type": "string"},
+                    "amount": {"type": "string", "pattern": "^[0-9]+\\.[0-9]{4}$"},
+                },
+            },
+            "error_message": {
+                "type": "string",
+                "description": "Why a failed task failed (emulator's field; see docs)",
+            },
+        },
+    }
+    submitted = {
+        "type": "object",
+        "required": ["status", "task_id", "model_id", "get_result"],
+        "properties": {
+            "status": {"type": "string", "enum": ["pending", "processing"]},
+            "task_id": {"type": "string", "pattern": "^task-"},
+            "model_id": {"type": "string"},
+            "get_result": {
+                "type": "object",
+                "required": ["method", "url"],
+                "properties": {
+                    "method": {"type": "string", "enum": ["GET"]},
+                    "url": {"type": "string", "format": "uri", "pattern": "^https?://"},
+                },
+            },
+        },
+    }
+
+    def envelope(data: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "required": ["code", "message", "data"],
+            "properties": {
+                "code": {"type": "integer", "const": 0},
+                "message": {"type": "string", "const": "success"},
+                "data": data,
+            },
+        }
+
+    return {
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "additionalProperties": False,
+                "properties": {
+                    "code": {"type": "integer", "minimum": 400, "maximum": 599},
+                    "message": {"type": "string", "pattern": "^[A-Z][^:]*(: .*)?$"},
+                },
+            },
+            "Task": task,
+            "TaskResponse": envelope({"$ref": "#/components/schemas/Task"}),
+            "SubmittedTask": submitted,
+            "SubmitResponse": envelope({"$ref": "#/components/schemas/SubmittedTask"}),
+        },
+        "securitySchemes": {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A Modellix API key: `mdlx-` followed by 32 to 64 letters/digits",
+            }
+        },
+    }
+
+
+def _submit_operation(spec: ModelSpec, suffix: str) -> dict[str, Any]:
+    content: dict[str, Any] = {"schema": copy.deepcopy(dict(spec.request_schema))}
+    if spec.request_examples:
+        content["examples"] = copy.deepcopy(dict(spec.request_examples))
+    return {
+        "operationId": spec.operation_id + suffix,
+        "summary": spec.summary + (" (CLI path)" if suffix else ""),
+        "description": spec.description,
+        "tags": [spec.model_id],
+        "security": [{"bearer": []}],
+        "requestBody": {"required": True, "content": {"application/json": content}},
+        "responses": {
+            "200": {
+                "description": "Task submitted",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/SubmitResponse"}}
+                },
+            },
+            **_errors("400", "401", "402", "404", "413", "415", "429", "500", "503"),
+        },
+    }
+
+
+def _file_operation(operation_id: str, summary: str, parameter: dict[str, Any]) -> dict[str, Any]:
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {
+        "get": {
+            "operationId": operation_id,
+            "summary": summary,
+            "tags": ["files"],
+            "parameters": [
+                parameter,
+                {
+                    "name": "Range",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "A single byte range, e.g. `bytes=0-1023`",
+                },
+            ],
+            "responses": {
+                "200": {"description": "The whole file", "content": {"*/*": binary}},
+                "206": {"description": "The requested byte range", "content": {"*/*": binary}},
+                **_errors("404", "416"),
+            },
+        }
+    }
+
+
+def build_openapi(registry: Registry) -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for spec in registry:
+        paths[f"/api/v1/{spec.model_id}/async"] = {"post": _submit_operation(spec, "")}
+        paths[f"/api/v1/{spec.model_id}"] = {"post": _submit_operation(spec, "Cli")}
+    paths["/api/v1/tasks/{task_id}"] = {
+        "get": {
+            "operationId": "getTask",
+            "summary": "Get a task's status and result",
+            "tags": ["tasks"],
+            "security": [{"bearer": []}],
+            "parameters": [
+                {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": {
+                    "description": "The task",
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/TaskResponse"}
+                        }
+                    },
+                },
+                **_errors("401", "404", "429", "500", "503"),
+            },
+        }
+    }
+    paths["/files/{task_id}/result.mp4"] = _file_operation(
+        "downloadResult",
+        "Download a task's result video (what resources[].url points at)",
+        {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}},
+    )
+    paths["/media/{name}"] = _file_operation(
+        "downloadSample",
+        "Download a bundled sample input (video, audio, face image)",
+        {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+    )
+    paths["/openapi.json"] = {
+        "get": {
+            "operationId": "getOpenApi",
+            "summary": "This document",
+            "tags": ["meta"],
+            "responses": {
+                "200": {
+                    "description": "OpenAPI 3.1 document",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        }
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "vidu-lipsync-mock",
+            "version": "0.1.0",
+            "description": "Local emulator of the Modellix API for "
+            + ", ".join(spec.model_id for spec in registry)
+            + ". Paths and bodies follow the provider; see the docs for the fidelity table.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": _components(),
+    }

@@ -1,0 +1,133 @@
+"""The provider's public endpoints. Each handler parses, calls the state, renders: no rules
+of the service live here, so the Python API and the HTTP API cannot disagree."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import wire
+from .errors import ApiError, body_too_large, range_not_satisfiable
+from .media import MediaFile, RangeNotSatisfiable, content_range, parse_range
+from .openapi import build_openapi
+from .state import MockState
+
+__all__ = ["PublicApi"]
+
+JSON = "application/json"
+
+
+def json_response(
+    body: bytes, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(body, status_code=status, media_type=JSON, headers=headers)
+
+
+def base_url(request: Request, state: MockState) -> str:
+    """The origin the client reached us at, so `get_result.url` leads back here."""
+    if state.config.public_base_url:
+        return state.config.public_base_url.rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
+async def read_limited_body(request: Request, limit: int) -> bytes:
+    """Read a body but stop at `limit` bytes: a huge upload costs us nothing past it."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise body_too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise body_too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def media_response(request: Request, media: MediaFile, cache_seconds: int) -> Response:
+    """Serve bytes as a CDN would: ETag, `Accept-Ranges`, single ranges with 206, 416 past
+    the end, and `If-Range` falling back to the whole file when the validator changed."""
+    headers = {
+        "Accept-Ranges": "bytes",
+        "ETag": media.etag,
+        "Cache-Control": f"private, max-age={max(cache_seconds, 0)}",
+    }
+    range_header = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    if if_range is not None and if_range.strip() != media.etag:
+        range_header = None
+    try:
+        byte_range = parse_range(range_header, media.size)
+    except RangeNotSatisfiable:
+        raise range_not_satisfiable(media.size) from None
+    if byte_range is None:
+        body = media.data
+        status = 200
+    else:
+        body = media.data[byte_range.start : byte_range.stop]
+        headers["Content-Range"] = content_range(byte_range, media.size)
+        status = 206
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(len(body))
+        return Response(b"", status_code=status, media_type=media.content_type, headers=headers)
+    return Response(body, status_code=status, media_type=media.content_type, headers=headers)
+
+
+class PublicApi:
+    """Endpoints of the real service, plus the result and sample file hosts."""
+
+    def __init__(self, state: MockState) -> None:
+        self.state = state
+        self._openapi: bytes | None = None
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/api/v1/tasks/{task_id}", self.poll, methods=["GET"], name="poll"),
+            Route("/api/v1/{provider}/{model}/async", self.submit, methods=["POST"], name="submit"),
+            Route("/api/v1/{provider}/{model}", self.submit, methods=["POST"], name="submit_cli"),
+            Route(
+                "/files/{task_id}/{filename}", self.result_file, methods=["GET"], name="download"
+            ),
+            Route("/media/{name}", self.sample_file, methods=["GET"], name="sample"),
+            Route("/openapi.json", self.openapi, methods=["GET"], name="openapi"),
+        ]
+
+    async def submit(self, request: Request) -> Response:
+        state = self.state
+        api_key = state.authenticate(request.headers.get("authorization"))
+        spec = state.model(f"{request.path_params['provider']}/{request.path_params['model']}")
+        raw = await read_limited_body(request, state.config.max_body_bytes)
+        params = wire.parse_json_object(raw, request.headers.get("content-type"))
+        task = state.submit(spec.model_id, params, api_key)
+        return json_response(wire.success_body(wire.submit_data(task, base_url(request, state))))
+
+    async def poll(self, request: Request) -> Response:
+        state = self.state
+        state.authenticate(request.headers.get("authorization"))
+        task = state.poll(request.path_params["task_id"])
+        data = wire.task_data(
+            task, base_url(request, state), state.result_media(), state.config.billing_amount
+        )
+        return json_response(wire.success_body(data))
+
+    async def result_file(self, request: Request) -> Response:
+        state = self.state
+        task_id = request.path_params["task_id"]
+        if request.path_params["filename"] != "result.mp4":
+            raise ApiError(404, f"Resource not found: no such file for task '{task_id}'")
+        task = state.result_task(task_id)
+        remaining = int(task.expires_at - state.clock.now())
+        return media_response(request, state.media.result_video(), remaining)
+
+    async def sample_file(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in self.state.media.names():
+            raise ApiError(404, f"Resource not found: no sample file '{name}'")
+        return media_response(request, self.state.media.get(name), 3600)
+
+    async def openapi(self, request: Request) -> Response:
+        if self._openapi is None:
+            self._openapi = wire.dumps(build_openapi(self.state.registry))
+        return json_response(self._openapi)

@@ -1,0 +1,422 @@
+"""Tasks, how they progress, and the thread-safe store that keeps them.
+
+A task's status is never pushed by a background thread: it is *derived* from the clock (or
+from the number of polls) whenever somebody looks, and the first time a later status is
+seen it is written down with the time it was reached. That keeps three promises at once:
+virtual time works (advance the clock, the status follows), a status never moves backwards,
+and `end_time` does not drift between two polls.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+__all__ = [
+    "ByClock",
+    "ByPolls",
+    "Manual",
+    "Outcome",
+    "Progression",
+    "Task",
+    "TaskSnapshot",
+    "TaskStatus",
+    "TaskStore",
+    "TransitionError",
+    "progression_from_name",
+]
+
+
+class TaskStatus(str, Enum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    SUCCESS = "success"
+    FAILED = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (TaskStatus.SUCCESS, TaskStatus.FAILED)
+
+    @property
+    def rank(self) -> int:
+        """Order along the lifecycle; both terminal states share the last rank."""
+        return {"pending": 0, "processing": 1}.get(self.value, 2)
+
+
+class TransitionError(ValueError):
+    """A requested status change that the lifecycle does not allow."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a task ends once its progression lets it end."""
+
+    status: TaskStatus = TaskStatus.SUCCESS
+    error_message: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.status.terminal:
+            raise ValueError(f"an outcome must be terminal, not {self.status.value!r}")
+
+
+SUCCESS = Outcome()
+
+
+class Progression(ABC):
+    """When a task reaches `processing` and when it reaches its outcome.
+
+    `reached` answers with the time each stage was reached, or None if it has not been:
+    the store writes the first answer down, so a policy needs no memory of its own.
+    """
+
+    name: str = "abstract"
+
+    @abstractmethod
+    def reached(self, anchor: float, polls: int, now: float) -> tuple[float | None, float | None]:
+        """(time processing began, time the task ended), each None while not yet reached."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """Plain data for the admin API and the journal."""
+
+    def ends_at(self, anchor: float) -> float | None:
+        """When the task will end if left alone, if time alone decides that."""
+        return None
+
+
+@dataclass(frozen=True)
+class ByClock(Progression):
+    """The default: pending for a while, processing for a while, then done."""
+
+    pending_seconds: float = 1.0
+    processing_seconds: float = 2.0
+    name = "clock"
+
+    def __post_init__(self) -> None:
+        if self.pending_seconds < 0 or self.processing_seconds < 0:
+            raise ValueError("lifecycle timings must not be negative")
+
+    def reached(self, anchor: float, polls: int, now: float) -> tuple[float | None, float | None]:
+        started = anchor + self.pending_seconds
+        ended = started + self.processing_seconds
+        return (
+            started if started <= now else None,
+            ended if ended <= now and math.isfinite(ended) else None,
+        )
+
+    def ends_at(self, anchor: float) -> float | None:
+        end = anchor + self.pending_seconds + self.processing_seconds
+        return end if math.isfinite(end) else None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": self.name,
+            "pending_seconds": self.pending_seconds,
+            "processing_seconds": self.processing_seconds,
+        }
+
+
+@dataclass(frozen=True)
+class ByPolls(Progression):
+    """moto's state-manager style: the Nth poll moves the task on, whatever the time."""
+
+    processing_on: int = 2
+    terminal_on: int = 4
+    name = "polls"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.processing_on <= self.terminal_on:
+            raise ValueError("need 1 <= processing_on <= terminal_on")
+
+    def reached(self, anchor: float, polls: int, now: float) -> tuple[float | None, float | None]:
+        return (
+            now if polls >= self.processing_on else None,
+            now if polls >= self.terminal_on else None,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": self.name,
+            "processing_on": self.processing_on,
+            "terminal_on": self.terminal_on,
+        }
+
+
+@dataclass(frozen=True)
+class Manual(Progression):
+    """Nothing happens until the test pushes the task."""
+
+    name = "manual"
+
+    def reached(self, anchor: float, polls: int, now: float) -> tuple[float | None, float | None]:
+        return (None, None)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.name}
+
+
+def progression_from_name(kind: str, **options: Any) -> Progression:
+    """Build a policy from configuration or admin-API words."""
+    if kind == "clock":
+        return ByClock(**options)
+    if kind == "polls":
+        return ByPolls(**options)
+    if kind == "manual":
+        if options:
+            raise ValueError("the manual progression takes no options")
+        return Manual()
+    raise ValueError(f"unknown progression {kind!r}: expected 'clock', 'polls' or 'manual'")
+
+
+@dataclass(frozen=True)
+class TaskSnapshot:
+    """A consistent, immutable view of one task at one moment, safe to hand across threads."""
+
+    task_id: str
+    model_id: str
+    status: TaskStatus
+    submitted_at: float
+    started_at: float | None
+    finished_at: float | None
+    expires_at: float
+    error_message: str | None
+    polls: int
+    api_key: str
+    params: Mapping[str, Any]
+    progression: Mapping[str, Any]
+    scheduled_end: float | None
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.finished_at is None:
+            return None
+        return round((self.finished_at - self.submitted_at) * 1000)
+
+    @property
+    def result_expires_at(self) -> float | None:
+        return self.expires_at if self.status is TaskStatus.SUCCESS else None
+
+
+@dataclass(eq=False)
+class Task:
+    """The mutable record behind a task; only the store touches it, under its lock."""
+
+    task_id: str
+    model_id: str
+    api_key: str
+    params: Mapping[str, Any]
+    submitted_at: float
+    progression: Progression
+    retention_seconds: float
+    outcome: Outcome = SUCCESS
+    anchor: float = field(default=math.nan)
+    status: TaskStatus = TaskStatus.PENDING
+    started_at: float | None = None
+    finished_at: float | None = None
+    polls: int = 0
+    polls_since_anchor: int = 0
+
+    def __post_init__(self) -> None:
+        if math.isnan(self.anchor):
+            self.anchor = self.submitted_at
+
+    @property
+    def expires_at(self) -> float:
+        """Records are kept for the retention period after the task ends (or, if it never
+        ends, after it was submitted), which also bounds memory for stuck tasks."""
+        return (self.finished_at or self.submitted_at) + self.retention_seconds
+
+    def refresh(self, now: float) -> None:
+        if self.status.terminal:
+            return
+        started, ended = self.progression.reached(self.anchor, self.polls_since_anchor, now)
+        if self.status is TaskStatus.PENDING and (started is not None or ended is not None):
+            self.status = TaskStatus.PROCESSING
+            self.started_at = started if started is not None else ended
+        if ended is not None:
+            self.status = self.outcome.status
+            self.finished_at = max(ended, self.started_at or ended)
+
+    def force(self, status: TaskStatus, now: float, error_message: str | None) -> None:
+        if self.status.terminal:
+            raise TransitionError(
+                f"task {self.task_id} already ended as {self.status.value}; it cannot change"
+            )
+        if status.rank < self.status.rank or status is self.status:
+            raise TransitionError(
+                f"task {self.task_id} is {self.status.value}; it cannot move to {status.value}"
+            )
+        if status is TaskStatus.PROCESSING:
+            self.status = status
+            self.started_at = now
+            return
+        if self.started_at is None:
+            self.started_at = now
+        if status is TaskStatus.FAILED:
+            self.outcome = Outcome(status, error_message or default_failure_message())
+        else:
+            self.outcome = SUCCESS
+        self.status = status
+        self.finished_at = now
+
+    def snapshot(self) -> TaskSnapshot:
+        return TaskSnapshot(
+            task_id=self.task_id,
+            model_id=self.model_id,
+            status=self.status,
+            submitted_at=self.submitted_at,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            expires_at=self.expires_at,
+            error_message=self.outcome.error_message if self.status.terminal else None,
+            polls=self.polls,
+            api_key=self.api_key,
+            params=self.params,
+            progression=self.progression.describe(),
+            scheduled_end=(None if self.status.terminal else self.progression.ends_at(self.anchor)),
+        )
+
+
+def default_failure_message() -> str:
+    return "Task failed: the model could not process the input"
+
+
+class TaskStore:
+    """Every live task, guarded by one lock, bounded in size.
+
+    The test thread (forcing tasks, advancing time) and the server thread (submits and
+    polls) touch the store at once; each operation takes the lock once and hands back an
+    immutable snapshot. Expired records are dropped when looked up and in a sweep that runs
+    at most once per `sweep_interval` of clock time; if the store is still full, the oldest
+    finished task goes first (never an unfinished one while a finished one remains).
+    """
+
+    def __init__(self, max_tasks: int = 200_000, sweep_interval: float = 60.0) -> None:
+        if max_tasks < 1:
+            raise ValueError("max_tasks must be at least 1")
+        self.max_tasks = max_tasks
+        self.sweep_interval = sweep_interval
+        self._tasks: dict[str, Task] = {}
+        self._lock = threading.RLock()
+        self._next_sweep = -math.inf
+        self.evicted_expired = 0
+        self.evicted_for_space = 0
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def __contains__(self, task_id: object) -> bool:
+        return task_id in self._tasks
+
+    def add(self, task: Task, now: float) -> TaskSnapshot:
+        with self._lock:
+            if task.task_id in self._tasks:
+                raise ValueError(f"duplicate task id {task.task_id}")
+            if now >= self._next_sweep or len(self._tasks) >= self.max_tasks:
+                self.sweep(now)
+            if len(self._tasks) >= self.max_tasks:
+                self._evict_for_space(now)
+            self._tasks[task.task_id] = task
+            return task.snapshot()
+
+    def _live(self, task_id: str, now: float) -> Task | None:
+        task = self._tasks.get(task_id)
+        if task is None:
+            return None
+        task.refresh(now)
+        if task.expires_at <= now:
+            del self._tasks[task_id]
+            self.evicted_expired += 1
+            return None
+        return task
+
+    def observe(self, task_id: str, now: float, *, poll: bool) -> TaskSnapshot | None:
+        """Look at a task as a client would; `poll=True` counts the look as a poll."""
+        with self._lock:
+            task = self._tasks.get(task_id)
+            if task is not None and poll and task.expires_at > now:
+                task.polls += 1
+                task.polls_since_anchor += 1
+            task = self._live(task_id, now)
+            return None if task is None else task.snapshot()
+
+    def force(
+        self, task_id: str, status: TaskStatus, now: float, error_message: str | None = None
+    ) -> TaskSnapshot | None:
+        with self._lock:
+            task = self._live(task_id, now)
+            if task is None:
+                return None
+            task.force(status, now, error_message)
+            return task.snapshot()
+
+    def set_progression(
+        self, task_id: str, progression: Progression, now: float
+    ) -> TaskSnapshot | None:
+        """Give an unfinished task a new policy, counted from now."""
+        with self._lock:
+            task = self._live(task_id, now)
+            if task is None:
+                return None
+            if task.status.terminal:
+                raise TransitionError(f"task {task_id} already ended; its progression is final")
+            task.progression = progression
+            task.anchor = now
+            task.polls_since_anchor = 0
+            task.refresh(now)
+            return task.snapshot()
+
+    def update(self, task_id: str, now: float, **changes: Any) -> TaskSnapshot | None:
+        """Change an unfinished task's outcome or retention (used by task faults)."""
+        with self._lock:
+            task = self._live(task_id, now)
+            if task is None:
+                return None
+            for name, value in changes.items():
+                if name not in ("outcome", "retention_seconds"):
+                    raise AttributeError(f"task field {name!r} cannot be changed")
+                setattr(task, name, value)
+            return task.snapshot()
+
+    def snapshots(self, now: float) -> list[TaskSnapshot]:
+        with self._lock:
+            self.sweep(now)
+            return [task.snapshot() for task in self._tasks.values()]
+
+    def iter_ids(self) -> Iterator[str]:
+        with self._lock:
+            return iter(list(self._tasks))
+
+    def sweep(self, now: float) -> int:
+        """Drop expired records; returns how many went."""
+        with self._lock:
+            self._next_sweep = now + self.sweep_interval
+            gone = []
+            for task_id, task in self._tasks.items():
+                task.refresh(now)
+                if task.expires_at <= now:
+                    gone.append(task_id)
+            for task_id in gone:
+                del self._tasks[task_id]
+            self.evicted_expired += len(gone)
+            return len(gone)
+
+    def _evict_for_space(self, now: float) -> None:
+        for task_id, task in self._tasks.items():
+            if task.status.terminal:
+                del self._tasks[task_id]
+                self.evicted_for_space += 1
+                return
+        oldest = next(iter(self._tasks))
+        del self._tasks[oldest]
+        self.evicted_for_space += 1
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tasks.clear()
+            self._next_sweep = -math.inf

@@ -1,0 +1,321 @@
+"""Request validation compiled from the provider's JSON schema, speaking the provider's words.
+
+A generic JSON-Schema library reports errors in its own phrasing and order; clients of the
+real service match on the provider's categories (`Invalid parameters`, `Invalid format`,
+`Value out of range`) and on which parameter is named first. So the schema is compiled once
+into a small tree of checks that reports the first problem in a fixed order (required
+fields in the schema's order, then each property in the schema's order) with the
+provider's message. The subset of JSON Schema understood here is listed in `SUPPORTED`;
+anything else in a schema is ignored, and `tests/unit/test_validation.py` checks this
+compiler against the `jsonschema` library as an oracle on valid/invalid verdicts.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ApiError, invalid_format, invalid_parameters, value_out_of_range
+
+__all__ = ["SUPPORTED", "Validator", "compile_schema"]
+
+SUPPORTED = frozenset(
+    {
+        "type",
+        "properties",
+        "required",
+        "items",
+        "enum",
+        "const",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minItems",
+        "maxItems",
+        "additionalProperties",
+    }
+)
+
+_TYPE_WORDS = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "array": "an array",
+    "object": "an object",
+    "null": "null",
+}
+
+
+def _is_type(value: object, name: str) -> bool:
+    if name == "string":
+        return isinstance(value, str)
+    if name == "boolean":
+        return isinstance(value, bool)
+    if name == "integer":
+        if isinstance(value, bool):
+            return False
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if name == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if name == "array":
+        return isinstance(value, list)
+    if name == "object":
+        return isinstance(value, dict)
+    if name == "null":
+        return value is None
+    return True
+
+
+def _plural(n: int | float, word: str) -> str:
+    return f"{n:g} {word}" if n == 1 else f"{n:g} {word}s"
+
+
+Check = Callable[[Any, str], ApiError | None]
+
+
+@dataclass(frozen=True)
+class Validator:
+    """A compiled schema: call `first_error(body)` for the error the provider would give."""
+
+    schema: Mapping[str, Any]
+    _check: Check
+
+    def first_error(self, value: object) -> ApiError | None:
+        return self._check(value, "")
+
+    def validate(self, value: object) -> None:
+        error = self.first_error(value)
+        if error is not None:
+            raise error
+
+
+def _child(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _compile(schema: Mapping[str, Any]) -> Check:
+    checks: list[Check] = []
+
+    types = schema.get("type")
+    if types is not None:
+        names: Sequence[str] = [types] if isinstance(types, str) else list(types)
+        words = " or ".join(_TYPE_WORDS.get(n, n) for n in names)
+
+        def check_type(value: Any, path: str) -> ApiError | None:
+            if any(_is_type(value, n) for n in names):
+                return None
+            if not path:
+                return invalid_format(f"request body must be {words}")
+            return invalid_format(f"parameter '{path}' must be {words}")
+
+        checks.append(check_type)
+
+    if "enum" in schema or "const" in schema:
+        allowed = list(schema["enum"]) if "enum" in schema else [schema["const"]]
+        shown = ", ".join(str(a) for a in allowed)
+
+        def check_enum(value: Any, path: str) -> ApiError | None:
+            if any(value == a and type(value) is type(a) for a in allowed):
+                return None
+            return value_out_of_range(f"parameter '{path}' must be one of: {shown}")
+
+        checks.append(check_enum)
+
+    checks.extend(_string_checks(schema))
+    checks.extend(_number_checks(schema))
+    checks.extend(_array_checks(schema))
+    checks.extend(_object_checks(schema))
+
+    def run(value: Any, path: str) -> ApiError | None:
+        for check in checks:
+            error = check(value, path)
+            if error is not None:
+                return error
+        return None
+
+    return run
+
+
+def _string_checks(schema: Mapping[str, Any]) -> list[Check]:
+    checks: list[Check] = []
+    min_length = schema.get("minLength")
+    max_length = schema.get("maxLength")
+    pattern = schema.get("pattern")
+    if min_length is not None:
+
+        def check_min(value: Any, path: str) -> ApiError | None:
+            if isinstance(value, str) and len(value) < min_length:
+                return value_out_of_range(
+                    f"parameter '{path}' must be at least {_plural(min_length, 'character')} long"
+                )
+            return None
+
+        checks.append(check_min)
+    if max_length is not None:
+
+        def check_max(value: Any, path: str) -> ApiError | None:
+            if isinstance(value, str) and len(value) > max_length:
+                return value_out_of_range(
+                    f"parameter '{path}' must be at most {_plural(max_length, 'character')} long"
+                )
+            return None
+
+        checks.append(check_max)
+    if pattern is not None:
+        compiled = re.compile(pattern)
+
+        def check_pattern(value: Any, path: str) -> ApiError | None:
+            if isinstance(value, str) and not compiled.search(value):
+                return invalid_format(f"parameter '{path}' must match the pattern {pattern}")
+            return None
+
+        checks.append(check_pattern)
+    return checks
+
+
+def _number_checks(schema: Mapping[str, Any]) -> list[Check]:
+    bounds: list[tuple[str, Callable[[float, float], bool], str]] = [
+        ("minimum", lambda v, b: v >= b, "greater than or equal to"),
+        ("maximum", lambda v, b: v <= b, "less than or equal to"),
+        ("exclusiveMinimum", lambda v, b: v > b, "greater than"),
+        ("exclusiveMaximum", lambda v, b: v < b, "less than"),
+    ]
+    checks: list[Check] = []
+    for keyword, ok, words in bounds:
+        bound = schema.get(keyword)
+        if bound is None or isinstance(bound, bool):
+            continue
+
+        def check_bound(
+            value: Any,
+            path: str,
+            bound: float = bound,
+            ok: Callable[[float, float], bool] = ok,
+            words: str = words,
+        ) -> ApiError | None:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return None
+            if isinstance(value, float) and not math.isfinite(value):
+                return value_out_of_range(f"parameter '{path}' must be a finite number")
+            if ok(value, bound):
+                return None
+            return value_out_of_range(f"parameter '{path}' must be {words} {bound:g}")
+
+        checks.append(check_bound)
+    return checks
+
+
+def _array_checks(schema: Mapping[str, Any]) -> list[Check]:
+    checks: list[Check] = []
+    min_items = schema.get("minItems")
+    max_items = schema.get("maxItems")
+    if min_items is not None:
+
+        def check_min_items(value: Any, path: str) -> ApiError | None:
+            if isinstance(value, list) and len(value) < min_items:
+                return value_out_of_range(
+                    f"parameter '{path}' must have at least {_plural(min_items, 'item')}"
+                )
+            return None
+
+        checks.append(check_min_items)
+    if max_items is not None:
+
+        def check_max_items(value: Any, path: str) -> ApiError | None:
+            if isinstance(value, list) and len(value) > max_items:
+                return value_out_of_range(
+                    f"parameter '{path}' must have at most {_plural(max_items, 'item')}"
+                )
+            return None
+
+        checks.append(check_max_items)
+    items = schema.get("items")
+    if isinstance(items, Mapping):
+        item_check = _compile(items)
+
+        def check_items(value: Any, path: str) -> ApiError | None:
+            if not isinstance(value, list):
+                return None
+            for index, item in enumerate(value):
+                error = item_check(item, f"{path}[{index}]")
+                if error is not None:
+                    return error
+            return None
+
+        checks.append(check_items)
+    return checks
+
+
+def _object_checks(schema: Mapping[str, Any]) -> list[Check]:
+    checks: list[Check] = []
+    required: list[str] = list(schema.get("required", []))
+    properties: dict[str, Check] = {
+        name: _compile(sub) for name, sub in dict(schema.get("properties", {})).items()
+    }
+    additional = schema.get("additionalProperties", True)
+
+    if required:
+
+        def check_required(value: Any, path: str) -> ApiError | None:
+            if not isinstance(value, dict):
+                return None
+            for name in required:
+                if name not in value:
+                    return invalid_parameters(f"parameter '{_child(path, name)}' is required")
+            return None
+
+        checks.append(check_required)
+
+    if properties:
+
+        def check_properties(value: Any, path: str) -> ApiError | None:
+            if not isinstance(value, dict):
+                return None
+            for name, check in properties.items():
+                if name in value:
+                    error = check(value[name], _child(path, name))
+                    if error is not None:
+                        return error
+            return None
+
+        checks.append(check_properties)
+
+    if additional is False:
+
+        def check_additional(value: Any, path: str) -> ApiError | None:
+            if not isinstance(value, dict):
+                return None
+            for name in value:
+                if name not in properties:
+                    return invalid_parameters(f"parameter '{_child(path, name)}' is not supported")
+            return None
+
+        checks.append(check_additional)
+    elif isinstance(additional, Mapping):
+        extra_check = _compile(additional)
+
+        def check_extra(value: Any, path: str) -> ApiError | None:
+            if not isinstance(value, dict):
+                return None
+            for name, item in value.items():
+                if name not in properties:
+                    error = extra_check(item, _child(path, name))
+                    if error is not None:
+                        return error
+            return None
+
+        checks.append(check_extra)
+    return checks
+
+
+def compile_schema(schema: Mapping[str, Any]) -> Validator:
+    """Compile a request schema once; the validator is then safe to share across threads."""
+    return Validator(schema=schema, _check=_compile(schema))

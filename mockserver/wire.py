@@ -1,0 +1,130 @@
+"""The only module that knows the provider's field names and envelope.
+
+Routes parse with it and render with it; the core hands it snapshots and errors. If the
+provider renames a field, this is the one file to change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ApiError, invalid_format, invalid_json, unsupported_media_type
+from .tasks import TaskSnapshot, TaskStatus
+
+__all__ = [
+    "ResultMedia",
+    "dumps",
+    "error_body",
+    "parse_json_object",
+    "result_path",
+    "submit_data",
+    "success_body",
+    "task_data",
+]
+
+SUCCESS_MESSAGE = "success"
+
+
+@dataclass(frozen=True)
+class ResultMedia:
+    """What the resource entry says about the result file (read off the real file)."""
+
+    width: int
+    height: int
+    format: str = "mp4"
+    type: str = "video"
+
+
+def dumps(document: Mapping[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def success_body(data: Mapping[str, Any]) -> bytes:
+    return dumps({"code": 0, "message": SUCCESS_MESSAGE, "data": data})
+
+
+def error_body(error: ApiError) -> bytes:
+    return dumps(error.envelope())
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def task_url(base_url: str, task_id: str) -> str:
+    return f"{base_url}/api/v1/tasks/{task_id}"
+
+
+def result_path(task_id: str) -> str:
+    """Where a task's video is served; shaped like a CDN object path, not an API route."""
+    return f"/files/{task_id}/result.mp4"
+
+
+def submit_data(task: TaskSnapshot, base_url: str) -> dict[str, Any]:
+    return {
+        "status": task.status.value,
+        "task_id": task.task_id,
+        "model_id": task.model_id,
+        "get_result": {"method": "GET", "url": task_url(base_url, task.task_id)},
+    }
+
+
+def task_data(
+    task: TaskSnapshot, base_url: str, media: ResultMedia, billing_amount: str
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "status": task.status.value,
+        "task_id": task.task_id,
+        "model_id": task.model_id,
+        "submit_time": _ms(task.submitted_at),
+    }
+    if task.finished_at is not None:
+        data["end_time"] = _ms(task.finished_at)
+        data["duration"] = task.duration_ms
+    if task.status is TaskStatus.SUCCESS:
+        data["result"] = {
+            "resources": [
+                {
+                    "url": base_url + result_path(task.task_id),
+                    "type": media.type,
+                    "width": media.width,
+                    "height": media.height,
+                    "format": media.format,
+                }
+            ]
+        }
+        data["result_expires_at"] = _ms(task.expires_at)
+        data["billing"] = {"status": "succeeded", "amount": billing_amount}
+    elif task.status is TaskStatus.FAILED:
+        data["error_message"] = task.error_message
+    return data
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json_object(raw: bytes, content_type: str | None) -> dict[str, Any]:
+    """Decode a submit body the way a strict JSON API does.
+
+    Only `application/json` (or a `+json` type) is accepted: a client that forgets the
+    header must find out here, not in production. Bodies must be UTF-8 JSON objects;
+    NaN/Infinity, invalid UTF-8, numbers too long to parse and nesting too deep to parse
+    are all reported as invalid JSON rather than crashing the handler.
+    """
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise unsupported_media_type(media_type)
+    if not raw.strip():
+        raise invalid_json("request body is empty")
+    try:
+        text = raw.decode("utf-8")
+        value = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise invalid_json() from None
+    if not isinstance(value, dict):
+        raise invalid_format("request body must be a JSON object")
+    return value
