@@ -11,11 +11,15 @@ import traceback
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
 from . import wire
+from .admin import AdminApi
+from .connections import Connections
 from .errors import ApiError, internal_error, method_not_allowed, route_not_found
+from .middleware import FaultMiddleware
 from .routes import PublicApi
 from .state import MockState
 
@@ -47,7 +51,11 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
     return _render(ApiError(exc.status_code, f"Request failed: {exc.detail}"))
 
 
-def create_app(state: MockState) -> Starlette:
+def create_app(state: MockState, connections: Connections | None = None) -> Starlette:
+    """The app for one state. `connections` is the registry a real server fills, so that
+    transport faults can break sockets; `app.state.connections` hands it to the runner."""
+    connections = connections or Connections()
+
     async def on_crash(request: Request, exc: Exception) -> Response:
         state.record_crash(
             request.method, request.url.path, "".join(traceback.format_exception(exc))
@@ -55,7 +63,8 @@ def create_app(state: MockState) -> Starlette:
         return _render(internal_error())
 
     app = Starlette(
-        routes=PublicApi(state).routes(),
+        routes=[*PublicApi(state).routes(), *AdminApi(state).routes()],
+        middleware=[Middleware(FaultMiddleware, state=state, connections=connections)],
         exception_handlers={
             ApiError: _on_api_error,
             HTTPException: _on_http_exception,
@@ -63,4 +72,5 @@ def create_app(state: MockState) -> Starlette:
         },
     )
     app.state.mock = state
+    app.state.connections = connections
     return app

@@ -17,7 +17,7 @@ from .config import ConfigError, MockConfig, load_toml
 
 __all__ = ["build_parser", "main"]
 
-_HANDLED_BY_HAND = {"api_keys"}
+_HANDLED_BY_HAND = {"api_keys", "faults"}
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:

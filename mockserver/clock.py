@@ -7,6 +7,7 @@ five-minute task in five seconds without any background thread moving state behi
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -40,7 +41,7 @@ class Clock(ABC):
 
     def advance(self, seconds: float) -> float:
         """Move time forward; returns the new reading."""
-        if seconds < 0 or seconds != seconds:
+        if not math.isfinite(seconds) or seconds < 0:
             raise ValueError(f"a clock only moves forward; cannot advance by {seconds!r} seconds")
         with self._lock:
             self._offset += seconds
@@ -107,6 +108,21 @@ class ManualClock(Clock):
 
     def _base(self) -> float:
         return self._start
+
+    def now(self) -> float:
+        return self._start + self._offset
+
+    def set(self, timestamp: float) -> float:
+        """Exact, unlike base-plus-offset arithmetic: `set(t)` then `now() == t`."""
+        with self._lock:
+            current = self._start + self._offset
+            if not math.isfinite(timestamp) or timestamp < current:
+                raise ValueError(
+                    f"a clock only moves forward; {timestamp!r} is before the current time "
+                    f"{current!r}"
+                )
+            self._start, self._offset = timestamp, 0.0
+        return timestamp
 
     def sleep(self, seconds: float) -> None:
         """Stand-in for `time.sleep` when a test fast-forwards the code under test."""

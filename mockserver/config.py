@@ -15,6 +15,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
+from .profiles import PROFILES
+
 __all__ = ["PRESETS", "ConfigError", "MockConfig", "load_toml"]
 
 
@@ -86,6 +88,21 @@ class MockConfig:
     )
     billing_amount: str = _opt("0.2400", "What data.billing.amount reports for a finished task.")
     seed: int | None = _opt(None, "Seed for task ids and every random draw, for replayable runs.")
+    rate_limit: int = _opt(
+        100, "Requests per minute per API key (the provider's default); 0 turns limiting off."
+    )
+    max_concurrent_tasks: int = _opt(
+        0, "Most unfinished tasks per API key before submits get 429; 0 means no limit."
+    )
+    profile: str | None = _opt(
+        None, "Chaos profile to load at start (see the fault cookbook).", choices=tuple(PROFILES)
+    )
+    faults: tuple[dict[str, Any], ...] = _opt(
+        (), "Fault rules loaded at start (TOML: [[faults]] tables; see the fault cookbook)."
+    )
+    journal_max_entries: int = _opt(
+        100_000, "Most journal entries kept; the oldest go first (counted as dropped)."
+    )
     log_level: str = _opt(
         "warning",
         "uvicorn log level.",
@@ -107,6 +124,10 @@ class MockConfig:
             raise ConfigError("port must be between 0 and 65535")
         if not 1 <= self.processing_on_poll <= self.terminal_on_poll:
             raise ConfigError("need 1 <= processing_on_poll <= terminal_on_poll")
+        if self.rate_limit < 0 or self.max_concurrent_tasks < 0:
+            raise ConfigError("rate_limit and max_concurrent_tasks must not be negative")
+        if self.journal_max_entries < 1:
+            raise ConfigError("journal_max_entries must be positive")
         if self.max_tasks < 1 or self.max_body_bytes < 1:
             raise ConfigError("max_tasks and max_body_bytes must be positive")
         if self.public_base_url is not None and not self.public_base_url.startswith(
@@ -151,6 +172,10 @@ def _coerce(name: str, annotation: object, value: Any) -> Any:
         if "None" in text:
             return None
         raise ConfigError(f"{name} cannot be empty")
+    if name == "faults":
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, dict) for v in value):
+            raise ConfigError("faults must be a list of tables (TOML [[faults]])")
+        return tuple(dict(v) for v in value)
     if text.startswith("tuple"):
         if isinstance(value, str):
             value = [value]

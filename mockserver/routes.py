@@ -3,17 +3,23 @@ of the service live here, so the Python API and the HTTP API cannot disagree."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from . import wire
 from .errors import ApiError, body_too_large, range_not_satisfiable
+from .faults import DEFAULT_MESSAGES, MAX_DELAY_SECONDS, TASK_FAULTS_KEY, Fault
 from .media import MediaFile, RangeNotSatisfiable, content_range, parse_range
 from .openapi import build_openapi
+from .ratelimit import Verdict
 from .state import MockState
 
-__all__ = ["PublicApi"]
+__all__ = ["PublicApi", "json_response"]
 
 JSON = "application/json"
 
@@ -46,6 +52,14 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _with_quota(error: ApiError, verdict: Verdict | None) -> ApiError:
+    """Errors after admission still carry the quota headers, as every response does."""
+    if verdict is not None:
+        for name, value in verdict.headers().items():
+            error.headers.setdefault(name, value)
+    return error
+
+
 def media_response(request: Request, media: MediaFile, cache_seconds: int) -> Response:
     """Serve bytes as a CDN would: ETag, `Accept-Ranges`, single ranges with 206, 416 past
     the end, and `If-Range` falling back to the whole file when the validator changed."""
@@ -75,6 +89,33 @@ def media_response(request: Request, media: MediaFile, cache_seconds: int) -> Re
     return Response(body, status_code=status, media_type=media.content_type, headers=headers)
 
 
+def _damaged(media: MediaFile, fault: Fault) -> MediaFile:
+    """A result file broken the way storage and CDNs break them."""
+    data = media.data
+    if fault.kind == "result_truncated":
+        data = data[: len(data) // 2]
+    else:  # result_corrupt: keep the length, overwrite the structure after `ftyp`
+        data = data[:32] + bytes(b ^ 0x5A for b in data[32:96]) + data[96:]
+    return replace(media, data=data, etag=f'"{fault.kind}-{media.etag.strip(chr(34))}"', mp4=None)
+
+
+def _slow(media: MediaFile, seconds: float) -> Response:
+    seconds = min(seconds, MAX_DELAY_SECONDS)
+    pieces = 20
+    step = max(1, -(-media.size // pieces))
+
+    async def drip() -> AsyncIterator[bytes]:
+        for offset in range(0, media.size, step):
+            await asyncio.sleep(seconds / pieces)
+            yield media.data[offset : offset + step]
+
+    return StreamingResponse(
+        drip(),
+        media_type=media.content_type,
+        headers={"Content-Length": str(media.size), "ETag": media.etag},
+    )
+
+
 class PublicApi:
     """Endpoints of the real service, plus the result and sample file hosts."""
 
@@ -97,20 +138,37 @@ class PublicApi:
     async def submit(self, request: Request) -> Response:
         state = self.state
         api_key = state.authenticate(request.headers.get("authorization"))
-        spec = state.model(f"{request.path_params['provider']}/{request.path_params['model']}")
-        raw = await read_limited_body(request, state.config.max_body_bytes)
-        params = wire.parse_json_object(raw, request.headers.get("content-type"))
-        task = state.submit(spec.model_id, params, api_key)
-        return json_response(wire.success_body(wire.submit_data(task, base_url(request, state))))
+        verdict = state.admit(api_key)
+        try:
+            spec = state.model(f"{request.path_params['provider']}/{request.path_params['model']}")
+            raw = await read_limited_body(request, state.config.max_body_bytes)
+            params = wire.parse_json_object(raw, request.headers.get("content-type"))
+            task = state.submit(
+                spec.model_id,
+                params,
+                api_key,
+                faults=request.scope.get(TASK_FAULTS_KEY, ()),
+                verdict=verdict,
+            )
+        except ApiError as error:
+            raise _with_quota(error, verdict) from None
+        body = wire.success_body(wire.submit_data(task, base_url(request, state)))
+        return json_response(body, headers=verdict.headers() if verdict else None)
 
     async def poll(self, request: Request) -> Response:
         state = self.state
-        state.authenticate(request.headers.get("authorization"))
-        task = state.poll(request.path_params["task_id"])
+        api_key = state.authenticate(request.headers.get("authorization"))
+        verdict = state.admit(api_key)
+        try:
+            task = state.poll(request.path_params["task_id"])
+        except ApiError as error:
+            raise _with_quota(error, verdict) from None
         data = wire.task_data(
             task, base_url(request, state), state.result_media(), state.config.billing_amount
         )
-        return json_response(wire.success_body(data))
+        return json_response(
+            wire.success_body(data), headers=verdict.headers() if verdict else None
+        )
 
     async def result_file(self, request: Request) -> Response:
         state = self.state
@@ -118,8 +176,17 @@ class PublicApi:
         if request.path_params["filename"] != "result.mp4":
             raise ApiError(404, f"Resource not found: no such file for task '{task_id}'")
         task = state.result_task(task_id)
+        media = state.media.result_video()
+        fault = task.result_fault
+        if isinstance(fault, Fault):
+            if fault.kind == "result_error":
+                status = int(fault.options.get("status", 403))
+                raise ApiError(status, DEFAULT_MESSAGES.get(status, "Internal server error"))
+            if fault.kind == "result_slow":
+                return _slow(media, float(fault.options.get("seconds", 5.0)))
+            media = _damaged(media, fault)
         remaining = int(task.expires_at - state.clock.now())
-        return media_response(request, state.media.result_video(), remaining)
+        return media_response(request, media, remaining)
 
     async def sample_file(self, request: Request) -> Response:
         name = request.path_params["name"]

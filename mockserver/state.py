@@ -1,30 +1,39 @@
-"""The one object that owns a mock's world: config, clock, models, tasks, media.
+"""The one object that owns a mock's world: config, clock, models, tasks, media, faults,
+rate limits and the journal.
 
 In-process use, the standalone server, the admin API and the pytest fixtures all hold a
 `MockState`; nothing is global, so two mocks in one process never see each other's tasks.
+Every operation the admin HTTP API offers is a method here, so the two cannot disagree.
 `reset()` re-runs the same construction as `__init__`, so a reset mock cannot drift from a
 new one.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import string
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import magic
 from .auth import KeyPolicy
 from .clock import Clock, clock_from_name
 from .config import MockConfig
 from .errors import ApiError, model_not_found, task_not_found
+from .faults import Fault, FaultEngine, Rule, TaskEffects
+from .journal import Journal
 from .media import MediaLibrary
+from .profiles import profile_rules
+from .ratelimit import RateLimiter, Verdict, concurrency_error
 from .registry import ModelSpec, Registry
 from .tasks import (
     ByClock,
     ByPolls,
     Manual,
+    Outcome,
     Progression,
     Task,
     TaskSnapshot,
@@ -74,14 +83,23 @@ class MockState:
         self._rng = random.Random(config.seed)
         self._rng_lock = threading.Lock()
         self.crashes: list[Crash] = []
+        self.faults = FaultEngine(config.seed)
+        self.limiter = RateLimiter(config.rate_limit)
+        self.max_concurrent_tasks = config.max_concurrent_tasks
+        self.journal = Journal(config.journal_max_entries)
+        if config.profile:
+            self.use_profile(config.profile)
+        for rule in config.faults:
+            self.faults.add(rule)
+
+    def reset(self) -> None:
+        """Forget every task, rule, journal entry and runtime change; keep the config and an
+        injected clock."""
+        self._build()
 
     def record_crash(self, method: str, path: str, trace: str) -> None:
         """Keep a bug of ours that a client saw as a 500, for the test to re-raise."""
         self.crashes.append(Crash(method, path, trace))
-
-    def reset(self) -> None:
-        """Forget every task and runtime change; keep the config and an injected clock."""
-        self._build()
 
     def _progression_from_config(self) -> Progression:
         config = self.config
@@ -91,7 +109,7 @@ class MockState:
             return Manual()
         return ByClock(config.pending_seconds, config.processing_seconds)
 
-    # -- identity -----------------------------------------------------------------------
+    # -- identity and admission ---------------------------------------------------------
 
     def new_task_id(self) -> str:
         """`task-` and 24 letters/digits; drawn from the seeded generator so that a replay
@@ -107,7 +125,16 @@ class MockState:
         return spec
 
     def authenticate(self, authorization: str | None) -> str:
-        return self.keys.authenticate(authorization)
+        """The caller's key, or the 401/402 its header (or a magic key) calls for."""
+        api_key = self.keys.authenticate(authorization)
+        tight = magic.key_effect(api_key)
+        if tight is not None and self.limiter.limit_for(api_key) != tight:
+            self.limiter.set_limit(api_key, tight)
+        return api_key
+
+    def admit(self, api_key: str) -> Verdict | None:
+        """Count one API request against the key's quota; raises the provider's 429."""
+        return self.limiter.admit(api_key, self.clock.now())
 
     # -- the client's operations --------------------------------------------------------
 
@@ -118,10 +145,18 @@ class MockState:
         api_key: str,
         *,
         progression: Progression | None = None,
+        faults: Iterable[Fault] = (),
+        verdict: Verdict | None = None,
     ) -> TaskSnapshot:
+        """Validate and create a task; `faults` are task faults that fired on this submit."""
         spec = self.model(model_id)
         spec.validator.validate(params)
+        effects = TaskEffects.from_faults([*faults, *magic.task_effects_for(params)])
         now = self.clock.now()
+        if self.max_concurrent_tasks and (
+            self.store.unfinished_count(api_key, now) >= self.max_concurrent_tasks
+        ):
+            raise concurrency_error(self.max_concurrent_tasks, verdict)
         task_id = self.new_task_id()
         while task_id in self.store:
             task_id = self.new_task_id()
@@ -131,15 +166,37 @@ class MockState:
             api_key=api_key,
             params=dict(params),
             submitted_at=now,
-            progression=progression or self.default_progression,
-            retention_seconds=self.config.retention_seconds,
+            progression=self._progression_with(progression or self.default_progression, effects),
+            retention_seconds=(
+                self.config.retention_seconds
+                if effects.retention_seconds is None
+                else effects.retention_seconds
+            ),
+            hidden_polls=effects.hidden_polls,
+            result_fault=effects.result_fault,
         )
+        if effects.fail_message is not None:
+            task.outcome = Outcome(TaskStatus.FAILED, effects.fail_message)
         return self.store.add(task, now)
+
+    @staticmethod
+    def _progression_with(base: Progression, effects: TaskEffects) -> Progression:
+        if effects.stuck == "pending":
+            return Manual()
+        if effects.stuck == "processing":
+            pending = base.pending_seconds if isinstance(base, ByClock) else 0.0
+            return ByClock(pending, math.inf)
+        if effects.slow_factor != 1.0 and isinstance(base, ByClock):
+            return ByClock(
+                base.pending_seconds * effects.slow_factor,
+                base.processing_seconds * effects.slow_factor,
+            )
+        return base
 
     def poll(self, task_id: str) -> TaskSnapshot:
         """What `GET /api/v1/tasks/{id}` sees; counts as a poll."""
         snapshot = self.store.observe(task_id, self.clock.now(), poll=True)
-        if snapshot is None:
+        if snapshot is None or snapshot.hidden:
             raise task_not_found(task_id)
         return snapshot
 
@@ -157,7 +214,7 @@ class MockState:
             raise RuntimeError(f"the result sample {video.name} has no video track")
         return ResultMedia(width=info.width, height=info.height)
 
-    # -- the test's operations ----------------------------------------------------------
+    # -- tasks, for tests and the admin API -----------------------------------------------
 
     def task(self, task_id: str) -> TaskSnapshot:
         """Look without counting a poll."""
@@ -166,8 +223,12 @@ class MockState:
             raise task_not_found(task_id)
         return snapshot
 
-    def tasks(self) -> list[TaskSnapshot]:
-        return self.store.snapshots(self.clock.now())
+    def tasks(self, status: TaskStatus | str | None = None) -> list[TaskSnapshot]:
+        snapshots = self.store.snapshots(self.clock.now())
+        if status is None:
+            return snapshots
+        wanted = TaskStatus(status)
+        return [s for s in snapshots if s.status is wanted]
 
     def force(
         self, task_id: str, status: TaskStatus | str, error_message: str | None = None
@@ -184,8 +245,16 @@ class MockState:
             raise task_not_found(task_id)
         return snapshot
 
+    # -- time ----------------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self.clock.now()
+
     def advance(self, seconds: float) -> float:
         return self.clock.advance(seconds)
+
+    def set_time(self, timestamp: float) -> float:
+        return self.clock.set(timestamp)
 
     def run_until_terminal(self, task_id: str | None = None, *, limit: float = 86_400.0) -> float:
         """Advance the clock just far enough for one task (or every task) to end.
@@ -213,3 +282,33 @@ class MockState:
         if deadline > now:
             self.clock.advance(deadline - now)
         return self.clock.now()
+
+    # -- faults --------------------------------------------------------------------------
+
+    def add_fault(self, fault: str | Mapping[str, Any] | Rule, **options: Any) -> Rule:
+        """Add a rule: `add_fault("error", status=503, route="poll", times=2)`, a rule
+        dict in admin-API form, or a `Rule`."""
+        if isinstance(fault, str):
+            return self.faults.add({"fault": fault, **options})
+        if options:
+            raise TypeError("options go with a fault name, not with a rule object")
+        return self.faults.add(fault)
+
+    def fault_rules(self) -> list[dict[str, Any]]:
+        return self.faults.rules()
+
+    def remove_fault(self, rule_id: str) -> bool:
+        return self.faults.remove(rule_id)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def use_profile(self, name: str, seed: int | None = None) -> list[Rule]:
+        """Replace the rules with a named chaos profile, reseeding the draws."""
+        rules = profile_rules(name)
+        self.faults.clear()
+        self.faults.reseed(self.config.seed if seed is None else seed)
+        return [self.faults.add(dict(rule)) for rule in rules]
+
+    def fault_trace(self) -> list[dict[str, Any]]:
+        return list(self.faults.trace)

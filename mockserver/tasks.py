@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -190,6 +190,13 @@ class TaskSnapshot:
     params: Mapping[str, Any]
     progression: Mapping[str, Any]
     scheduled_end: float | None
+    hidden_polls: int = 0
+    result_fault: Any = None
+
+    @property
+    def hidden(self) -> bool:
+        """Still invisible to polls (an eventual-consistency fault): the poll answers 404."""
+        return self.polls <= self.hidden_polls
 
     @property
     def duration_ms(self) -> int | None:
@@ -220,6 +227,8 @@ class Task:
     finished_at: float | None = None
     polls: int = 0
     polls_since_anchor: int = 0
+    hidden_polls: int = 0
+    result_fault: Any = None
 
     def __post_init__(self) -> None:
         if math.isnan(self.anchor):
@@ -371,26 +380,20 @@ class TaskStore:
             task.refresh(now)
             return task.snapshot()
 
-    def update(self, task_id: str, now: float, **changes: Any) -> TaskSnapshot | None:
-        """Change an unfinished task's outcome or retention (used by task faults)."""
+    def unfinished_count(self, api_key: str, now: float) -> int:
+        """Tasks of one key still pending or processing (for the concurrency limit)."""
         with self._lock:
-            task = self._live(task_id, now)
-            if task is None:
-                return None
-            for name, value in changes.items():
-                if name not in ("outcome", "retention_seconds"):
-                    raise AttributeError(f"task field {name!r} cannot be changed")
-                setattr(task, name, value)
-            return task.snapshot()
+            count = 0
+            for task in self._tasks.values():
+                if task.api_key == api_key:
+                    task.refresh(now)
+                    count += not task.status.terminal
+            return count
 
     def snapshots(self, now: float) -> list[TaskSnapshot]:
         with self._lock:
             self.sweep(now)
             return [task.snapshot() for task in self._tasks.values()]
-
-    def iter_ids(self) -> Iterator[str]:
-        with self._lock:
-            return iter(list(self._tasks))
 
     def sweep(self, now: float) -> int:
         """Drop expired records; returns how many went."""

@@ -74,6 +74,19 @@ def _is_type(value: object, name: str) -> bool:
     return True
 
 
+def _json_equal(a: object, b: object) -> bool:
+    """JSON Schema equality: 1 equals 1.0, but true is not 1, and containers compare deeply."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
 def _plural(n: int | float, word: str) -> str:
     return f"{n:g} {word}" if n == 1 else f"{n:g} {word}s"
 
@@ -123,7 +136,7 @@ def _compile(schema: Mapping[str, Any]) -> Check:
         shown = ", ".join(str(a) for a in allowed)
 
         def check_enum(value: Any, path: str) -> ApiError | None:
-            if any(value == a and type(value) is type(a) for a in allowed):
+            if any(_json_equal(value, a) for a in allowed):
                 return None
             return value_out_of_range(f"parameter '{path}' must be one of: {shown}")
 

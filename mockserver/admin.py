@@ -1,0 +1,251 @@
+"""The admin HTTP API under `/_mock`: the Python test API, one handler per operation, for
+tests written in any language.
+
+Each handler decodes its JSON, calls the one `MockState` method of the same name, and
+renders the result in the provider's envelope, so a Node or Go test sees the same answers
+a Python test gets from the methods. Admin calls are not journaled: the journal is the
+record of what the client under test did.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import wire
+from .auth import redact
+from .errors import ApiError
+from .faults import FaultError
+from .journal import Entry
+from .state import MockState
+from .tasks import TaskSnapshot, TransitionError, progression_from_name
+
+__all__ = ["ADMIN_PREFIX", "AdminApi", "task_record"]
+
+ADMIN_PREFIX = "/_mock"
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def task_record(task: TaskSnapshot) -> dict[str, Any]:
+    """A task as the admin API and reports show it: everything, key redacted."""
+    return {
+        "task_id": task.task_id,
+        "model_id": task.model_id,
+        "status": task.status.value,
+        "submitted_at": task.submitted_at,
+        "started_at": task.started_at,
+        "finished_at": task.finished_at,
+        "expires_at": task.expires_at,
+        "error_message": task.error_message,
+        "polls": task.polls,
+        "api_key": redact(task.api_key),
+        "params": dict(task.params),
+        "progression": dict(task.progression),
+        "hidden_polls": task.hidden_polls,
+        "result_fault": task.result_fault.describe() if task.result_fault is not None else None,
+    }
+
+
+def _ok(data: Any) -> Response:
+    return Response(wire.success_body(data), media_type="application/json")
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ApiError(400, "Invalid format: invalid JSON format") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, "Invalid format: request body must be a JSON object")
+    return value
+
+
+def _number(body: dict[str, Any], name: str) -> float:
+    value = body.get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ApiError(400, f"Invalid format: parameter '{name}' must be a number")
+    return float(value)
+
+
+def _guarded(handler: Handler) -> Handler:
+    """Turn the core's refusals into envelopes: bad input 400, impossible moves 409."""
+
+    async def run(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except TransitionError as error:
+            raise ApiError(409, f"Conflict: {error}") from None
+        except (FaultError, ValueError, TypeError) as error:
+            raise ApiError(400, f"Invalid parameters: {error}") from None
+        except KeyError as error:
+            raise ApiError(400, f"Invalid parameters: {error.args[0]}") from None
+
+    return run
+
+
+class AdminApi:
+    def __init__(self, state: MockState) -> None:
+        self.state = state
+
+    def routes(self) -> list[Route]:
+        p = ADMIN_PREFIX
+        table: list[tuple[str, Handler, list[str]]] = [
+            ("/health", self.health, ["GET"]),
+            ("/config", self.config, ["GET"]),
+            ("/reset", self.reset, ["POST"]),
+            ("/clock", self.clock, ["GET"]),
+            ("/clock", self.set_time, ["PUT"]),
+            ("/clock/advance", self.advance, ["POST"]),
+            ("/clock/run-until-terminal", self.run_until_terminal, ["POST"]),
+            ("/faults", self.fault_rules, ["GET"]),
+            ("/faults", self.add_fault, ["POST"]),
+            ("/faults", self.clear_faults, ["DELETE"]),
+            ("/faults/trace", self.fault_trace, ["GET"]),
+            ("/faults/{rule_id}", self.remove_fault, ["DELETE"]),
+            ("/profile", self.use_profile, ["POST"]),
+            ("/journal", self.journal, ["GET"]),
+            ("/journal", self.clear_journal, ["DELETE"]),
+            ("/journal.jsonl", self.journal_jsonl, ["GET"]),
+            ("/tasks", self.tasks, ["GET"]),
+            ("/tasks/{task_id}", self.task, ["GET"]),
+            ("/tasks/{task_id}/force", self.force, ["POST"]),
+            ("/tasks/{task_id}/progression", self.set_progression, ["POST"]),
+            ("/crashes", self.crashes, ["GET"]),
+        ]
+        return [
+            Route(p + path, _guarded(handler), methods=methods, name=f"admin_{handler.__name__}")
+            for path, handler, methods in table
+        ]
+
+    async def health(self, request: Request) -> Response:
+        return _ok({"status": "ok", "tasks": len(self.state.store)})
+
+    async def config(self, request: Request) -> Response:
+        return _ok(dataclasses.asdict(self.state.config))
+
+    async def reset(self, request: Request) -> Response:
+        self.state.reset()
+        return _ok({"reset": True})
+
+    def _clock_data(self) -> dict[str, Any]:
+        clock = self.state.clock
+        return {**clock.describe(), "now_ms": clock.now_ms()}
+
+    async def clock(self, request: Request) -> Response:
+        return _ok(self._clock_data())
+
+    async def set_time(self, request: Request) -> Response:
+        self.state.set_time(_number(await _json(request), "now"))
+        return _ok(self._clock_data())
+
+    async def advance(self, request: Request) -> Response:
+        self.state.advance(_number(await _json(request), "seconds"))
+        return _ok(self._clock_data())
+
+    async def run_until_terminal(self, request: Request) -> Response:
+        body = await _json(request)
+        task_id = body.get("task_id")
+        self.state.run_until_terminal(str(task_id) if task_id is not None else None)
+        return _ok(self._clock_data())
+
+    async def fault_rules(self, request: Request) -> Response:
+        return _ok(self.state.fault_rules())
+
+    async def add_fault(self, request: Request) -> Response:
+        return _ok(self.state.add_fault(await _json(request)).describe())
+
+    async def clear_faults(self, request: Request) -> Response:
+        self.state.clear_faults()
+        return _ok([])
+
+    async def remove_fault(self, request: Request) -> Response:
+        rule_id = request.path_params["rule_id"]
+        if not self.state.remove_fault(rule_id):
+            raise ApiError(404, f"Resource not found: no fault rule '{rule_id}'")
+        return _ok(self.state.fault_rules())
+
+    async def fault_trace(self, request: Request) -> Response:
+        return _ok(self.state.fault_trace())
+
+    async def use_profile(self, request: Request) -> Response:
+        body = await _json(request)
+        seed = body.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ApiError(400, "Invalid format: parameter 'seed' must be an integer")
+        rules = self.state.use_profile(str(body.get("name", "")), seed)
+        return _ok([rule.describe() for rule in rules])
+
+    def _entries(self, request: Request) -> list[Entry]:
+        q = request.query_params
+        try:
+            status = int(q["status"]) if "status" in q else None
+            since = int(q.get("since", 0))
+            limit = int(q["limit"]) if "limit" in q else None
+        except ValueError:
+            raise ApiError(
+                400, "Invalid format: status, since and limit must be integers"
+            ) from None
+        faulted = {"true": True, "false": False}.get(q.get("faulted", "").lower())
+        return self.state.journal.entries(
+            route=q.get("route"),
+            method=q.get("method"),
+            status=status,
+            task_id=q.get("task_id"),
+            faulted=faulted,
+            since_seq=since,
+            limit=limit,
+        )
+
+    async def journal(self, request: Request) -> Response:
+        entries = self._entries(request)
+        return _ok(
+            {"entries": [e.as_dict() for e in entries], "dropped": self.state.journal.dropped}
+        )
+
+    async def journal_jsonl(self, request: Request) -> Response:
+        lines = "".join(
+            json.dumps(e.as_dict(), separators=(",", ":")) + "\n" for e in self._entries(request)
+        )
+        return Response(lines, media_type="application/x-ndjson")
+
+    async def clear_journal(self, request: Request) -> Response:
+        self.state.journal.clear()
+        return _ok({"entries": [], "dropped": 0})
+
+    async def tasks(self, request: Request) -> Response:
+        status = request.query_params.get("status")
+        return _ok([task_record(t) for t in self.state.tasks(status)])
+
+    async def task(self, request: Request) -> Response:
+        return _ok(task_record(self.state.task(request.path_params["task_id"])))
+
+    async def force(self, request: Request) -> Response:
+        body = await _json(request)
+        message = body.get("error_message")
+        snapshot = self.state.force(
+            request.path_params["task_id"],
+            str(body.get("status", "")),
+            str(message) if message is not None else None,
+        )
+        return _ok(task_record(snapshot))
+
+    async def set_progression(self, request: Request) -> Response:
+        body = await _json(request)
+        kind = str(body.pop("kind", ""))
+        snapshot = self.state.set_progression(
+            request.path_params["task_id"], progression_from_name(kind, **body)
+        )
+        return _ok(task_record(snapshot))
+
+    async def crashes(self, request: Request) -> Response:
+        return _ok([dataclasses.asdict(c) for c in self.state.crashes])

@@ -1,0 +1,98 @@
+"""Live client connections of a real server, so a fault can break one like a network would.
+
+ASGI gives an app no handle on its socket. The server runner installs a protocol subclass
+that registers each transport under the client's address (the same `(host, port)` the ASGI
+scope carries), and the fault middleware looks it up to reset it. In-process (no socket),
+the registry is empty and the middleware raises instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+import threading
+from typing import Any
+
+__all__ = ["Connections", "protocol_with_registry"]
+
+
+class Connections:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_peer: dict[tuple[str, int], asyncio.BaseTransport] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_peer)
+
+    def register(self, transport: asyncio.BaseTransport) -> None:
+        peer = _peer_of(transport)
+        if peer is not None:
+            with self._lock:
+                self._by_peer[peer] = transport
+
+    def unregister(self, transport: asyncio.BaseTransport) -> None:
+        peer = _peer_of(transport)
+        if peer is not None:
+            with self._lock:
+                if self._by_peer.get(peer) is transport:
+                    del self._by_peer[peer]
+
+    def reset(self, peer: Any) -> bool:
+        """Abort the connection with a TCP RST (SO_LINGER 0): the client sees
+        "connection reset by peer", not a polite close. False if there is no such socket."""
+        transport = self._lookup(peer)
+        if transport is None:
+            return False
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()  # type: ignore[attr-defined]
+        return True
+
+    def close(self, peer: Any) -> bool:
+        """Close the connection politely (FIN) after what was written is flushed."""
+        transport = self._lookup(peer)
+        if transport is None:
+            return False
+        transport.close()
+        return True
+
+    def _lookup(self, peer: Any) -> asyncio.BaseTransport | None:
+        if not isinstance(peer, (tuple, list)) or len(peer) < 2:
+            return None
+        with self._lock:
+            return self._by_peer.get((str(peer[0]), int(peer[1])))
+
+
+def _peer_of(transport: asyncio.BaseTransport) -> tuple[str, int] | None:
+    peer = transport.get_extra_info("peername")
+    if isinstance(peer, (tuple, list)) and len(peer) >= 2:
+        return (str(peer[0]), int(peer[1]))
+    return None
+
+
+def protocol_with_registry(connections: Connections) -> type[asyncio.Protocol]:
+    """uvicorn's fastest available HTTP protocol, registering its connections."""
+    base: type[asyncio.Protocol]
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+        base = HttpToolsProtocol
+    except ImportError:  # pragma: no cover - httptools is part of uvicorn[standard]
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        base = H11Protocol
+
+    class RegisteringProtocol(base):  # type: ignore[valid-type,misc]
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            connections.register(transport)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            connections.unregister(self.transport)
+            super().connection_lost(exc)
+
+    return RegisteringProtocol

@@ -1,0 +1,487 @@
+"""The edge where faults are carried out and every request is written to the journal.
+
+A pure ASGI middleware (not `BaseHTTPMiddleware`): it must be able to withhold a response,
+send half of one, or break the connection, none of which a request/response wrapper can
+express. The decision of *which* fault fires is the engine's; this module only acts it out
+and records what the client saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import time
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import wire
+from .admin import ADMIN_PREFIX
+from .auth import redact
+from .connections import Connections
+from .errors import ApiError
+from .faults import (
+    DEFAULT_MESSAGES,
+    MAX_DELAY_SECONDS,
+    TASK_FAULTS_KEY,
+    Decision,
+    FaultError,
+    RequestInfo,
+    parse_fault_header,
+)
+from .journal import Entry
+from .ratelimit import WINDOW_SECONDS
+from .state import MockState
+
+__all__ = ["ADMIN_PREFIX", "FaultMiddleware", "TransportFault", "classify"]
+
+FAULT_HEADER = "x-mock-fault"
+JOURNAL_BODY_LIMIT = 64 * 1024
+
+_SUBMIT = re.compile(r"^/api/v1/(?!tasks/)[^/]+/[^/]+(/async)?/?$")
+_POLL = re.compile(r"^/api/v1/tasks/([^/]+)/?$")
+_DOWNLOAD = re.compile(r"^/files/([^/]+)/[^/]+$")
+
+
+class TransportFault(ConnectionResetError):
+    """Raised to an in-process client where a real server would have broken the socket."""
+
+
+def classify(method: str, path: str) -> tuple[str, str | None]:
+    """(route name, task id in the path) — the words rules and the journal use."""
+    if method == "POST" and _SUBMIT.match(path):
+        return "submit", None
+    match = _POLL.match(path)
+    if match:
+        return "poll", match.group(1)
+    match = _DOWNLOAD.match(path)
+    if match:
+        return "download", match.group(1)
+    if path.startswith("/media/"):
+        return "sample", None
+    if path == "/openapi.json":
+        return "openapi", None
+    return "other", None
+
+
+def _bearer(value: str | None) -> str | None:
+    if not value:
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _redacted_headers(headers: Headers) -> dict[str, str]:
+    shown: dict[str, str] = {}
+    for name, value in headers.items():
+        if name == "authorization":
+            token = _bearer(value)
+            value = f"Bearer {redact(token)}" if token else "***"
+        shown[name] = value
+    return shown
+
+
+def _text(body: bytes) -> str | None:
+    if not body:
+        return None
+    return body[:JOURNAL_BODY_LIMIT].decode("utf-8", errors="replace")
+
+
+@dataclass
+class Captured:
+    """A response held back instead of sent, so a fault can mangle or drop it."""
+
+    status: int = 0
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    body: bytearray = field(default_factory=bytearray)
+    started: bool = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = list(message.get("headers", []))
+            self.started = True
+        elif message["type"] == "http.response.body":
+            self.body.extend(message.get("body", b""))
+
+
+class Recorder:
+    """Passes messages through to the client while keeping what the journal needs."""
+
+    def __init__(self, send: Send, keep_body: bool) -> None:
+        self._send = send
+        self.keep_body = keep_body
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.body = bytearray()
+        self.outcome = "response"
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = {
+                k.decode("latin-1"): v.decode("latin-1") for k, v in message.get("headers", [])
+            }
+            if "application/json" not in self.headers.get("content-type", ""):
+                self.keep_body = False
+        elif (
+            message["type"] == "http.response.body"
+            and self.keep_body
+            and len(self.body) < JOURNAL_BODY_LIMIT
+        ):
+            self.body.extend(message.get("body", b""))
+        await self._send(message)
+
+
+def _with_length(headers: list[tuple[bytes, bytes]], length: int) -> list[tuple[bytes, bytes]]:
+    kept = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+    return [*kept, (b"content-length", str(length).encode())]
+
+
+class FaultMiddleware:
+    """Carries out HTTP and transport faults, hands task faults to the route, and records
+    every non-admin request in the journal."""
+
+    def __init__(self, app: ASGIApp, state: MockState, connections: Connections) -> None:
+        self.app = app
+        self.state = state
+        self.connections = connections
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        state = self.state
+        started_wall = time.time()
+        started = time.perf_counter()
+        clock_time = state.clock.now()
+        seq = state.journal.next_seq()
+        method: str = scope["method"]
+        path: str = scope["path"]
+        route, task_id = classify(method, path)
+        headers = Headers(scope=scope)
+        body, receive = await self._buffer_body(receive, state.config.max_body_bytes)
+        api_key = _bearer(headers.get("authorization"))
+        recorder = Recorder(send, keep_body=route != "download")
+        fault_label: str | None = None
+        try:
+            decisions = self._decide(route, method, path, api_key, body, headers)
+        except FaultError as error:
+            decisions = []
+            bad = ApiError(400, f"Invalid parameters: X-Mock-Fault: {error}")
+            await self._send_error(recorder.send, bad)
+        else:
+            task_faults = [d.fault for d in decisions if d.fault.group in ("task", "result")]
+            answer = next(
+                (
+                    d
+                    for d in decisions
+                    if d.fault.group in ("http", "transport") and d.fault.kind != "latency"
+                ),
+                None,
+            )
+            labels = [d.fault.label() for d in decisions]
+            fault_label = ",".join(labels) if labels else None
+            scope[TASK_FAULTS_KEY] = task_faults
+            delay = min(sum(d.delay for d in decisions), MAX_DELAY_SECONDS)
+            try:
+                if delay:
+                    await asyncio.sleep(delay)
+                if answer is None:
+                    await self.app(scope, receive, recorder.send)
+                else:
+                    await self._carry_out(answer, scope, receive, recorder)
+            except BaseException:
+                if recorder.status == 0 and recorder.outcome == "response":
+                    recorder.status = 500
+                raise
+            finally:
+                self._record(
+                    seq,
+                    method,
+                    path,
+                    route,
+                    task_id,
+                    api_key,
+                    headers,
+                    body,
+                    recorder,
+                    clock_time,
+                    started_wall,
+                    started,
+                    fault_label,
+                    scope,
+                )
+            return
+        self._record(
+            seq,
+            method,
+            path,
+            route,
+            task_id,
+            api_key,
+            headers,
+            body,
+            recorder,
+            clock_time,
+            started_wall,
+            started,
+            None,
+            scope,
+        )
+
+    def _decide(
+        self,
+        route: str,
+        method: str,
+        path: str,
+        api_key: str | None,
+        body: bytes,
+        headers: Headers,
+    ) -> list[Decision]:
+        parsed: Mapping[str, Any] | None = None
+        if route == "submit" and body:
+            try:
+                value = json.loads(body)
+            except (ValueError, RecursionError):
+                value = None
+            parsed = value if isinstance(value, dict) else None
+        info = RequestInfo(route, method, path, api_key, parsed)
+        decisions = self.state.faults.decide(info)
+        requested = headers.get(FAULT_HEADER)
+        if requested:
+            fault = parse_fault_header(requested)
+            if fault.group in ("task", "result") and route != "submit":
+                raise FaultError(f"{fault.kind} only applies to a submit")
+            delay = self.state.faults.delay_for(fault) if fault.kind == "latency" else 0.0
+            decisions.insert(0, Decision(fault, None, "before", delay))
+        return decisions
+
+    async def _buffer_body(self, receive: Receive, limit: int) -> tuple[bytes, Receive]:
+        """Read the request body (at most `limit` + 1 bytes, enough for the route to see it
+        is too large) and hand the route a receive that replays it."""
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more and size <= limit:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"".join(chunks), _replay([message], receive)
+            chunk = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+        return body, _replay(replayed, receive)
+
+    async def _send_error(self, send: Send, error: ApiError) -> None:
+        body = wire.error_body(error)
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+        await send({"type": "http.response.start", "status": error.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _fault_error(self, decision: Decision) -> ApiError:
+        options = decision.fault.options
+        status = int(options.get("status", 500))
+        message = str(
+            options.get("message") or DEFAULT_MESSAGES.get(status) or "Internal server error"
+        )
+        headers: dict[str, str] = {}
+        retry_after = options.get("retry_after")
+        if status == 429:
+            now = self.state.clock.now()
+            limit = self.state.limiter.limit or 100
+            reset_at = int((now // WINDOW_SECONDS + 1) * WINDOW_SECONDS)
+            wait = retry_after if retry_after is not None else max(1, reset_at - now)
+            headers = {
+                "X-RateLimit-Limit": str(limit),
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": str(reset_at),
+                "Retry-After": str(int(wait + 0.999)),
+            }
+        elif retry_after is not None:
+            headers["Retry-After"] = str(int(retry_after + 0.999))
+        return ApiError(status, message, headers)
+
+    async def _carry_out(
+        self, decision: Decision, scope: Scope, receive: Receive, recorder: Recorder
+    ) -> None:
+        kind = decision.fault.kind
+        options = decision.fault.options
+        captured = Captured()
+        mangles = kind in (
+            "close_after_headers",
+            "close_mid_body",
+            "truncated_json",
+            "malformed_json",
+            "empty_body",
+            "slow_body",
+        )
+        if decision.phase == "after" or mangles:
+            await self.app(scope, receive, captured.send)
+            recorder.headers = {
+                k.decode("latin-1"): v.decode("latin-1") for k, v in captured.headers
+            }
+            recorder.body = bytearray(captured.body[:JOURNAL_BODY_LIMIT])
+            recorder.status = captured.status
+        send = recorder._send
+        if kind == "error":
+            await self._send_error(recorder.send, self._fault_error(decision))
+            return
+        if kind == "reset":
+            recorder.status, recorder.outcome = 0, "reset"
+            await self._break(scope, "reset")
+            return
+        if kind == "hang":
+            recorder.status, recorder.outcome = 504, "hang"
+            await _wait_for_disconnect(
+                receive, min(options.get("seconds", 30.0), MAX_DELAY_SECONDS)
+            )
+            await self._send_error(recorder.send, ApiError(504, DEFAULT_MESSAGES[504]))
+            return
+        body = bytes(captured.body)
+        status = captured.status or 200
+        if kind == "close_after_headers":
+            await send(
+                {"type": "http.response.start", "status": status, "headers": captured.headers}
+            )
+            recorder.outcome = "closed_after_headers"
+            await self._break(scope, "close")
+            return
+        if kind == "close_mid_body":
+            await send(
+                {"type": "http.response.start", "status": status, "headers": captured.headers}
+            )
+            await send(
+                {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
+            )
+            recorder.outcome = "closed_mid_body"
+            await self._break(scope, "close")
+            return
+        if kind == "slow_body":
+            await send(
+                {"type": "http.response.start", "status": status, "headers": captured.headers}
+            )
+            total = min(options.get("seconds", 5.0), MAX_DELAY_SECONDS)
+            pieces = 10
+            step = max(1, -(-len(body) // pieces))
+            for offset in range(0, len(body), step):
+                await asyncio.sleep(total / pieces)
+                last = offset + step >= len(body)
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": body[offset : offset + step],
+                        "more_body": not last,
+                    }
+                )
+            if not body:
+                await send({"type": "http.response.body", "body": b""})
+            recorder.outcome = "slow_body"
+            return
+        if kind == "truncated_json":
+            mangled = body[: max(1, len(body) // 2)]
+        elif kind == "malformed_json":
+            mangled = b'{"code":0,"message":"success","data":{"status":"pending" "task_id":}'
+        else:  # empty_body
+            mangled = b""
+        recorder.outcome = kind
+        recorder.body = bytearray(mangled)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": _with_length(captured.headers, len(mangled)),
+            }
+        )
+        await send({"type": "http.response.body", "body": mangled})
+
+    async def _break(self, scope: Scope, how: str) -> None:
+        peer = scope.get("client")
+        done = self.connections.reset(peer) if how == "reset" else self.connections.close(peer)
+        if not done:
+            raise TransportFault(
+                f"mock fault: connection {'reset' if how == 'reset' else 'closed'}"
+            )
+        # Let the transport report the loss, so the server does not try to answer.
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    def _record(
+        self,
+        seq: int,
+        method: str,
+        path: str,
+        route: str,
+        task_id: str | None,
+        api_key: str | None,
+        headers: Headers,
+        body: bytes,
+        recorder: Recorder,
+        clock_time: float,
+        started_wall: float,
+        started: float,
+        fault: str | None,
+        scope: MutableMapping[str, Any],
+    ) -> None:
+        if route == "submit" and recorder.body:
+            try:
+                document = json.loads(bytes(recorder.body))
+                task_id = document.get("data", {}).get("task_id") or task_id
+            except (ValueError, AttributeError):
+                pass
+        self.state.journal.record(
+            Entry(
+                seq=seq,
+                method=method,
+                path=path,
+                route=route,
+                status=recorder.status,
+                clock_time=clock_time,
+                wall_time=started_wall,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                api_key=redact(api_key) if api_key else None,
+                task_id=task_id,
+                fault=fault,
+                outcome=recorder.outcome,
+                query=scope.get("query_string", b"").decode("latin-1"),
+                request_headers=_redacted_headers(headers),
+                request_body=_text(body),
+                response_headers=recorder.headers,
+                response_body=_text(bytes(recorder.body)),
+            )
+        )
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
+
+
+async def _wait_for_disconnect(receive: Receive, seconds: float) -> None:
+    """Hold the request open until the client gives up or the bound passes."""
+
+    async def disconnected() -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(disconnected(), timeout=seconds)

@@ -1,0 +1,103 @@
+"""The provider's rate limits, per API key, on the mock's clock.
+
+Requests: a fixed one-minute window (the provider's `X-RateLimit-Reset` is a Unix second at
+which the quota refills, which is what a fixed window gives), 100 requests by default.
+Concurrency: at most N unfinished tasks per key, checked on submit. Both answer 429 with
+the provider's message and headers, and every admitted request gets the same
+`X-RateLimit-*` headers so a client can pace itself before it is refused.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+from .errors import ApiError
+
+__all__ = ["RateLimiter", "Verdict"]
+
+WINDOW_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    limit: int
+    remaining: int
+    reset_at: int
+    retry_after: int | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset_at),
+        }
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        return headers
+
+
+def rate_limit_error(verdict: Verdict) -> ApiError:
+    return ApiError(
+        429,
+        f"Rate limit exceeded: {verdict.limit} requests per minute, retry after "
+        f"{verdict.retry_after} seconds",
+        verdict.headers(),
+    )
+
+
+def concurrency_error(limit: int, verdict: Verdict | None) -> ApiError:
+    headers = verdict.headers() if verdict is not None else {}
+    headers.setdefault("Retry-After", "5")
+    return ApiError(
+        429,
+        f"Rate limit exceeded: concurrent limit exceeded, at most {limit} tasks in progress",
+        headers,
+    )
+
+
+class RateLimiter:
+    """Counts requests per key in fixed windows. `limit` 0 turns it off."""
+
+    def __init__(self, limit: int = 100, window: float = WINDOW_SECONDS) -> None:
+        self.limit = limit
+        self.window = window
+        self._counts: dict[str, tuple[float, int]] = {}
+        self._overrides: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.limit > 0
+
+    def set_limit(self, api_key: str, limit: int) -> None:
+        """A tighter (or looser) quota for one key, as a magic key or a test asks."""
+        with self._lock:
+            self._overrides[api_key] = limit
+
+    def limit_for(self, api_key: str) -> int:
+        return self._overrides.get(api_key, self.limit)
+
+    def admit(self, api_key: str, now: float) -> Verdict | None:
+        """Count one request; raise the 429 if over quota. None when limiting is off."""
+        limit = self.limit_for(api_key)
+        if limit <= 0:
+            return None
+        window_start = math.floor(now / self.window) * self.window
+        reset_at = int(window_start + self.window)
+        with self._lock:
+            start, used = self._counts.get(api_key, (window_start, 0))
+            if start != window_start:
+                used = 0
+            if used >= limit:
+                self._counts[api_key] = (window_start, used)
+                retry_after = max(1, math.ceil(reset_at - now))
+                raise rate_limit_error(Verdict(limit, 0, reset_at, retry_after))
+            used += 1
+            self._counts[api_key] = (window_start, used)
+        return Verdict(limit, limit - used, reset_at)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
