@@ -19,7 +19,7 @@ from . import wire
 from .admin import AdminApi
 from .connections import Connections
 from .errors import ApiError, internal_error, method_not_allowed, route_not_found
-from .middleware import FaultMiddleware
+from .middleware import FaultMiddleware, TransportFault
 from .routes import PublicApi
 from .state import MockState
 
@@ -57,6 +57,8 @@ def create_app(state: MockState, connections: Connections | None = None) -> Star
     connections = connections or Connections()
 
     async def on_crash(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, TransportFault):  # a fault on purpose, raised to the client
+            return Response(b"", status_code=500)
         state.record_crash(
             request.method, request.url.path, "".join(traceback.format_exception(exc))
         )

@@ -52,6 +52,9 @@ class Connections:
         transport.abort()  # type: ignore[attr-defined]
         return True
 
+    def has(self, peer: Any) -> bool:
+        return self._lookup(peer) is not None
+
     def close(self, peer: Any) -> bool:
         """Close the connection politely (FIN) after what was written is flushed."""
         transport = self._lookup(peer)

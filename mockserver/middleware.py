@@ -49,7 +49,16 @@ _DOWNLOAD = re.compile(r"^/files/([^/]+)/[^/]+$")
 
 
 class TransportFault(ConnectionResetError):
-    """Raised to an in-process client where a real server would have broken the socket."""
+    """Raised to an in-process client where a real server would have broken the socket.
+
+    `outcome` says what the socket would have done (`reset`, `closed_after_headers`,
+    `closed_mid_body`, `hang`), so an in-process transport can raise the exception its HTTP
+    library raises for that (the pytest plugin's transports map it for httpx).
+    """
+
+    def __init__(self, outcome: str) -> None:
+        super().__init__(f"mock transport fault: {outcome}")
+        self.outcome = outcome
 
 
 def classify(method: str, path: str) -> tuple[str, str | None]:
@@ -344,6 +353,10 @@ class FaultMiddleware:
             return
         if kind == "hang":
             recorder.status, recorder.outcome = 504, "hang"
+            if not self.connections.has(scope.get("client")):
+                # In-process there is no client timer to outlast: give up for it at once.
+                recorder.status = 0
+                raise TransportFault("hang")
             await _wait_for_disconnect(
                 receive, min(options.get("seconds", 30.0), MAX_DELAY_SECONDS)
             )
@@ -356,7 +369,7 @@ class FaultMiddleware:
                 {"type": "http.response.start", "status": status, "headers": captured.headers}
             )
             recorder.outcome = "closed_after_headers"
-            await self._break(scope, "close")
+            await self._break(scope, "closed_after_headers")
             return
         if kind == "close_mid_body":
             await send(
@@ -366,7 +379,7 @@ class FaultMiddleware:
                 {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
             )
             recorder.outcome = "closed_mid_body"
-            await self._break(scope, "close")
+            await self._break(scope, "closed_mid_body")
             return
         if kind == "slow_body":
             await send(
@@ -406,13 +419,11 @@ class FaultMiddleware:
         )
         await send({"type": "http.response.body", "body": mangled})
 
-    async def _break(self, scope: Scope, how: str) -> None:
+    async def _break(self, scope: Scope, outcome: str) -> None:
         peer = scope.get("client")
-        done = self.connections.reset(peer) if how == "reset" else self.connections.close(peer)
+        done = self.connections.reset(peer) if outcome == "reset" else self.connections.close(peer)
         if not done:
-            raise TransportFault(
-                f"mock fault: connection {'reset' if how == 'reset' else 'closed'}"
-            )
+            raise TransportFault(outcome)
         # Let the transport report the loss, so the server does not try to answer.
         for _ in range(3):
             await asyncio.sleep(0)

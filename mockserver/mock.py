@@ -16,8 +16,11 @@ from .app import create_app
 from .auth import make_api_key
 from .clock import Clock
 from .config import MockConfig
+from .media import MediaLibrary
+from .registry import Registry
 from .server import ServerThread
 from .state import MockState
+from .timetravel import FastForward
 
 __all__ = ["LipSyncMock"]
 
@@ -36,13 +39,15 @@ class LipSyncMock(MockState):
         config: MockConfig | None = None,
         *,
         clock: Clock | str | None = None,
+        registry: Registry | None = None,
+        media: MediaLibrary | None = None,
         **settings: Any,
     ) -> None:
         if isinstance(clock, str):
             settings["clock"] = clock
             clock = None
         merged = MockConfig.build(config.as_dict() if config else None, **settings)
-        super().__init__(merged, clock=clock)
+        super().__init__(merged, clock=clock, registry=registry, media=media)
         self._app: Starlette | None = None
         self._server: ServerThread | None = None
         self.api_key = make_api_key("vidulipsyncmock")
@@ -79,6 +84,11 @@ class LipSyncMock(MockState):
         if self._server is None:
             raise RuntimeError("the mock is not serving; call start() first")
         return self._server.url
+
+    def fast_forward(self) -> FastForward:
+        """A context manager in which the calling thread's sleeps advance this mock's clock
+        instead of waiting (see `mockserver.timetravel`)."""
+        return FastForward(self.clock)
 
     def __enter__(self) -> LipSyncMock:
         self.start()

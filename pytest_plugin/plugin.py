@@ -1,18 +1,76 @@
-"""The `pytest11` entry point: options, markers and fixtures for testing Modellix clients
-against vidu-lipsync-mock. Disable with `-p no:lipsync`."""
+"""The `pytest11` entry point: options, ini keys, the `lipsync` marker, the fixtures, the
+run header and the failure report. Disable with `-p no:lipsync`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 
 import pytest
 
-from mockserver import LipSyncMock
+from .fixtures import (
+    MOCKS_KEY,
+    _lipsync_session,
+    lipsync_async_client,
+    lipsync_client,
+    lipsync_env,
+    lipsync_live,
+    lipsync_media,
+    lipsync_mock,
+    lipsync_server,
+    lipsync_url,
+    session_seed,
+)
+from .report import describe_mock
+from .settings import MARKER, OPTIONS
+
+__all__ = [
+    "_lipsync_session",
+    "lipsync_async_client",
+    "lipsync_client",
+    "lipsync_env",
+    "lipsync_live",
+    "lipsync_media",
+    "lipsync_mock",
+    "lipsync_server",
+    "lipsync_url",
+]
 
 
-@pytest.fixture
-def lipsync_mock() -> Iterator[LipSyncMock]:
-    """A fresh in-process mock on a manual clock, for one test."""
-    mock = LipSyncMock(clock="manual")
-    yield mock
-    mock.stop()
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("lipsync", "vidu-lipsync-mock (Modellix lip-sync emulator)")
+    for name, spec in OPTIONS.items():
+        flag = "--lipsync-" + name.replace("_", "-")
+        if spec.kind is bool:
+            group.addoption(
+                flag, action="store_true", default=None, dest=f"lipsync_{name}", help=spec.help
+            )
+            parser.addini(f"lipsync_{name}", spec.help, type="bool", default=False)
+        else:
+            group.addoption(flag, default=None, dest=f"lipsync_{name}", help=spec.help)
+            parser.addini(f"lipsync_{name}", spec.help, default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(**settings): configure this test's mock — any MockConfig field (profile, "
+        "seed, progression, pending_seconds, rate_limit, ...) plus faults=[rule, ...], "
+        "strict_keys=[key, ...], fast_forward=True, audit=True or audit={thresholds}",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return (
+        f"lipsync: seed {session_seed(config)} (replay with --lipsync-seed {session_seed(config)})"
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed:
+        for mock in item.stash.get(MOCKS_KEY, []):
+            report.sections.append(("lipsync", describe_mock(mock, item.config)))
+    return report

@@ -1,0 +1,252 @@
+"""The plugin's fixtures: an in-process mock per test, one real server per session (per
+xdist worker), environment wiring, sample media and clients.
+
+Fresh state per test costs a `reset()` (tens of microseconds), not a new app: mocks are
+cached per distinct configuration for the session, and `reset()` re-runs the same
+construction as a new mock, so nothing leaks from one test into the next.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import zlib
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mockserver import LipSyncMock, MockConfig
+from mockserver.media import MediaLibrary
+from mockserver.registry import Registry
+
+from .settings import OPTIONS, TestSettings, resolve_settings
+from .transport import AsyncMockTransport, SyncMockTransport
+
+__all__ = [
+    "SampleMedia",
+    "lipsync_async_client",
+    "lipsync_client",
+    "lipsync_env",
+    "lipsync_live",
+    "lipsync_media",
+    "lipsync_mock",
+    "lipsync_server",
+    "lipsync_url",
+]
+
+IN_PROCESS_BASE_URL = "http://lipsync.test"
+MOCKS_KEY = pytest.StashKey[list[LipSyncMock]]()
+
+
+def session_seed(config: pytest.Config) -> int:
+    """The run's seed: the option, else one shared by every xdist worker of the run, else
+    a fresh one. It is printed in the header so any run can be replayed."""
+    cached = getattr(config, "_lipsync_seed", None)
+    if isinstance(cached, int):
+        return cached
+    value = config.getoption("lipsync_seed", None) or config.getini("lipsync_seed")
+    if value not in (None, ""):
+        seed = int(str(value))
+    elif os.environ.get("PYTEST_XDIST_TESTRUNUID"):
+        seed = zlib.crc32(os.environ["PYTEST_XDIST_TESTRUNUID"].encode()) % 1_000_000
+    else:
+        seed = random.SystemRandom().randrange(1_000_000)
+    config._lipsync_seed = seed  # type: ignore[attr-defined]
+    return seed
+
+
+def test_seed(config: pytest.Config, nodeid: str) -> int:
+    """Each test's own seed: stable for a node id under a given run seed, so one failing
+    test replays alone with `--lipsync-seed`."""
+    return (session_seed(config) * 1_000_003 + zlib.crc32(nodeid.encode())) % 2**31
+
+
+class _Session:
+    """Mocks shared across a session: one per in-process configuration, one server."""
+
+    def __init__(self) -> None:
+        self.registry = Registry.bundled()
+        self.media = MediaLibrary()
+        self.in_process: dict[tuple[tuple[str, Any], ...], LipSyncMock] = {}
+        self.server: LipSyncMock | None = None
+
+    def mock_for(self, config: MockConfig) -> LipSyncMock:
+        key = tuple(sorted((k, repr(v)) for k, v in config.as_dict().items() if k != "seed"))
+        mock = self.in_process.get(key)
+        if mock is None:
+            mock = LipSyncMock(config, registry=self.registry, media=self.media)
+            self.in_process[key] = mock
+        mock.config = config
+        mock.reset()
+        return mock
+
+    def close(self) -> None:
+        for mock in self.in_process.values():
+            mock.stop()
+        if self.server is not None:
+            self.server.stop()
+
+
+@pytest.fixture(scope="session")
+def _lipsync_session() -> Iterator[_Session]:
+    session = _Session()
+    yield session
+    session.close()
+
+
+def _prepare(mock: LipSyncMock, settings: TestSettings, request: pytest.FixtureRequest) -> None:
+    for rule in settings.faults:
+        mock.add_fault(dict(rule))
+    request.node.stash.setdefault(MOCKS_KEY, []).append(mock)
+
+
+def _check(mock: LipSyncMock, settings: TestSettings) -> None:
+    """Teardown checks: a test cannot pass while the mock saw something wrong."""
+    if mock.crashes:
+        crash = mock.crashes[0]
+        pytest.fail(
+            f"the mock crashed handling {crash.method} {crash.path} (the client saw a 500):\n"
+            f"{crash.traceback}",
+            pytrace=False,
+        )
+    if settings.audit is not None:
+        from .audit import AuditPolicy, assert_sound_retry_policy
+
+        assert_sound_retry_policy(mock, AuditPolicy(**settings.audit))
+
+
+def _run_with(mock: LipSyncMock, settings: TestSettings) -> ExitStack:
+    stack = ExitStack()
+    if settings.fast_forward:
+        stack.enter_context(mock.fast_forward())
+    return stack
+
+
+@pytest.fixture
+def lipsync_mock(
+    request: pytest.FixtureRequest, _lipsync_session: _Session
+) -> Iterator[LipSyncMock]:
+    """A fresh in-process mock on a manual clock: no socket, no thread, no real time.
+
+    Configured by the `--lipsync-*` options, the `lipsync_*` ini keys and the
+    `@pytest.mark.lipsync(...)` marker, in that order of precedence (marker wins).
+    """
+    settings = resolve_settings(request, seed=test_seed(request.config, request.node.nodeid))
+    mock = _lipsync_session.mock_for(settings.config)
+    _prepare(mock, settings, request)
+    with _run_with(mock, settings):
+        yield mock
+    _check(mock, settings)
+
+
+@pytest.fixture(scope="session")
+def lipsync_server(request: pytest.FixtureRequest, _lipsync_session: _Session) -> LipSyncMock:
+    """One real server on 127.0.0.1 and a free port for the session (or xdist worker).
+
+    Use `lipsync_live` in tests: it resets this server's state for each test.
+    """
+    if _lipsync_session.server is None:
+        base = resolve_settings(None, seed=session_seed(request.config), config=request.config)
+        mock = LipSyncMock(
+            base.config, registry=_lipsync_session.registry, media=_lipsync_session.media
+        )
+        mock.start()
+        _lipsync_session.server = mock
+    return _lipsync_session.server
+
+
+@pytest.fixture
+def lipsync_live(
+    request: pytest.FixtureRequest, lipsync_server: LipSyncMock
+) -> Iterator[LipSyncMock]:
+    """The session's real server, reset and configured for this test."""
+    settings = resolve_settings(request, seed=test_seed(request.config, request.node.nodeid))
+    lipsync_server.config = settings.config.replace(
+        host=lipsync_server.config.host, port=lipsync_server.config.port
+    )
+    lipsync_server.reset()
+    _prepare(lipsync_server, settings, request)
+    with _run_with(lipsync_server, settings):
+        yield lipsync_server
+    _check(lipsync_server, settings)
+
+
+@pytest.fixture
+def lipsync_url(lipsync_live: LipSyncMock) -> str:
+    """Base URL of the live server (origin only; the API paths start with /api/v1)."""
+    return lipsync_live.url
+
+
+@pytest.fixture
+def lipsync_env(monkeypatch: pytest.MonkeyPatch, lipsync_live: LipSyncMock) -> dict[str, str]:
+    """Points code under test at the live server the way the official CLI is pointed at
+    production: `MODELLIX_BASE_URL` and `MODELLIX_API_KEY`."""
+    values = {"MODELLIX_BASE_URL": lipsync_live.url, "MODELLIX_API_KEY": lipsync_live.api_key}
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+@pytest.fixture
+def lipsync_client(lipsync_mock: LipSyncMock) -> Iterator[httpx.Client]:
+    """A sync httpx client wired to the in-process mock, with the mock's API key."""
+    with httpx.Client(
+        transport=SyncMockTransport(lipsync_mock.app),
+        base_url=IN_PROCESS_BASE_URL,
+        headers=lipsync_mock.auth_headers,
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def lipsync_async_client(lipsync_mock: LipSyncMock) -> httpx.AsyncClient:
+    """An async httpx client wired to the in-process mock. It holds no socket, so it needs
+    no closing; `async with` works as usual."""
+    return httpx.AsyncClient(
+        transport=AsyncMockTransport(lipsync_mock.app),
+        base_url=IN_PROCESS_BASE_URL,
+        headers=lipsync_mock.auth_headers,
+    )
+
+
+@dataclass(frozen=True)
+class SampleMedia:
+    """The bundled sample inputs, as files and as URLs the mock serves."""
+
+    directory: Path
+    video: Path
+    audio: Path
+    face: Path
+    result: Path
+
+    def url(self, base_url: str, name: str) -> str:
+        return f"{base_url.rstrip('/')}/media/{name}"
+
+    def submit_body(self, base_url: str) -> dict[str, str]:
+        """A submit body whose inputs exist (served by the mock itself)."""
+        return {
+            "video_url": self.url(base_url, self.video.name),
+            "audio_url": self.url(base_url, self.audio.name),
+            "reference_face_image_url": self.url(base_url, self.face.name),
+        }
+
+
+@pytest.fixture(scope="session")
+def lipsync_media(_lipsync_session: _Session) -> SampleMedia:
+    library = _lipsync_session.media
+    return SampleMedia(
+        directory=library.directory,
+        video=library.path("input-video.mp4"),
+        audio=library.path("input-audio.mp3"),
+        face=library.path("face.jpg"),
+        result=library.path("result.mp4"),
+    )
+
+
+def option_names() -> Mapping[str, str]:
+    return {name: spec.help for name, spec in OPTIONS.items()}
