@@ -113,6 +113,8 @@ def _serve(config: MockConfig) -> int:
     server = uvicorn.Server(uvicorn_config(mock.app, config.log_level))
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn has already shut down; it re-raises Ctrl-C for its caller
     finally:
         sock.close()
     return 0

@@ -171,7 +171,7 @@ def _submit_operation(spec: ModelSpec, suffix: str) -> dict[str, Any]:
                     "application/json": {"schema": {"$ref": "#/components/schemas/SubmitResponse"}}
                 },
             },
-            **_errors("400", "401", "402", "404", "413", "415", "429", "500", "503"),
+            **_errors("400", "401", "402", "404", "405", "413", "415", "429", "500", "503"),
         },
     }
 
@@ -196,7 +196,7 @@ def _file_operation(operation_id: str, summary: str, parameter: dict[str, Any]) 
             "responses": {
                 "200": {"description": "The whole file", "content": {"*/*": binary}},
                 "206": {"description": "The requested byte range", "content": {"*/*": binary}},
-                **_errors("404", "416"),
+                **_errors("404", "405", "416"),
             },
         }
     }
@@ -225,7 +225,7 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
                         }
                     },
                 },
-                **_errors("401", "404", "429", "500", "503"),
+                **_errors("401", "404", "405", "429", "500", "503"),
             },
         }
     }

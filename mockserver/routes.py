@@ -12,7 +12,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from . import wire
-from .errors import ApiError, body_too_large, range_not_satisfiable
+from .errors import ApiError, body_too_large, method_not_allowed, range_not_satisfiable
 from .faults import DEFAULT_MESSAGES, MAX_DELAY_SECONDS, TASK_FAULTS_KEY, Fault
 from .media import MediaFile, RangeNotSatisfiable, content_range, parse_range
 from .openapi import build_openapi
@@ -137,6 +137,10 @@ class PublicApi:
 
     async def submit(self, request: Request) -> Response:
         state = self.state
+        if request.path_params["provider"] == "tasks":
+            # `/api/v1/tasks/{id}` is the poll path: a POST there is a wrong method, not
+            # a submit to a model called "tasks/{id}".
+            raise method_not_allowed("POST", request.url.path, ["GET", "HEAD"])
         api_key = state.authenticate(request.headers.get("authorization"))
         verdict = state.admit(api_key)
         try:

@@ -119,7 +119,7 @@ def parse_json_object(raw: bytes, content_type: str | None) -> dict[str, Any]:
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise unsupported_media_type(media_type)
     if not raw.strip():
-        raise invalid_json("request body is empty")
+        raise invalid_json()  # the provider's verbatim message, as for any parse error
     try:
         text = raw.decode("utf-8")
         value = json.loads(text, parse_constant=_reject_constant)
