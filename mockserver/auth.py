@@ -28,13 +28,13 @@ def make_api_key(seed_text: str | None = None) -> str:
     """A well-formed key; with `seed_text`, a readable one (`mdlx-alice000…`)."""
     if seed_text is None:
         return "mdlx-" + "".join(secrets.choice(_ALPHABET) for _ in range(48))
-    body = "".join(ch for ch in seed_text if ch.isalnum())[:48]
+    body = "".join(ch for ch in seed_text if ch in _ALPHABET)[:48]
     return "mdlx-" + body.ljust(48, "0")
 
 
 def redact(key: str) -> str:
     """What the journal and logs show of a key: enough to tell keys apart, not to use one."""
-    if len(key) <= 12:
+    if len(key) < 24:
         return "***"
     return f"{key[:9]}…{key[-4:]}"
 

@@ -158,10 +158,15 @@ class MockConfig:
         return MockConfig.build(self.as_dict(), **changes)
 
     def as_dict(self) -> dict[str, Any]:
+        """The settings that differ from the defaults, as `build` takes them. Timings that
+        merely repeat the preset's are left to the preset, so replacing the preset moves
+        them too."""
+        from_preset = PRESETS.get(self.preset or "", {})
         return {
             f.name: getattr(self, f.name)
             for f in dataclasses.fields(self)
             if getattr(self, f.name) != f.default
+            and not (f.name in from_preset and getattr(self, f.name) == from_preset[f.name])
         }
 
 

@@ -280,7 +280,9 @@ class MockState:
                 f"{limit:.0f} s limit"
             )
         if deadline > now:
-            self.clock.advance(deadline - now)
+            self.clock.set(deadline)
+            while self.clock.now() < deadline:  # float rounding on a moving clock
+                self.clock.advance(max(deadline - self.clock.now(), 1e-6))
         return self.clock.now()
 
     # -- faults --------------------------------------------------------------------------

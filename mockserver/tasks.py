@@ -238,7 +238,8 @@ class Task:
     def expires_at(self) -> float:
         """Records are kept for the retention period after the task ends (or, if it never
         ends, after it was submitted), which also bounds memory for stuck tasks."""
-        return (self.finished_at or self.submitted_at) + self.retention_seconds
+        end = self.submitted_at if self.finished_at is None else self.finished_at
+        return end + self.retention_seconds
 
     def refresh(self, now: float) -> None:
         if self.status.terminal:
@@ -313,6 +314,7 @@ class TaskStore:
         self._tasks: dict[str, Task] = {}
         self._lock = threading.RLock()
         self._next_sweep = -math.inf
+        self._open_by_key: dict[str, set[str]] = {}
         self.evicted_expired = 0
         self.evicted_for_space = 0
 
@@ -331,6 +333,7 @@ class TaskStore:
             if len(self._tasks) >= self.max_tasks:
                 self._evict_for_space(now)
             self._tasks[task.task_id] = task
+            self._open_by_key.setdefault(task.api_key, set()).add(task.task_id)
             return task.snapshot()
 
     def _live(self, task_id: str, now: float) -> Task | None:
@@ -383,12 +386,21 @@ class TaskStore:
     def unfinished_count(self, api_key: str, now: float) -> int:
         """Tasks of one key still pending or processing (for the concurrency limit)."""
         with self._lock:
-            count = 0
-            for task in self._tasks.values():
-                if task.api_key == api_key:
-                    task.refresh(now)
-                    count += not task.status.terminal
-            return count
+            return len(self._prune_open(api_key, now))
+
+    def _prune_open(self, api_key: str, now: float) -> set[str]:
+        """The key's unfinished task ids, dropping those that ended or are gone; the index
+        keeps this O(unfinished tasks of the key), not O(all tasks)."""
+        ids = self._open_by_key.get(api_key, set())
+        for task_id in list(ids):
+            task = self._tasks.get(task_id)
+            if task is not None:
+                task.refresh(now)
+            if task is None or task.status.terminal:
+                ids.discard(task_id)
+        if not ids:
+            self._open_by_key.pop(api_key, None)
+        return ids
 
     def snapshots(self, now: float) -> list[TaskSnapshot]:
         with self._lock:
@@ -407,6 +419,8 @@ class TaskStore:
             for task_id in gone:
                 del self._tasks[task_id]
             self.evicted_expired += len(gone)
+            for api_key in list(self._open_by_key):
+                self._prune_open(api_key, now)
             return len(gone)
 
     def _evict_for_space(self, now: float) -> None:
@@ -422,4 +436,5 @@ class TaskStore:
     def clear(self) -> None:
         with self._lock:
             self._tasks.clear()
+            self._open_by_key.clear()
             self._next_sweep = -math.inf

@@ -7,6 +7,8 @@ provider renames a field, this is the one file to change.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -83,7 +85,7 @@ def task_data(
     }
     if task.finished_at is not None:
         data["end_time"] = _ms(task.finished_at)
-        data["duration"] = task.duration_ms
+        data["duration"] = data["end_time"] - data["submit_time"]
     if task.status is TaskStatus.SUCCESS:
         data["result"] = {
             "resources": [
@@ -107,6 +109,30 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} does not fit in a double")
+    return value
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
 def parse_json_object(raw: bytes, content_type: str | None) -> dict[str, Any]:
     """Decode a submit body the way a strict JSON API does.
 
@@ -122,9 +148,13 @@ def parse_json_object(raw: bytes, content_type: str | None) -> dict[str, Any]:
         raise invalid_json()  # the provider's verbatim message, as for any parse error
     try:
         text = raw.decode("utf-8")
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError):
         raise invalid_json() from None
+    # A `\ud800` escape decodes to a string no UTF-8 encoder accepts; only look when the
+    # text has such an escape at all, so ordinary bodies pay nothing.
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        raise invalid_json()
     if not isinstance(value, dict):
         raise invalid_format("request body must be a JSON object")
     return value
