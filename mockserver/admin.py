@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -26,7 +27,7 @@ from .journal import Entry
 from .state import MockState
 from .tasks import TaskSnapshot, TransitionError, progression_from_name
 
-__all__ = ["ADMIN_PREFIX", "AdminApi", "task_record"]
+__all__ = ["ADMIN_PREFIX", "OPERATIONS", "AdminApi", "AdminOperation", "task_record"]
 
 ADMIN_PREFIX = "/_mock"
 
@@ -93,38 +94,110 @@ def _guarded(handler: Handler) -> Handler:
     return run
 
 
+@dataclass(frozen=True)
+class AdminOperation:
+    """One admin endpoint: routing and `/openapi.json` are both generated from this table,
+    and `handler` names the `AdminApi` method, which calls the `MockState` method."""
+
+    path: str
+    method: str
+    handler: str
+    summary: str
+    body: Mapping[str, Any] | None = None
+    query: tuple[str, ...] = ()
+
+
+def _obj(**properties: Any) -> dict[str, Any]:
+    return {"type": "object", "properties": properties}
+
+
+_NUMBER = {"type": "number"}
+_STRING = {"type": "string"}
+_RULE_BODY = {
+    "type": "object",
+    "description": "A fault rule: nested (`fault`, `match`, `schedule`, `phase`) or flat "
+    '(`{"fault": "error", "status": 503, "route": "poll", "times": 2}`)',
+    "required": ["fault"],
+}
+
+OPERATIONS: tuple[AdminOperation, ...] = (
+    AdminOperation("/health", "GET", "health", "Liveness and the number of live tasks"),
+    AdminOperation("/config", "GET", "config", "The effective settings"),
+    AdminOperation("/reset", "POST", "reset", "Forget tasks, rules, journal; rebuild the clock"),
+    AdminOperation("/clock", "GET", "clock", "Read the clock"),
+    AdminOperation(
+        "/clock", "PUT", "set_time", "Jump to a Unix time (forward only)", _obj(now=_NUMBER)
+    ),
+    AdminOperation(
+        "/clock/advance", "POST", "advance", "Move the clock forward", _obj(seconds=_NUMBER)
+    ),
+    AdminOperation(
+        "/clock/run-until-terminal",
+        "POST",
+        "run_until_terminal",
+        "Advance until one task (or every task) has ended",
+        _obj(task_id=_STRING),
+    ),
+    AdminOperation("/faults", "GET", "fault_rules", "List fault rules with their counters"),
+    AdminOperation("/faults", "POST", "add_fault", "Add a fault rule", _RULE_BODY),
+    AdminOperation("/faults", "DELETE", "clear_faults", "Remove every fault rule"),
+    AdminOperation("/faults/trace", "GET", "fault_trace", "Faults fired, in order"),
+    AdminOperation("/faults/{rule_id}", "DELETE", "remove_fault", "Remove one rule"),
+    AdminOperation(
+        "/profile",
+        "POST",
+        "use_profile",
+        "Replace the rules with a chaos profile",
+        _obj(name=_STRING, seed={"type": "integer"}),
+    ),
+    AdminOperation(
+        "/journal",
+        "GET",
+        "journal",
+        "Journal entries, filtered",
+        query=("route", "method", "status", "task_id", "faulted", "since", "limit"),
+    ),
+    AdminOperation("/journal", "DELETE", "clear_journal", "Empty the journal"),
+    AdminOperation(
+        "/journal.jsonl",
+        "GET",
+        "journal_jsonl",
+        "The journal as JSON lines",
+        query=("route", "method", "status", "task_id", "faulted", "since", "limit"),
+    ),
+    AdminOperation("/tasks", "GET", "tasks", "List live tasks", query=("status",)),
+    AdminOperation("/tasks/{task_id}", "GET", "task", "One task, without counting a poll"),
+    AdminOperation(
+        "/tasks/{task_id}/force",
+        "POST",
+        "force",
+        "Push a task to a status",
+        _obj(status=_STRING, error_message=_STRING),
+    ),
+    AdminOperation(
+        "/tasks/{task_id}/progression",
+        "POST",
+        "set_progression",
+        "Give an unfinished task a new progression, counted from now",
+        _obj(kind=_STRING),
+    ),
+    AdminOperation("/crashes", "GET", "crashes", "Unexpected exceptions inside the mock"),
+)
+
+
 class AdminApi:
     def __init__(self, state: MockState) -> None:
         self.state = state
 
     def routes(self) -> list[Route]:
-        p = ADMIN_PREFIX
-        table: list[tuple[str, Handler, list[str]]] = [
-            ("/health", self.health, ["GET"]),
-            ("/config", self.config, ["GET"]),
-            ("/reset", self.reset, ["POST"]),
-            ("/clock", self.clock, ["GET"]),
-            ("/clock", self.set_time, ["PUT"]),
-            ("/clock/advance", self.advance, ["POST"]),
-            ("/clock/run-until-terminal", self.run_until_terminal, ["POST"]),
-            ("/faults", self.fault_rules, ["GET"]),
-            ("/faults", self.add_fault, ["POST"]),
-            ("/faults", self.clear_faults, ["DELETE"]),
-            ("/faults/trace", self.fault_trace, ["GET"]),
-            ("/faults/{rule_id}", self.remove_fault, ["DELETE"]),
-            ("/profile", self.use_profile, ["POST"]),
-            ("/journal", self.journal, ["GET"]),
-            ("/journal", self.clear_journal, ["DELETE"]),
-            ("/journal.jsonl", self.journal_jsonl, ["GET"]),
-            ("/tasks", self.tasks, ["GET"]),
-            ("/tasks/{task_id}", self.task, ["GET"]),
-            ("/tasks/{task_id}/force", self.force, ["POST"]),
-            ("/tasks/{task_id}/progression", self.set_progression, ["POST"]),
-            ("/crashes", self.crashes, ["GET"]),
-        ]
         return [
-            Route(p + path, _guarded(handler), methods=methods, name=f"admin_{handler.__name__}")
-            for path, handler, methods in table
+            Route(
+                ADMIN_PREFIX + op.path,
+                _guarded(getattr(self, op.handler)),
+                methods=[op.method],
+                name=f"admin_{op.handler}",
+            )
+            for op in OPERATIONS
         ]
 
     async def health(self, request: Request) -> Response:

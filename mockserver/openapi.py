@@ -17,6 +17,7 @@ ERROR_STATUSES: dict[str, str] = {
     "402": "Insufficient balance",
     "404": "Unknown model, task, file or route",
     "405": "Method not allowed on this path",
+    "409": "The task cannot make that move (admin API)",
     "413": "Request body too large",
     "415": "Content-Type is not application/json",
     "416": "Range not satisfiable",
@@ -202,6 +203,52 @@ def _file_operation(operation_id: str, summary: str, parameter: dict[str, Any]) 
     }
 
 
+def _admin_paths() -> dict[str, Any]:
+    """The admin API, from the same table that routes it."""
+    from .admin import ADMIN_PREFIX, OPERATIONS
+
+    paths: dict[str, Any] = {}
+    envelope = {
+        "type": "object",
+        "required": ["code", "message", "data"],
+        "properties": {
+            "code": {"type": "integer", "const": 0},
+            "message": {"type": "string", "const": "success"},
+            "data": {},
+        },
+    }
+    for op in OPERATIONS:
+        parameters: list[dict[str, Any]] = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in ("rule_id", "task_id")
+            if "{" + name + "}" in op.path
+        ]
+        parameters += [
+            {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+            for name in op.query
+        ]
+        success: dict[str, Any] = {"description": op.summary}
+        if op.path.endswith(".jsonl"):
+            success["content"] = {"application/x-ndjson": {"schema": {"type": "string"}}}
+        else:
+            success["content"] = {"application/json": {"schema": envelope}}
+        operation: dict[str, Any] = {
+            "operationId": "admin_" + op.handler,
+            "summary": op.summary,
+            "tags": ["admin"],
+            "responses": {"200": success, **_errors("400", "404", "405", "409")},
+        }
+        if parameters:
+            operation["parameters"] = parameters
+        if op.body is not None:
+            operation["requestBody"] = {
+                "required": False,
+                "content": {"application/json": {"schema": dict(op.body)}},
+            }
+        paths.setdefault(ADMIN_PREFIX + op.path, {})[op.method.lower()] = operation
+    return paths
+
+
 def build_openapi(registry: Registry) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for spec in registry:
@@ -252,6 +299,7 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
             },
         }
     }
+    paths.update(_admin_paths())
     return {
         "openapi": "3.1.0",
         "info": {
