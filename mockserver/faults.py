@@ -419,7 +419,8 @@ class FaultEngine:
     def decide(self, request: RequestInfo) -> list[Decision]:
         """Consult the rules in order for one request.
 
-        Every matching rule counts the request; the first HTTP or transport fault that
+        Every matching rule counts the request (a task or result fault counts only
+        submits, the requests it can act on); the first HTTP or transport fault that
         fires answers it, while task and result faults on a submit all apply (a task can be
         both slow and failing). Latency adds up with whatever else fires.
         """
@@ -427,12 +428,12 @@ class FaultEngine:
         answered = False
         with self._lock:
             for rule in self._rules:
+                group = rule.fault.group
                 if not rule.match.matches(request):
                     continue
-                rule.seen += 1
-                group = rule.fault.group
                 if group in ("task", "result") and request.route != "submit":
-                    continue
+                    continue  # only a submit creates a task for it to change
+                rule.seen += 1
                 if group in ("http", "transport") and rule.fault.kind != "latency" and answered:
                     continue
                 if not rule.schedule.fires(rule.seen, rule.hits, self._rng):

@@ -129,6 +129,9 @@ class Recorder:
         self.headers: dict[str, str] = {}
         self.body = bytearray()
         self.outcome = "response"
+        # What the service answered when a fault then replaced or broke that answer: the
+        # journal keeps the task it created even though the client never saw it.
+        self.service_body = b""
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -341,7 +344,7 @@ class FaultMiddleware:
             recorder.headers = {
                 k.decode("latin-1"): v.decode("latin-1") for k, v in captured.headers
             }
-            recorder.body = bytearray(captured.body[:JOURNAL_BODY_LIMIT])
+            recorder.service_body = bytes(captured.body[:JOURNAL_BODY_LIMIT])
             recorder.status = captured.status
         send = recorder._send
         if kind == "error":
@@ -369,6 +372,7 @@ class FaultMiddleware:
                 {"type": "http.response.start", "status": status, "headers": captured.headers}
             )
             recorder.outcome = "closed_after_headers"
+            recorder.body = bytearray()
             await self._break(scope, "closed_after_headers")
             return
         if kind == "close_mid_body":
@@ -379,6 +383,7 @@ class FaultMiddleware:
                 {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
             )
             recorder.outcome = "closed_mid_body"
+            recorder.body = bytearray(body[: len(body) // 2][:JOURNAL_BODY_LIMIT])
             await self._break(scope, "closed_mid_body")
             return
         if kind == "slow_body":
@@ -401,6 +406,7 @@ class FaultMiddleware:
             if not body:
                 await send({"type": "http.response.body", "body": b""})
             recorder.outcome = "slow_body"
+            recorder.body = bytearray(body[:JOURNAL_BODY_LIMIT])
             return
         if kind == "truncated_json":
             mangled = body[: max(1, len(body) // 2)]
@@ -445,12 +451,8 @@ class FaultMiddleware:
         fault: str | None,
         scope: MutableMapping[str, Any],
     ) -> None:
-        if route == "submit" and recorder.body:
-            try:
-                document = json.loads(bytes(recorder.body))
-                task_id = document.get("data", {}).get("task_id") or task_id
-            except (ValueError, AttributeError):
-                pass
+        if route == "submit":
+            task_id = _created_task(bytes(recorder.body)) or _created_task(recorder.service_body)
         self.state.journal.record(
             Entry(
                 seq=seq,
@@ -472,6 +474,16 @@ class FaultMiddleware:
                 response_body=_text(bytes(recorder.body)),
             )
         )
+
+
+def _created_task(body: bytes) -> str | None:
+    if not body:
+        return None
+    try:
+        task_id = json.loads(body).get("data", {}).get("task_id")
+    except (ValueError, AttributeError):
+        return None
+    return task_id if isinstance(task_id, str) else None
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:
