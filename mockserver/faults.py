@@ -293,15 +293,22 @@ class Rule:
                 match_spec[key] = data.pop(key)
         if schedule_spec is None:
             schedule_spec = {"kind": "always"}
-            for kind in ("once", "times", "after", "every", "probability"):
-                if kind in data:
-                    value = data.pop(kind)
-                    if kind == "once":
-                        schedule_spec = {"kind": "once"}
-                    elif kind == "probability":
-                        schedule_spec = {"kind": kind, "p": value}
-                    else:
-                        schedule_spec = {"kind": kind, "n": value}
+            given = [
+                kind for kind in ("once", "times", "after", "every", "probability") if kind in data
+            ]
+            if len(given) > 1:
+                raise FaultError(f"a rule takes one schedule, got {', '.join(given)}")
+            if given:
+                kind = given[0]
+                value = data.pop(kind)
+                if kind == "once":
+                    if value is not True:
+                        raise FaultError("write once = true (or leave it out for 'always')")
+                    schedule_spec = {"kind": "once"}
+                elif kind == "probability":
+                    schedule_spec = {"kind": kind, "p": value}
+                else:
+                    schedule_spec = {"kind": kind, "n": value}
         if isinstance(fault_spec, str):
             fault = Fault(fault_spec, data)
         elif isinstance(fault_spec, Mapping):

@@ -415,6 +415,7 @@ class FaultMiddleware:
         else:  # empty_body
             mangled = b""
         recorder.outcome = kind
+        recorder.status = 200
         recorder.body = bytearray(mangled)
         await send(
             {

@@ -289,6 +289,8 @@ class Task:
             params=self.params,
             progression=self.progression.describe(),
             scheduled_end=(None if self.status.terminal else self.progression.ends_at(self.anchor)),
+            hidden_polls=self.hidden_polls,
+            result_fault=self.result_fault,
         )
 
 

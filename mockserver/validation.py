@@ -126,7 +126,8 @@ def _compile(schema: Mapping[str, Any]) -> Check:
             if any(_is_type(value, n) for n in names):
                 return None
             if not path:
-                return invalid_format(f"request body must be {words}")
+                body_words = words.replace("an object", "a JSON object")
+                return invalid_format(f"request body must be {body_words}")
             return invalid_format(f"parameter '{path}' must be {words}")
 
         checks.append(check_type)

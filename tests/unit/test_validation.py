@@ -71,7 +71,7 @@ def test_an_empty_string_is_value_out_of_range(field: str) -> None:
 
 @pytest.mark.parametrize("body", [[], [{"video_url": URL}], "video_url", 3, None, True])
 def test_a_body_that_is_not_an_object_is_an_invalid_format(body: object) -> None:
-    assert message_for(LIPSYNC, body) == "Invalid format: request body must be an object"
+    assert message_for(LIPSYNC, body) == "Invalid format: request body must be a JSON object"
 
 
 def test_unknown_fields_are_accepted_because_the_schema_allows_them() -> None:
