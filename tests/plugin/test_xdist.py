@@ -24,4 +24,5 @@ def test_live_server_per_worker(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider", "-s", "-v")
     result.assert_outcomes(passed=6)
     output = "\n".join(result.outlines)
-    assert "gw0" in output and "gw1" in output
+    assert "gw0" in output
+    assert "gw1" in output
