@@ -8,6 +8,7 @@ must not pass here.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import string
@@ -15,7 +16,7 @@ from collections.abc import Iterable
 
 from .errors import authentication_failed
 
-__all__ = ["KEY_PATTERN", "KeyPolicy", "make_api_key", "redact"]
+__all__ = ["KEY_PATTERN", "KeyPolicy", "key_fingerprint", "make_api_key", "redact"]
 
 #: `mdlx-` and about 48 letters and digits; we accept 32 to 64 so near-miss lengths of real
 #: keys pass while obviously fake ones (`mdlx-test`) do not.
@@ -37,6 +38,12 @@ def redact(key: str) -> str:
     if len(key) < 24:
         return "***"
     return f"{key[:9]}…{key[-4:]}"
+
+
+def key_fingerprint(key: str) -> str:
+    """A stable, non-reversible id of a key, so the journal can tell keys apart (and a
+    test can filter by key) even where the redacted forms look alike."""
+    return hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:16]
 
 
 class KeyPolicy:

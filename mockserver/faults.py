@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import random
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -338,6 +338,11 @@ class Decision:
     phase: str = "before"
     delay: float = 0.0
 
+    @property
+    def answers(self) -> bool:
+        """Whether this fault takes over the response (latency only delays it)."""
+        return self.fault.group in ("http", "transport") and self.fault.kind != "latency"
+
     def describe(self) -> dict[str, Any]:
         return {"rule": self.rule_id, "phase": self.phase, **self.fault.describe()}
 
@@ -423,16 +428,18 @@ class FaultEngine:
             self._rng = random.Random(seed)
             self.trace.clear()
 
-    def decide(self, request: RequestInfo) -> list[Decision]:
+    def decide(self, request: RequestInfo, *, prior: Sequence[Decision] = ()) -> list[Decision]:
         """Consult the rules in order for one request.
 
+        `prior` are faults already chosen for this request (the `X-Mock-Fault` header):
+        they come first, and if one answers the request the rules only count it.
         Every matching rule counts the request (a task or result fault counts only
         submits, the requests it can act on); the first HTTP or transport fault that
         fires answers it, while task and result faults on a submit all apply (a task can be
         both slow and failing). Latency adds up with whatever else fires.
         """
-        decisions: list[Decision] = []
-        answered = False
+        decisions: list[Decision] = list(prior)
+        answered = any(d.answers for d in prior)
         with self._lock:
             for rule in self._rules:
                 group = rule.fault.group
@@ -459,14 +466,15 @@ class FaultEngine:
     def delay_for(self, fault: Fault) -> float:
         """Draw a latency fault's delay (fixed, uniform or log-normal), capped."""
         o = fault.options
+        low = o.get("min", 0.0)
+        high = max(o.get("max", MAX_DELAY_SECONDS), low)
         if "median" in o:
             value = self._rng.lognormvariate(math.log(max(o["median"], 1e-6)), o.get("sigma", 1.0))
         elif "min" in o or "max" in o:
-            low = o.get("min", 0.0)
-            value = self._rng.uniform(low, max(o.get("max", low), low))
+            value = self._rng.uniform(low, high)
         else:
             value = o.get("seconds", 1.0)
-        return min(value, MAX_DELAY_SECONDS)
+        return float(min(max(value, low), high, MAX_DELAY_SECONDS))
 
 
 def parse_fault_header(value: str) -> Fault:

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .auth import redact
+from .auth import key_fingerprint
 
 __all__ = ["Entry", "Journal"]
 
@@ -35,6 +35,7 @@ class Entry:
     wall_time: float
     duration_ms: float
     api_key: str | None = None
+    api_key_id: str | None = None
     task_id: str | None = None
     fault: str | None = None
     outcome: str = "response"
@@ -106,8 +107,7 @@ class Journal:
         limit: int | None = None,
     ) -> list[Entry]:
         """Entries in the order requests began, filtered; `limit` keeps the last N."""
-        if api_key is not None and "…" not in api_key:
-            api_key = redact(api_key)
+        key_id = None if api_key is None else key_fingerprint(api_key)
         with self._lock:
             items = sorted(self._entries, key=lambda e: e.seq)
         chosen = [
@@ -117,7 +117,7 @@ class Journal:
             and (method is None or e.method == method.upper())
             and (status is None or e.status == status)
             and (task_id is None or e.task_id == task_id)
-            and (api_key is None or e.api_key == api_key)
+            and (key_id is None or e.api_key_id == key_id)
             and (faulted is None or (e.fault is not None) == faulted)
             and e.seq > since_seq
         ]

@@ -13,7 +13,7 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import wire
 from .admin import ADMIN_PREFIX
-from .auth import redact
+from .auth import key_fingerprint, redact
 from .connections import Connections
 from .errors import ApiError
 from .faults import (
@@ -119,6 +119,25 @@ class Captured:
             self.body.extend(message.get("body", b""))
 
 
+@dataclass
+class Exchange:
+    """What the journal needs to know about a request, gathered as it arrives."""
+
+    seq: int
+    method: str
+    path: str
+    route: str
+    task_id: str | None
+    headers: Headers
+    api_key: str | None
+    query: str
+    clock_time: float
+    wall_time: float
+    started: float
+    body: bytes = b""
+    fault: str | None = None
+
+
 class Recorder:
     """Passes messages through to the client while keeping what the journal needs."""
 
@@ -132,6 +151,7 @@ class Recorder:
         # What the service answered when a fault then replaced or broke that answer: the
         # journal keeps the task it created even though the client never saw it.
         self.service_body = b""
+        self.recorded = False
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -169,110 +189,71 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         state = self.state
-        started_wall = time.time()
-        started = time.perf_counter()
-        clock_time = state.clock.now()
-        seq = state.journal.next_seq()
         method: str = scope["method"]
         path: str = scope["path"]
         route, task_id = classify(method, path)
         headers = Headers(scope=scope)
-        body, receive = await self._buffer_body(receive, state.config.max_body_bytes)
-        api_key = _bearer(headers.get("authorization"))
+        exchange = Exchange(
+            seq=state.journal.next_seq(),
+            method=method,
+            path=path,
+            route=route,
+            task_id=task_id,
+            headers=headers,
+            api_key=_bearer(headers.get("authorization")),
+            query=scope.get("query_string", b"").decode("latin-1"),
+            clock_time=state.clock.now(),
+            wall_time=time.time(),
+            started=time.perf_counter(),
+        )
+        exchange.body, receive = await self._buffer_body(receive, state.config.max_body_bytes)
         recorder = Recorder(send, keep_body=route != "download")
-        fault_label: str | None = None
         try:
-            decisions = self._decide(route, method, path, api_key, body, headers)
+            decisions = self._decide(exchange)
         except FaultError as error:
-            decisions = []
             bad = ApiError(400, f"Invalid parameters: X-Mock-Fault: {error}")
             await self._send_error(recorder.send, bad)
-        else:
-            task_faults = [d.fault for d in decisions if d.fault.group in ("task", "result")]
-            answer = next(
-                (
-                    d
-                    for d in decisions
-                    if d.fault.group in ("http", "transport") and d.fault.kind != "latency"
-                ),
-                None,
-            )
-            labels = [d.fault.label() for d in decisions]
-            fault_label = ",".join(labels) if labels else None
-            scope[TASK_FAULTS_KEY] = task_faults
-            delay = min(sum(d.delay for d in decisions), MAX_DELAY_SECONDS)
-            try:
-                if delay:
-                    await asyncio.sleep(delay)
-                if answer is None:
-                    await self.app(scope, receive, recorder.send)
-                else:
-                    await self._carry_out(answer, scope, receive, recorder)
-            except BaseException:
-                if recorder.status == 0 and recorder.outcome == "response":
-                    recorder.status = 500
-                raise
-            finally:
-                self._record(
-                    seq,
-                    method,
-                    path,
-                    route,
-                    task_id,
-                    api_key,
-                    headers,
-                    body,
-                    recorder,
-                    clock_time,
-                    started_wall,
-                    started,
-                    fault_label,
-                    scope,
-                )
+            self._record(exchange, recorder)
             return
-        self._record(
-            seq,
-            method,
-            path,
-            route,
-            task_id,
-            api_key,
-            headers,
-            body,
-            recorder,
-            clock_time,
-            started_wall,
-            started,
-            None,
-            scope,
-        )
+        scope[TASK_FAULTS_KEY] = [d.fault for d in decisions if d.fault.group in ("task", "result")]
+        answer = next((d for d in decisions if d.answers), None)
+        labels = [d.fault.label() for d in decisions]
+        exchange.fault = ",".join(labels) if labels else None
+        delay = min(sum(d.delay for d in decisions), MAX_DELAY_SECONDS)
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            if answer is None:
+                await self.app(scope, receive, recorder.send)
+            else:
+                await self._carry_out(answer, scope, receive, recorder, exchange)
+        except BaseException:
+            if recorder.status == 0 and recorder.outcome == "response":
+                recorder.status = 500
+            raise
+        finally:
+            self._record(exchange, recorder)
 
-    def _decide(
-        self,
-        route: str,
-        method: str,
-        path: str,
-        api_key: str | None,
-        body: bytes,
-        headers: Headers,
-    ) -> list[Decision]:
+    def _decide(self, exchange: Exchange) -> list[Decision]:
+        """The request header's fault first (it answers this request alone), then the
+        rules; when the header already answers, rules only count the request."""
         parsed: Mapping[str, Any] | None = None
-        if route == "submit" and body:
+        if exchange.route == "submit" and exchange.body:
             try:
-                value = json.loads(body)
+                value = json.loads(exchange.body)
             except (ValueError, RecursionError):
                 value = None
             parsed = value if isinstance(value, dict) else None
-        info = RequestInfo(route, method, path, api_key, parsed)
-        decisions = self.state.faults.decide(info)
-        requested = headers.get(FAULT_HEADER)
-        if requested:
-            fault = parse_fault_header(requested)
-            if fault.group in ("task", "result") and route != "submit":
+        requested: list[Decision] = []
+        header = exchange.headers.get(FAULT_HEADER)
+        if header:
+            fault = parse_fault_header(header)
+            if fault.group in ("task", "result") and exchange.route != "submit":
                 raise FaultError(f"{fault.kind} only applies to a submit")
             delay = self.state.faults.delay_for(fault) if fault.kind == "latency" else 0.0
-            decisions.insert(0, Decision(fault, None, "before", delay))
-        return decisions
+            requested.append(Decision(fault, None, "before", delay))
+        info = RequestInfo(exchange.route, exchange.method, exchange.path, exchange.api_key, parsed)
+        return self.state.faults.decide(info, prior=requested)
 
     async def _buffer_body(self, receive: Receive, limit: int) -> tuple[bytes, Receive]:
         """Read the request body (at most `limit` + 1 bytes, enough for the route to see it
@@ -326,7 +307,12 @@ class FaultMiddleware:
         return ApiError(status, message, headers)
 
     async def _carry_out(
-        self, decision: Decision, scope: Scope, receive: Receive, recorder: Recorder
+        self,
+        decision: Decision,
+        scope: Scope,
+        receive: Receive,
+        recorder: Recorder,
+        exchange: Exchange,
     ) -> None:
         kind = decision.fault.kind
         options = decision.fault.options
@@ -352,7 +338,7 @@ class FaultMiddleware:
             return
         if kind == "reset":
             recorder.status, recorder.outcome = 0, "reset"
-            await self._break(scope, "reset")
+            await self._break(scope, "reset", exchange, recorder)
             return
         if kind == "hang":
             recorder.status, recorder.outcome = 504, "hang"
@@ -373,7 +359,7 @@ class FaultMiddleware:
             )
             recorder.outcome = "closed_after_headers"
             recorder.body = bytearray()
-            await self._break(scope, "closed_after_headers")
+            await self._break(scope, "closed_after_headers", exchange, recorder)
             return
         if kind == "close_mid_body":
             await send(
@@ -384,7 +370,7 @@ class FaultMiddleware:
             )
             recorder.outcome = "closed_mid_body"
             recorder.body = bytearray(body[: len(body) // 2][:JOURNAL_BODY_LIMIT])
-            await self._break(scope, "closed_mid_body")
+            await self._break(scope, "closed_mid_body", exchange, recorder)
             return
         if kind == "slow_body":
             await send(
@@ -426,7 +412,12 @@ class FaultMiddleware:
         )
         await send({"type": "http.response.body", "body": mangled})
 
-    async def _break(self, scope: Scope, outcome: str) -> None:
+    async def _break(
+        self, scope: Scope, outcome: str, exchange: Exchange, recorder: Recorder
+    ) -> None:
+        """Break the client's connection, journaling first: the client raises the moment
+        the socket breaks, and a test reading the journal then must find the entry."""
+        self._record(exchange, recorder)
         peer = scope.get("client")
         done = self.connections.reset(peer) if outcome == "reset" else self.connections.close(peer)
         if not done:
@@ -435,42 +426,31 @@ class FaultMiddleware:
         for _ in range(3):
             await asyncio.sleep(0)
 
-    def _record(
-        self,
-        seq: int,
-        method: str,
-        path: str,
-        route: str,
-        task_id: str | None,
-        api_key: str | None,
-        headers: Headers,
-        body: bytes,
-        recorder: Recorder,
-        clock_time: float,
-        started_wall: float,
-        started: float,
-        fault: str | None,
-        scope: MutableMapping[str, Any],
-    ) -> None:
-        if route == "submit":
+    def _record(self, exchange: Exchange, recorder: Recorder) -> None:
+        if recorder.recorded:
+            return
+        recorder.recorded = True
+        task_id = exchange.task_id
+        if exchange.route == "submit":
             task_id = _created_task(bytes(recorder.body)) or _created_task(recorder.service_body)
         self.state.journal.record(
             Entry(
-                seq=seq,
-                method=method,
-                path=path,
-                route=route,
+                seq=exchange.seq,
+                method=exchange.method,
+                path=exchange.path,
+                route=exchange.route,
                 status=recorder.status,
-                clock_time=clock_time,
-                wall_time=started_wall,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                api_key=redact(api_key) if api_key else None,
+                clock_time=exchange.clock_time,
+                wall_time=exchange.wall_time,
+                duration_ms=(time.perf_counter() - exchange.started) * 1000,
+                api_key=redact(exchange.api_key) if exchange.api_key else None,
+                api_key_id=key_fingerprint(exchange.api_key) if exchange.api_key else None,
                 task_id=task_id,
-                fault=fault,
+                fault=exchange.fault,
                 outcome=recorder.outcome,
-                query=scope.get("query_string", b"").decode("latin-1"),
-                request_headers=_redacted_headers(headers),
-                request_body=_text(body),
+                query=exchange.query,
+                request_headers=_redacted_headers(exchange.headers),
+                request_body=_text(exchange.body),
                 response_headers=recorder.headers,
                 response_body=_text(bytes(recorder.body)),
             )
