@@ -15,6 +15,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
+from .faults import FaultError, Rule
 from .profiles import PROFILES
 
 __all__ = ["PRESETS", "ConfigError", "MockConfig", "load_toml"]
@@ -130,6 +131,11 @@ class MockConfig:
             raise ConfigError("journal_max_entries must be positive")
         if self.max_tasks < 1 or self.max_body_bytes < 1:
             raise ConfigError("max_tasks and max_body_bytes must be positive")
+        for index, rule in enumerate(self.faults):
+            try:
+                Rule.from_dict(rule, f"config-{index + 1}")
+            except FaultError as error:
+                raise ConfigError(f"faults[{index}]: {error}") from None
         if self.public_base_url is not None and not self.public_base_url.startswith(
             ("http://", "https://")
         ):

@@ -232,3 +232,13 @@ def test_invalid_toml_is_a_config_error_naming_the_file(tmp_path: Path) -> None:
 def test_a_missing_toml_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"cannot read config file .*absent\.toml"):
         load_toml(tmp_path / "absent.toml")
+
+
+def test_fault_rules_in_the_config_are_checked_when_loaded(tmp_path):
+    path = tmp_path / "mock.toml"
+    path.write_text('[[faults]]\nfault = "error"\nstatus = 503\nroute = "poll"\ntimes = 1\n')
+    config = MockConfig.build(load_toml(path))
+    assert config.faults == ({"fault": "error", "status": 503, "route": "poll", "times": 1},)
+    path.write_text('[[faults]]\nfault = "nope"\n')
+    with pytest.raises(ConfigError, match=r"faults\[0\]: unknown fault 'nope'"):
+        MockConfig.build(load_toml(path))
