@@ -61,6 +61,8 @@ class TestSettings:
 def _from_options(config: pytest.Config) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, spec in OPTIONS.items():
+        if name == "seed":
+            continue  # the run seed: each test's own seed is derived from it (fixtures.py)
         raw: Any = config.getini(f"lipsync_{name}")
         if raw in ("", None, False) and spec.kind is not bool:
             raw = None

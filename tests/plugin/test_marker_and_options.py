@@ -160,3 +160,26 @@ def test_failure_report_shows_seed_faults_and_journal(pytester: pytest.Pytester)
             "*GET    /api/v1/tasks/task-* -> 503  [fault=error:503*",
         ]
     )
+
+
+def test_the_printed_run_seed_replays_a_run_that_had_no_seed(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(
+        """
+        import os
+
+        def test_ids(lipsync_client):
+            r = lipsync_client.post("/api/v1/vidu/lip-sync/async", json={"video_url": "https://v"})
+            with open(os.environ["TASK_ID_FILE"], "a") as out:
+                out.write(r.json()["data"]["task_id"] + "\\n")
+        """
+    )
+    ids = pytester.path / "ids.txt"
+    monkeypatch.setenv("TASK_ID_FILE", str(ids))
+    unseeded = pytester.runpytest()
+    header = next(line for line in unseeded.outlines if line.startswith("lipsync: seed "))
+    run_seed = header.split()[2]
+    pytester.runpytest("--lipsync-seed", run_seed)
+    original, replayed = ids.read_text().split()
+    assert original == replayed
