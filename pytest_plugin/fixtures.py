@@ -24,6 +24,7 @@ from mockserver import LipSyncMock, MockConfig
 from mockserver.media import MediaLibrary
 from mockserver.registry import Registry
 
+from .remote import RemoteMock
 from .settings import OPTIONS, TestSettings, resolve_settings
 from .transport import AsyncMockTransport, SyncMockTransport
 
@@ -35,6 +36,7 @@ __all__ = [
     "lipsync_live",
     "lipsync_media",
     "lipsync_mock",
+    "lipsync_remote",
     "lipsync_server",
     "lipsync_url",
 ]
@@ -174,6 +176,27 @@ def lipsync_live(
     with _run_with(lipsync_server, settings):
         yield lipsync_server
     _check(lipsync_server, settings)
+
+
+@pytest.fixture
+def lipsync_remote(
+    request: pytest.FixtureRequest, _lipsync_session: _Session
+) -> Iterator[RemoteMock]:
+    """The test API over HTTP, reset for this test: against the server named by
+    `--lipsync-url` (or the `lipsync_url` ini key) if given, else the session's own."""
+    url = request.config.getoption("lipsync_url", None) or request.config.getini("lipsync_url")
+    if not url:
+        url = request.getfixturevalue("lipsync_server").url
+    with RemoteMock(str(url)) as remote:
+        remote.reset()
+        yield remote
+        crashes = remote.crashes()
+    if crashes:
+        pytest.fail(
+            f"the mock crashed handling {crashes[0]['method']} {crashes[0]['path']}:\n"
+            f"{crashes[0]['traceback']}",
+            pytrace=False,
+        )
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from .fixtures import (
     lipsync_live,
     lipsync_media,
     lipsync_mock,
+    lipsync_remote,
     lipsync_server,
     lipsync_url,
     session_seed,
@@ -31,6 +32,7 @@ __all__ = [
     "lipsync_live",
     "lipsync_media",
     "lipsync_mock",
+    "lipsync_remote",
     "lipsync_server",
     "lipsync_url",
 ]

@@ -36,7 +36,11 @@ OPTIONS: Mapping[str, OptionSpec] = {
     "rate_limit": OptionSpec(int, "requests per minute per key (0 turns limiting off)"),
     "fast_forward": OptionSpec(bool, "let the code under test's sleeps advance the mock clock"),
     "audit": OptionSpec(bool, "fail tests whose client breaks the retry-policy audit"),
+    "url": OptionSpec(str, "a mock server started elsewhere, for the lipsync_remote fixture"),
 }
+
+#: Options about the run, not about a mock's configuration.
+_RUN_OPTIONS = {"seed", "url"}
 
 #: Marker keywords that are not MockConfig fields.
 _EXTRAS = {"faults", "fast_forward", "audit", "strict_keys"}
@@ -61,8 +65,8 @@ class TestSettings:
 def _from_options(config: pytest.Config) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, spec in OPTIONS.items():
-        if name == "seed":
-            continue  # the run seed: each test's own seed is derived from it (fixtures.py)
+        if name in _RUN_OPTIONS:
+            continue  # the run seed (each test's own is derived from it) and the remote URL
         raw: Any = config.getini(f"lipsync_{name}")
         if raw in ("", None, False) and spec.kind is not bool:
             raw = None
