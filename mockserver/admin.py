@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from starlette.routing import Route
 
 from . import wire
 from .auth import redact
-from .errors import ApiError
+from .errors import ApiError, echo
 from .faults import FaultError
 from .journal import Entry
 from .state import MockState
@@ -75,7 +76,13 @@ def _number(body: dict[str, Any], name: str) -> float:
     value = body.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ApiError(400, f"Invalid format: parameter '{name}' must be a number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ApiError(400, f"Value out of range: parameter '{name}' must be a finite number")
+    return number
 
 
 def _guarded(handler: Handler) -> Handler:
@@ -107,8 +114,11 @@ class AdminOperation:
     query: tuple[str, ...] = ()
 
 
-def _obj(**properties: Any) -> dict[str, Any]:
-    return {"type": "object", "properties": properties}
+def _obj(*required: str, **properties: Any) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    return schema
 
 
 _NUMBER = {"type": "number"}
@@ -126,17 +136,21 @@ OPERATIONS: tuple[AdminOperation, ...] = (
     AdminOperation("/reset", "POST", "reset", "Forget tasks, rules, journal; rebuild the clock"),
     AdminOperation("/clock", "GET", "clock", "Read the clock"),
     AdminOperation(
-        "/clock", "PUT", "set_time", "Jump to a Unix time (forward only)", _obj(now=_NUMBER)
+        "/clock", "PUT", "set_time", "Jump to a Unix time (forward only)", _obj("now", now=_NUMBER)
     ),
     AdminOperation(
-        "/clock/advance", "POST", "advance", "Move the clock forward", _obj(seconds=_NUMBER)
+        "/clock/advance",
+        "POST",
+        "advance",
+        "Move the clock forward",
+        _obj("seconds", seconds=_NUMBER),
     ),
     AdminOperation(
         "/clock/run-until-terminal",
         "POST",
         "run_until_terminal",
         "Advance until one task (or every task) has ended",
-        _obj(task_id=_STRING),
+        _obj(task_id={"type": ["string", "null"]}),
     ),
     AdminOperation("/faults", "GET", "fault_rules", "List fault rules with their counters"),
     AdminOperation("/faults", "POST", "add_fault", "Add a fault rule", _RULE_BODY),
@@ -148,7 +162,7 @@ OPERATIONS: tuple[AdminOperation, ...] = (
         "POST",
         "use_profile",
         "Replace the rules with a chaos profile",
-        _obj(name=_STRING, seed={"type": "integer"}),
+        _obj("name", name=_STRING, seed={"type": ["integer", "null"]}),
     ),
     AdminOperation(
         "/journal",
@@ -172,14 +186,18 @@ OPERATIONS: tuple[AdminOperation, ...] = (
         "POST",
         "force",
         "Push a task to a status",
-        _obj(status=_STRING, error_message=_STRING),
+        _obj(
+            "status",
+            status={"type": "string", "enum": ["processing", "success", "failed"]},
+            error_message={"type": ["string", "null"]},
+        ),
     ),
     AdminOperation(
         "/tasks/{task_id}/progression",
         "POST",
         "set_progression",
         "Give an unfinished task a new progression, counted from now",
-        _obj(kind=_STRING),
+        _obj("kind", kind={"type": "string", "enum": ["clock", "polls", "manual"]}),
     ),
     AdminOperation("/crashes", "GET", "crashes", "Unexpected exceptions inside the mock"),
 )
@@ -244,7 +262,7 @@ class AdminApi:
     async def remove_fault(self, request: Request) -> Response:
         rule_id = request.path_params["rule_id"]
         if not self.state.remove_fault(rule_id):
-            raise ApiError(404, f"Resource not found: no fault rule '{rule_id}'")
+            raise ApiError(404, f"Resource not found: no fault rule '{echo(rule_id)}'")
         return _ok(self.state.fault_rules())
 
     async def fault_trace(self, request: Request) -> Response:
@@ -259,7 +277,7 @@ class AdminApi:
         return _ok([rule.describe() for rule in rules])
 
     def _entries(self, request: Request) -> list[Entry]:
-        q = request.query_params
+        q = {k: v for k, v in request.query_params.items() if v != ""}
         try:
             status = int(q["status"]) if "status" in q else None
             since = int(q.get("since", 0))
@@ -296,7 +314,7 @@ class AdminApi:
         return _ok({"entries": [], "dropped": 0})
 
     async def tasks(self, request: Request) -> Response:
-        status = request.query_params.get("status")
+        status = request.query_params.get("status") or None
         return _ok([task_record(t) for t in self.state.tasks(status)])
 
     async def task(self, request: Request) -> Response:

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from . import wire
 from .admin import AdminApi
@@ -40,14 +41,24 @@ async def _on_api_error(request: Request, exc: Exception) -> Response:
     return _render(exc)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this path: Starlette names only the first route
+    that matched the path, and several routes share a path here (the admin API)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE and isinstance(route, Route) and route.methods:
+            methods |= route.methods
+    return sorted(methods)
+
+
 async def _on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     method, path = request.method, request.url.path
     if exc.status_code == 404:
         return _render(route_not_found(method, path))
     if exc.status_code == 405:
-        allowed = (exc.headers or {}).get("Allow", "")
-        return _render(method_not_allowed(method, path, [m.strip() for m in allowed.split(",")]))
+        return _render(method_not_allowed(method, path, _allowed_methods(request)))
     return _render(ApiError(exc.status_code, f"Request failed: {exc.detail}"))
 
 
@@ -73,6 +84,9 @@ def create_app(state: MockState, connections: Connections | None = None) -> Star
             Exception: on_crash,
         },
     )
+    # A trailing slash is a different path to the provider; Starlette's default 307 would
+    # make a client send a paid POST twice.
+    app.router.redirect_slashes = False
     app.state.mock = state
     app.state.connections = connections
     return app

@@ -12,7 +12,19 @@ import threading
 import time
 from abc import ABC, abstractmethod
 
-__all__ = ["Clock", "ManualClock", "ScaledClock", "SystemClock", "clock_from_name"]
+__all__ = ["MAX_TIMESTAMP", "Clock", "ManualClock", "ScaledClock", "SystemClock", "clock_from_name"]
+
+
+#: 9999-12-31T23:59:59Z. Past it, timestamps stop fitting the provider's formats and float
+#: seconds stop resolving milliseconds, so no clock may be moved beyond it.
+MAX_TIMESTAMP = 253_402_300_799.0
+
+
+def _check_reachable(target: float) -> None:
+    if not target <= MAX_TIMESTAMP:  # infinity too
+        raise ValueError(
+            f"a clock cannot go past the year 9999 (Unix {MAX_TIMESTAMP:.0f}); asked for {target!r}"
+        )
 
 
 class Clock(ABC):
@@ -44,16 +56,18 @@ class Clock(ABC):
         if not math.isfinite(seconds) or seconds < 0:
             raise ValueError(f"a clock only moves forward; cannot advance by {seconds!r} seconds")
         with self._lock:
+            _check_reachable(self.now() + seconds)
             self._offset += seconds
         return self.now()
 
     def set(self, timestamp: float) -> float:
         """Jump to an absolute Unix time, which must not be in the clock's past."""
         current = self.now()
-        if timestamp < current:
+        if not timestamp >= current:  # NaN too
             raise ValueError(
                 f"a clock only moves forward; {timestamp!r} is before the current time {current!r}"
             )
+        _check_reachable(timestamp)
         return self.advance(timestamp - current)
 
     def describe(self) -> dict[str, object]:
@@ -116,11 +130,12 @@ class ManualClock(Clock):
         """Exact, unlike base-plus-offset arithmetic: `set(t)` then `now() == t`."""
         with self._lock:
             current = self._start + self._offset
-            if not math.isfinite(timestamp) or timestamp < current:
+            if not timestamp >= current:  # NaN too
                 raise ValueError(
                     f"a clock only moves forward; {timestamp!r} is before the current time "
                     f"{current!r}"
                 )
+            _check_reachable(timestamp)
             self._start, self._offset = timestamp, 0.0
         return timestamp
 

@@ -29,6 +29,17 @@ __all__ = [
 ]
 
 
+ECHO_LIMIT = 200
+
+
+def echo(value: str) -> str:
+    """A client-supplied value as an error message may repeat it: control and other
+    non-printable characters escaped (a newline must not split a message or inject a
+    header line in a log), and cut to `ECHO_LIMIT` characters."""
+    shown = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in value[:ECHO_LIMIT])
+    return shown + ("…" if len(value) > ECHO_LIMIT else "")
+
+
 class ApiError(Exception):
     """A failure the client sees as the provider's error envelope."""
 
@@ -77,21 +88,23 @@ def insufficient_balance() -> ApiError:
 
 
 def task_not_found(task_id: str) -> ApiError:
-    return ApiError(404, f"Resource not found: task '{task_id}' does not exist or has expired")
+    return ApiError(
+        404, f"Resource not found: task '{echo(task_id)}' does not exist or has expired"
+    )
 
 
 def model_not_found(model_id: str) -> ApiError:
-    return ApiError(404, f"Resource not found: model '{model_id}' is not available")
+    return ApiError(404, f"Resource not found: model '{echo(model_id)}' is not available")
 
 
 def route_not_found(method: str, path: str) -> ApiError:
-    return ApiError(404, f"Resource not found: no endpoint for {method} {path}")
+    return ApiError(404, f"Resource not found: no endpoint for {echo(method)} {echo(path)}")
 
 
 def method_not_allowed(method: str, path: str, allowed: list[str]) -> ApiError:
     return ApiError(
         405,
-        f"Method not allowed: {method} is not supported on {path}",
+        f"Method not allowed: {echo(method)} is not supported on {echo(path)}",
         {"Allow": ", ".join(allowed)},
     )
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import random
 import threading
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,6 +87,9 @@ DEFAULT_MESSAGES: Mapping[int, str] = {
     503: "Service unavailable: circuit breaker open, try again later",
     504: "Gateway timeout: the upstream model service timed out",
 }
+
+#: Faults kept in the trace; older ones are dropped (and counted) so a soak stays flat.
+TRACE_LIMIT = 10_000
 
 #: Upper bound on any deliberate wait, so a fault can never pin a server worker for long.
 MAX_DELAY_SECONDS = 120.0
@@ -393,7 +397,8 @@ class FaultEngine:
         self._rules: list[Rule] = []
         self._lock = threading.Lock()
         self._next_id = 1
-        self.trace: list[dict[str, Any]] = []
+        self.trace: deque[dict[str, Any]] = deque(maxlen=TRACE_LIMIT)
+        self.trace_dropped = 0
 
     def add(self, rule: Rule | Mapping[str, Any]) -> Rule:
         with self._lock:
@@ -427,6 +432,7 @@ class FaultEngine:
             self.seed = seed
             self._rng = random.Random(seed)
             self.trace.clear()
+            self.trace_dropped = 0
 
     def decide(self, request: RequestInfo, *, prior: Sequence[Decision] = ()) -> list[Decision]:
         """Consult the rules in order for one request.
@@ -458,6 +464,8 @@ class FaultEngine:
                 if group in ("http", "transport") and rule.fault.kind != "latency":
                     answered = True
             for decision in decisions:
+                if len(self.trace) == TRACE_LIMIT:
+                    self.trace_dropped += 1
                 self.trace.append(
                     {"route": request.route, "path": request.path, **decision.describe()}
                 )

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .errors import ApiError, authentication_failed, insufficient_balance
+from .errors import ApiError, authentication_failed, echo, insufficient_balance
 from .faults import Fault
 
 __all__ = ["MAGIC_KEYS", "MAGIC_SCENARIOS", "key_effect", "task_effects_for"]
@@ -78,6 +78,8 @@ def task_effects_for(params: Mapping[str, Any]) -> list[Fault]:
         fault = MAGIC_SCENARIOS.get(name)
         if fault is None:
             known = ", ".join(sorted(MAGIC_SCENARIOS))
-            raise ApiError(400, f"Invalid parameters: unknown mock scenario '{name}' ({known})")
+            raise ApiError(
+                400, f"Invalid parameters: unknown mock scenario '{echo(name)}' ({known})"
+            )
         faults.append(fault)
     return faults

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import wire
@@ -206,7 +207,13 @@ class FaultMiddleware:
             wall_time=time.time(),
             started=time.perf_counter(),
         )
-        exchange.body, receive = await self._buffer_body(receive, state.config.max_body_bytes)
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > state.config.max_body_bytes:
+            # Too large by its own account: leave the body unread so the route answers 413
+            # at once, instead of waiting for bytes that may never come.
+            exchange.body = b""
+        else:
+            exchange.body, receive = await self._buffer_body(receive, state.config.max_body_bytes)
         recorder = Recorder(send, keep_body=route != "download")
         try:
             decisions = self._decide(exchange)
@@ -227,6 +234,9 @@ class FaultMiddleware:
                 await self.app(scope, receive, recorder.send)
             else:
                 await self._carry_out(answer, scope, receive, recorder, exchange)
+        except ClientDisconnect:
+            # The client hung up mid-request: a network outcome, not a bug of ours.
+            recorder.status, recorder.outcome = 0, "client_disconnected"
         except BaseException:
             if recorder.status == 0 and recorder.outcome == "response":
                 recorder.status = 500

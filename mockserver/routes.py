@@ -7,12 +7,13 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from . import wire
-from .errors import ApiError, body_too_large, method_not_allowed, range_not_satisfiable
+from .errors import ApiError, body_too_large, echo, range_not_satisfiable
 from .faults import DEFAULT_MESSAGES, MAX_DELAY_SECONDS, TASK_FAULTS_KEY, Fault
 from .media import MediaFile, RangeNotSatisfiable, content_range, parse_range
 from .openapi import build_openapi
@@ -116,6 +117,22 @@ def _slow(media: MediaFile, seconds: float) -> Response:
     )
 
 
+class ProviderConvertor(Convertor[str]):
+    """A provider name: any path segment but `tasks`, which is the poll path's own, so a
+    POST to `/api/v1/tasks/{id}` is a wrong method (405), not a submit to a model."""
+
+    regex = "(?!tasks/)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("provider", ProviderConvertor())
+
+
 class PublicApi:
     """Endpoints of the real service, plus the result and sample file hosts."""
 
@@ -126,8 +143,18 @@ class PublicApi:
     def routes(self) -> list[Route]:
         return [
             Route("/api/v1/tasks/{task_id}", self.poll, methods=["GET"], name="poll"),
-            Route("/api/v1/{provider}/{model}/async", self.submit, methods=["POST"], name="submit"),
-            Route("/api/v1/{provider}/{model}", self.submit, methods=["POST"], name="submit_cli"),
+            Route(
+                "/api/v1/{provider:provider}/{model}/async",
+                self.submit,
+                methods=["POST"],
+                name="submit",
+            ),
+            Route(
+                "/api/v1/{provider:provider}/{model}",
+                self.submit,
+                methods=["POST"],
+                name="submit_cli",
+            ),
             Route(
                 "/files/{task_id}/{filename}", self.result_file, methods=["GET"], name="download"
             ),
@@ -137,10 +164,6 @@ class PublicApi:
 
     async def submit(self, request: Request) -> Response:
         state = self.state
-        if request.path_params["provider"] == "tasks":
-            # `/api/v1/tasks/{id}` is the poll path: a POST there is a wrong method, not
-            # a submit to a model called "tasks/{id}".
-            raise method_not_allowed("POST", request.url.path, ["GET", "HEAD"])
         api_key = state.authenticate(request.headers.get("authorization"))
         verdict = state.admit(api_key)
         try:
@@ -178,7 +201,7 @@ class PublicApi:
         state = self.state
         task_id = request.path_params["task_id"]
         if request.path_params["filename"] != "result.mp4":
-            raise ApiError(404, f"Resource not found: no such file for task '{task_id}'")
+            raise ApiError(404, f"Resource not found: no such file for task '{echo(task_id)}'")
         task = state.result_task(task_id)
         media = state.media.result_video()
         fault = task.result_fault
@@ -195,7 +218,7 @@ class PublicApi:
     async def sample_file(self, request: Request) -> Response:
         name = request.path_params["name"]
         if name not in self.state.media.names():
-            raise ApiError(404, f"Resource not found: no sample file '{name}'")
+            raise ApiError(404, f"Resource not found: no sample file '{echo(name)}'")
         return media_response(request, self.state.media.get(name), 3600)
 
     async def openapi(self, request: Request) -> Response:

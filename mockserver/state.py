@@ -22,7 +22,7 @@ from . import magic
 from .auth import KeyPolicy
 from .clock import Clock, clock_from_name
 from .config import MockConfig
-from .errors import ApiError, model_not_found, task_not_found
+from .errors import ApiError, echo, model_not_found, task_not_found
 from .faults import Fault, FaultEngine, Rule, TaskEffects
 from .journal import Journal
 from .media import MediaLibrary
@@ -204,7 +204,7 @@ class MockState:
         """The task whose result file is asked for; 404 unless it succeeded and is kept."""
         snapshot = self.store.observe(task_id, self.clock.now(), poll=False)
         if snapshot is None or snapshot.status is not TaskStatus.SUCCESS:
-            raise ApiError(404, f"Resource not found: no result file for task '{task_id}'")
+            raise ApiError(404, f"Resource not found: no result file for task '{echo(task_id)}'")
         return snapshot
 
     def result_media(self) -> ResultMedia:
