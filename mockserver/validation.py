@@ -20,7 +20,7 @@ from typing import Any
 
 from .errors import ApiError, invalid_format, invalid_parameters, value_out_of_range
 
-__all__ = ["SUPPORTED", "Validator", "compile_schema"]
+__all__ = ["SUPPORTED", "TYPE_WORDS", "Validator", "compile_schema"]
 
 SUPPORTED = frozenset(
     {
@@ -43,7 +43,8 @@ SUPPORTED = frozenset(
     }
 )
 
-_TYPE_WORDS = {
+#: How the provider words each JSON type in "must be …" messages.
+TYPE_WORDS = {
     "string": "a string",
     "integer": "an integer",
     "number": "a number",
@@ -120,7 +121,7 @@ def _compile(schema: Mapping[str, Any]) -> Check:
     types = schema.get("type")
     if types is not None:
         names: Sequence[str] = [types] if isinstance(types, str) else list(types)
-        words = " or ".join(_TYPE_WORDS.get(n, n) for n in names)
+        words = " or ".join(TYPE_WORDS.get(n, n) for n in names)
 
         def check_type(value: Any, path: str) -> ApiError | None:
             if any(_is_type(value, n) for n in names):

@@ -28,6 +28,7 @@ from hypothesis.errors import InvalidArgument
 
 from mockserver.faults import FAULT_KINDS, ROUTES
 from mockserver.registry import ModelSpec, Registry
+from mockserver.validation import TYPE_WORDS
 
 __all__ = [
     "DEFECTS",
@@ -55,16 +56,8 @@ _MEDIA_EXTENSIONS: Mapping[str, tuple[str, ...]] = {
     "face": ("jpg", "png"),
 }
 
-#: How the provider words each JSON type in "must be …" messages (see NOTES.md).
-_TYPE_WORDS: Mapping[str, str] = {
-    "string": "a string",
-    "integer": "an integer",
-    "number": "a number",
-    "boolean": "a boolean",
-    "array": "an array",
-    "object": "an object",
-    "null": "null",
-}
+#: How the provider words each JSON type in "must be …" messages: the validator's own.
+_TYPE_WORDS: Mapping[str, str] = TYPE_WORDS
 
 #: What `invalid_submit_bodies` can break, one defect per body.
 DEFECTS = (
