@@ -102,7 +102,7 @@ class MockConfig:
         (), "Fault rules loaded at start (TOML: [[faults]] tables; see the fault cookbook)."
     )
     journal_max_entries: int = _opt(
-        100_000, "Most journal entries kept; the oldest go first (counted as dropped)."
+        10_000, "Most journal entries kept; the oldest go first (counted as dropped)."
     )
     log_level: str = _opt(
         "warning",

@@ -70,7 +70,7 @@ class Entry:
 
 
 class Journal:
-    def __init__(self, max_entries: int = 100_000) -> None:
+    def __init__(self, max_entries: int = 10_000) -> None:
         self.max_entries = max_entries
         self._entries: deque[Entry] = deque(maxlen=max_entries)
         self._lock = threading.Lock()

@@ -9,6 +9,7 @@ and `end_time` does not drift between two polls.
 
 from __future__ import annotations
 
+import heapq
 import math
 import threading
 from abc import ABC, abstractmethod
@@ -303,19 +304,22 @@ class TaskStore:
 
     The test thread (forcing tasks, advancing time) and the server thread (submits and
     polls) touch the store at once; each operation takes the lock once and hands back an
-    immutable snapshot. Expired records are dropped when looked up and in a sweep that runs
-    at most once per `sweep_interval` of clock time; if the store is still full, the oldest
-    finished task goes first (never an unfinished one while a finished one remains).
+    immutable snapshot. Expired records are dropped when looked up and by a sweep on every
+    submit that only touches what is due: a heap keyed by the earliest each task could
+    expire (submit time plus retention, since a task is kept at least that long), so the
+    cost is the number of expiring tasks, not the size of the store. If the store is still
+    full, the oldest finished task among the oldest `EVICTION_WINDOW` goes, else the oldest.
     """
 
-    def __init__(self, max_tasks: int = 200_000, sweep_interval: float = 60.0) -> None:
+    EVICTION_WINDOW = 1_000
+
+    def __init__(self, max_tasks: int = 200_000) -> None:
         if max_tasks < 1:
             raise ValueError("max_tasks must be at least 1")
         self.max_tasks = max_tasks
-        self.sweep_interval = sweep_interval
         self._tasks: dict[str, Task] = {}
         self._lock = threading.RLock()
-        self._next_sweep = -math.inf
+        self._expiry: list[tuple[float, str]] = []
         self._open_by_key: dict[str, set[str]] = {}
         self.evicted_expired = 0
         self.evicted_for_space = 0
@@ -330,13 +334,22 @@ class TaskStore:
         with self._lock:
             if task.task_id in self._tasks:
                 raise ValueError(f"duplicate task id {task.task_id}")
-            if now >= self._next_sweep or len(self._tasks) >= self.max_tasks:
-                self.sweep(now)
+            self.sweep(now)
             if len(self._tasks) >= self.max_tasks:
                 self._evict_for_space(now)
             self._tasks[task.task_id] = task
+            heapq.heappush(self._expiry, (task.submitted_at + task.retention_seconds, task.task_id))
             self._open_by_key.setdefault(task.api_key, set()).add(task.task_id)
             return task.snapshot()
+
+    def _drop(self, task_id: str) -> None:
+        task = self._tasks.pop(task_id, None)
+        if task is not None:
+            ids = self._open_by_key.get(task.api_key)
+            if ids is not None:
+                ids.discard(task_id)
+                if not ids:
+                    del self._open_by_key[task.api_key]
 
     def _live(self, task_id: str, now: float) -> Task | None:
         task = self._tasks.get(task_id)
@@ -344,7 +357,7 @@ class TaskStore:
             return None
         task.refresh(now)
         if task.expires_at <= now:
-            del self._tasks[task_id]
+            self._drop(task_id)
             self.evicted_expired += 1
             return None
         return task
@@ -407,36 +420,46 @@ class TaskStore:
     def snapshots(self, now: float) -> list[TaskSnapshot]:
         with self._lock:
             self.sweep(now)
-            return [task.snapshot() for task in self._tasks.values()]
+            snapshots = []
+            for task in self._tasks.values():
+                task.refresh(now)
+                if task.expires_at > now:
+                    snapshots.append(task.snapshot())
+            return snapshots
 
     def sweep(self, now: float) -> int:
         """Drop expired records; returns how many went."""
+        gone = 0
         with self._lock:
-            self._next_sweep = now + self.sweep_interval
-            gone = []
-            for task_id, task in self._tasks.items():
+            heap = self._expiry
+            while heap and heap[0][0] <= now:
+                _, task_id = heapq.heappop(heap)
+                task = self._tasks.get(task_id)
+                if task is None:
+                    continue  # already dropped (looked up after expiry, or evicted)
                 task.refresh(now)
                 if task.expires_at <= now:
-                    gone.append(task_id)
-            for task_id in gone:
-                del self._tasks[task_id]
-            self.evicted_expired += len(gone)
-            for api_key in list(self._open_by_key):
-                self._prune_open(api_key, now)
-            return len(gone)
+                    self._drop(task_id)
+                    gone += 1
+                else:  # it finished, so it is kept longer: look again when that is due
+                    heapq.heappush(heap, (task.expires_at, task_id))
+            self.evicted_expired += gone
+            return gone
 
     def _evict_for_space(self, now: float) -> None:
-        for task_id, task in self._tasks.items():
+        for scanned, (task_id, task) in enumerate(self._tasks.items()):
+            if scanned >= self.EVICTION_WINDOW:
+                break
+            task.refresh(now)
             if task.status.terminal:
-                del self._tasks[task_id]
+                self._drop(task_id)
                 self.evicted_for_space += 1
                 return
-        oldest = next(iter(self._tasks))
-        del self._tasks[oldest]
+        self._drop(next(iter(self._tasks)))
         self.evicted_for_space += 1
 
     def clear(self) -> None:
         with self._lock:
             self._tasks.clear()
             self._open_by_key.clear()
-            self._next_sweep = -math.inf
+            self._expiry.clear()

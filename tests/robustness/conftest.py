@@ -42,10 +42,13 @@ def scale() -> float:
 
 @pytest.fixture
 def live(make_mock: Callable[..., LipSyncMock]) -> Callable[..., LipSyncMock]:
-    """`live(**settings)`: a started mock (manual clock, `rate_limit=0` unless overridden)."""
+    """`live(**settings)`: a started mock (manual clock, `rate_limit=0` unless overridden,
+    and a journal large enough to keep every request of a load test: the invariants compare
+    all of it with what the clients saw)."""
 
     def start(**settings: Any) -> LipSyncMock:
         settings.setdefault("rate_limit", 0)
+        settings.setdefault("journal_max_entries", 1_000_000)
         mock = make_mock(**settings)
         mock.start(host="127.0.0.1")
         return mock

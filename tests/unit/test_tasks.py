@@ -480,7 +480,7 @@ def test_a_full_store_evicts_the_oldest_finished_task_first() -> None:
 
 
 def test_a_full_store_drops_expired_records_before_evicting_live_ones() -> None:
-    store = TaskStore(max_tasks=2, sweep_interval=1e9)
+    store = TaskStore(max_tasks=2)
     store.add(make_task("old", at=T0, progression=Manual(), retention=10), T0)
     store.add(make_task("live", at=T0, progression=ByClock(0.0, 0.0)), T0)
     store.add(make_task("new", at=T0 + 20, progression=Manual()), T0 + 20)
@@ -519,14 +519,18 @@ def test_sweep_drops_expired_records_and_counts_them() -> None:
     assert store.evicted_expired == 3
 
 
-def test_adding_sweeps_at_most_once_per_interval() -> None:
-    store = TaskStore(sweep_interval=60)
+def test_adding_drops_what_has_expired_by_then() -> None:
+    store = TaskStore()
     store.add(make_task("a", progression=Manual(), retention=10), T0)
-    store.add(make_task("b", at=T0 + 30, progression=Manual()), T0 + 30)
-    assert "a" in store  # expired, but no sweep is due yet
-    store.add(make_task("c", at=T0 + 60, progression=Manual()), T0 + 60)
-    assert "a" not in store
-    assert store.evicted_expired == 1
+    store.add(make_task("done", progression=ByClock(0.0, 5.0), retention=10), T0)
+    store.add(make_task("b", at=T0 + 9, progression=Manual()), T0 + 9)
+    assert kept(store, "a", "done", "b") == ["a", "b", "done"]
+    store.add(make_task("c", at=T0 + 10, progression=Manual()), T0 + 10)
+    # "a" never finished: kept 10 s from its submit. "done" finished at +5: kept until +15.
+    assert kept(store, "a", "done", "b", "c") == ["b", "c", "done"]
+    store.add(make_task("d", at=T0 + 15, progression=Manual()), T0 + 15)
+    assert kept(store, "done", "b", "c", "d") == ["b", "c", "d"]
+    assert store.evicted_expired == 2
 
 
 def test_snapshots_leave_out_expired_tasks() -> None:
