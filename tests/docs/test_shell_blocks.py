@@ -52,7 +52,7 @@ def test_readme_keeps_its_two_start_commands_first() -> None:
         "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' "
         "&& .venv/bin/vidu-lipsync-mock serve",
         "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' "
-        "&& .venv/bin/python -m pytest",
+        "&& .venv/bin/python -m pytest -n auto",
     ]
 
 
