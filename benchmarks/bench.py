@@ -173,6 +173,24 @@ class Endpoint:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def mock_server_argv() -> list[str]:
+    """The mock as benchmarked: no rate limit (wrk would be refused), tasks that wait to be
+    forced (so a finished one can be polled), quiet logs."""
+    return python_argv(
+        "-m",
+        "mockserver",
+        "serve",
+        "--port",
+        "0",
+        "--rate-limit",
+        "0",
+        "--progression",
+        "manual",
+        "--log-level",
+        "warning",
+    )
+
+
 def _ms(value: float) -> str:
     return f"{value:.2f}" if value < 10 else f"{value:.1f}"
 
@@ -271,19 +289,7 @@ def server_section(settings: Settings, report: Report, tmp: Path) -> None:
         ours = stack.enter_context(
             Server(
                 OURS,
-                python_argv(
-                    "-m",
-                    "mockserver",
-                    "serve",
-                    "--port",
-                    "0",
-                    "--rate-limit",
-                    "0",
-                    "--progression",
-                    "manual",
-                    "--log-level",
-                    "warning",
-                ),
+                mock_server_argv(),
                 core=SERVER_CORE,
             )
         )
@@ -755,19 +761,7 @@ def profile_section(settings: Settings, report: Report, tmp: Path) -> None:
     profiles: dict[str, ProfileSummary] = {}
     with Server(
         OURS,
-        python_argv(
-            "-m",
-            "mockserver",
-            "serve",
-            "--port",
-            "0",
-            "--rate-limit",
-            "0",
-            "--progression",
-            "manual",
-            "--log-level",
-            "warning",
-        ),
+        mock_server_argv(),
         core=SERVER_CORE,
     ) as server:
         bodies = prepare_ours(server.url)
