@@ -109,13 +109,11 @@ class Captured:
     status: int = 0
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     body: bytearray = field(default_factory=bytearray)
-    started: bool = False
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
             self.headers = list(message.get("headers", []))
-            self.started = True
         elif message["type"] == "http.response.body":
             self.body.extend(message.get("body", b""))
 
