@@ -8,6 +8,7 @@ must not pass here.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -40,6 +41,7 @@ def redact(key: str) -> str:
     return f"{key[:9]}…{key[-4:]}"
 
 
+@functools.lru_cache(maxsize=4096)
 def key_fingerprint(key: str) -> str:
     """A stable, non-reversible id of a key, so the journal can tell keys apart (and a
     test can filter by key) even where the redacted forms look alike."""

@@ -4,6 +4,7 @@ of the service live here, so the Python API and the HTTP API cannot disagree."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -31,11 +32,27 @@ def json_response(
     return Response(body, status_code=status, media_type=JSON, headers=headers)
 
 
+@functools.lru_cache(maxsize=256)
+def _origin(scheme: str, host: str, port: int | None, host_header: str, root_path: str) -> str:
+    """Building a URL object per request showed up in profiles; an origin depends only on
+    these few values, so it is computed once per distinct combination."""
+    netloc = host_header or (host if port is None else f"{host}:{port}")
+    return f"{scheme}://{netloc}{root_path}".rstrip("/")
+
+
 def base_url(request: Request, state: MockState) -> str:
     """The origin the client reached us at, so `get_result.url` leads back here."""
     if state.config.public_base_url:
         return state.config.public_base_url.rstrip("/")
-    return str(request.base_url).rstrip("/")
+    scope = request.scope
+    server = scope.get("server") or ("localhost", None)
+    return _origin(
+        scope.get("scheme", "http"),
+        str(server[0]),
+        server[1],
+        request.headers.get("host", ""),
+        scope.get("root_path", ""),
+    )
 
 
 async def read_limited_body(request: Request, limit: int) -> bytes:
