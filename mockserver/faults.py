@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "CREATED_TASK_KEY",
     "FAULT_KINDS",
     "ROUTES",
     "TASK_FAULTS_KEY",
@@ -40,6 +41,10 @@ ROUTES = ("submit", "poll", "download", "sample", "any")
 
 #: Where the edge leaves the task faults that fired on a submit, for the route to apply.
 TASK_FAULTS_KEY = "vidu.task_faults"
+
+#: Where the submit route leaves the id of the task it created, for the journal: a fault
+#: may replace or break the answer, but the task (and its charge) exists all the same.
+CREATED_TASK_KEY = "vidu.created_task"
 
 
 class FaultError(ValueError):
@@ -422,6 +427,12 @@ class FaultEngine:
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
+
+    @property
+    def matches_bodies(self) -> bool:
+        """Whether any rule looks at request bodies, so the edge parses a submit's JSON
+        only when a rule needs it (the route parses it anyway, strictly)."""
+        return any(rule.match.body for rule in self._rules)
 
     def rules(self) -> list[dict[str, Any]]:
         with self._lock:

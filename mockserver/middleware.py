@@ -27,6 +27,7 @@ from .auth import key_fingerprint, redact
 from .connections import Connections
 from .errors import ApiError
 from .faults import (
+    CREATED_TASK_KEY,
     DEFAULT_MESSAGES,
     MAX_DELAY_SECONDS,
     TASK_FAULTS_KEY,
@@ -44,8 +45,8 @@ __all__ = ["ADMIN_PREFIX", "FaultMiddleware", "TransportFault", "classify"]
 FAULT_HEADER = "x-mock-fault"
 JOURNAL_BODY_LIMIT = 64 * 1024
 
-_SUBMIT = re.compile(r"^/api/v1/(?!tasks/)[^/]+/[^/]+(/async)?/?$")
-_POLL = re.compile(r"^/api/v1/tasks/([^/]+)/?$")
+_SUBMIT = re.compile(r"^/api/v1/(?!tasks/)[^/]+/[^/]+(/async)?$")
+_POLL = re.compile(r"^/api/v1/tasks/([^/]+)$")
 _DOWNLOAD = re.compile(r"^/files/([^/]+)/[^/]+$")
 
 
@@ -122,6 +123,7 @@ class Captured:
 class Exchange:
     """What the journal needs to know about a request, gathered as it arrives."""
 
+    scope: Scope
     seq: int
     method: str
     path: str
@@ -147,9 +149,6 @@ class Recorder:
         self.headers: dict[str, str] = {}
         self.body = bytearray()
         self.outcome = "response"
-        # What the service answered when a fault then replaced or broke that answer: the
-        # journal keeps the task it created even though the client never saw it.
-        self.service_body = b""
         self.recorded = False
 
     async def send(self, message: Message) -> None:
@@ -193,6 +192,7 @@ class FaultMiddleware:
         route, task_id = classify(method, path)
         headers = Headers(scope=scope)
         exchange = Exchange(
+            scope=scope,
             seq=state.journal.next_seq(),
             method=method,
             path=path,
@@ -246,7 +246,7 @@ class FaultMiddleware:
         """The request header's fault first (it answers this request alone), then the
         rules; when the header already answers, rules only count the request."""
         parsed: Mapping[str, Any] | None = None
-        if exchange.route == "submit" and exchange.body:
+        if exchange.route == "submit" and exchange.body and self.state.faults.matches_bodies:
             try:
                 value = json.loads(exchange.body)
             except (ValueError, RecursionError):
@@ -338,7 +338,6 @@ class FaultMiddleware:
             recorder.headers = {
                 k.decode("latin-1"): v.decode("latin-1") for k, v in captured.headers
             }
-            recorder.service_body = bytes(captured.body[:JOURNAL_BODY_LIMIT])
             recorder.status = captured.status
         send = recorder._send
         if kind == "error":
@@ -440,7 +439,8 @@ class FaultMiddleware:
         recorder.recorded = True
         task_id = exchange.task_id
         if exchange.route == "submit":
-            task_id = _created_task(bytes(recorder.body)) or _created_task(recorder.service_body)
+            # Set by the route when it created a task, even if a fault then lost the answer.
+            task_id = exchange.scope.get(CREATED_TASK_KEY, task_id)
         self.state.journal.record(
             Entry(
                 seq=exchange.seq,
@@ -463,16 +463,6 @@ class FaultMiddleware:
                 response_body=_text(bytes(recorder.body)),
             )
         )
-
-
-def _created_task(body: bytes) -> str | None:
-    if not body:
-        return None
-    try:
-        task_id = json.loads(body).get("data", {}).get("task_id")
-    except (ValueError, AttributeError):
-        return None
-    return task_id if isinstance(task_id, str) else None
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

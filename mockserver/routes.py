@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from . import wire
 from .errors import ApiError, body_too_large, echo, range_not_satisfiable
-from .faults import DEFAULT_MESSAGES, MAX_DELAY_SECONDS, TASK_FAULTS_KEY, Fault
+from .faults import CREATED_TASK_KEY, DEFAULT_MESSAGES, MAX_DELAY_SECONDS, TASK_FAULTS_KEY, Fault
 from .media import MediaFile, RangeNotSatisfiable, content_range, parse_range
 from .openapi import build_openapi
 from .ratelimit import Verdict
@@ -196,6 +196,7 @@ class PublicApi:
             )
         except ApiError as error:
             raise _with_quota(error, verdict) from None
+        request.scope[CREATED_TASK_KEY] = task.task_id
         body = wire.success_body(wire.submit_data(task, base_url(request, state)))
         return json_response(body, headers=verdict.headers() if verdict else None)
 
