@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import random
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +25,7 @@ from mockserver.media import MediaLibrary
 from mockserver.registry import Registry
 
 from .remote import RemoteMock
-from .settings import OPTIONS, TestSettings, resolve_settings
+from .settings import TestSettings, resolve_settings
 from .transport import AsyncMockTransport, SyncMockTransport
 
 __all__ = [
@@ -269,7 +269,3 @@ def lipsync_media(_lipsync_session: _Session) -> SampleMedia:
         face=library.path("face.jpg"),
         result=library.path("result.mp4"),
     )
-
-
-def option_names() -> Mapping[str, str]:
-    return {name: spec.help for name, spec in OPTIONS.items()}

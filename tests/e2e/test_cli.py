@@ -181,14 +181,13 @@ def test_speed_runs_a_realistic_task_in_a_fraction_of_a_second(start_server):
         task = submit(http)
         seen: list[str] = []
         deadline = started + 15.0
-        # real-time: black-box subprocess, wall clock is the only clock
         while time.monotonic() < deadline:
             data = poll(http, task["task_id"])
             if not seen or seen[-1] != data["status"]:
                 seen.append(data["status"])
             if data["status"] in ("success", "failed"):
                 break
-            time.sleep(0.01)
+            time.sleep(0.01)  # real-time: black-box subprocess, wall clock is the only clock
         elapsed = time.monotonic() - started
     assert seen[-1] == "success", f"not done after {elapsed:.2f} s: {seen}"
     assert seen == ["pending", "processing", "success"][-len(seen) :]

@@ -52,19 +52,22 @@ def test_command_line_options_and_ini_keys(pytester: pytest.Pytester) -> None:
     pytester.runpytest("--lipsync-progression", "polls").assert_outcomes(passed=1)
 
 
+#: A test that appends the id of the task it submitted to $TASK_ID_FILE, so that several
+#: runs can be compared.
+WRITES_ITS_TASK_ID = """
+import os
+
+def test_ids(lipsync_client):
+    r = lipsync_client.post("/api/v1/vidu/lip-sync/async", json={"video_url": "https://v"})
+    with open(os.environ["TASK_ID_FILE"], "a") as out:
+        out.write(r.json()["data"]["task_id"] + "\\n")
+"""
+
+
 def test_seed_is_printed_and_replays_the_same_ids(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytester.makepyfile(
-        """
-        import os
-
-        def test_ids(lipsync_client):
-            r = lipsync_client.post("/api/v1/vidu/lip-sync/async", json={"video_url": "https://v"})
-            with open(os.environ["TASK_ID_FILE"], "a") as out:
-                out.write(r.json()["data"]["task_id"] + "\\n")
-        """
-    )
+    pytester.makepyfile(WRITES_ITS_TASK_ID)
     ids = pytester.path / "ids.txt"
     monkeypatch.setenv("TASK_ID_FILE", str(ids))
     first = pytester.runpytest("--lipsync-seed", "4242")
@@ -108,7 +111,7 @@ def test_fast_forward_turns_client_sleeps_into_virtual_time(pytester: pytest.Pyt
                 data = lipsync_client.get(task["get_result"]["url"]).json()["data"]
                 if data["status"] == "success":
                     break
-                time.sleep(10)
+                time.sleep(10)  # real-time: no, fast-forward turns it into virtual time
             assert data["status"] == "success"
             polls = lipsync_mock.journal.entries(route="poll")
             gaps = [b.clock_time - a.clock_time for a, b in zip(polls, polls[1:])]
@@ -165,16 +168,7 @@ def test_failure_report_shows_seed_faults_and_journal(pytester: pytest.Pytester)
 def test_the_printed_run_seed_replays_a_run_that_had_no_seed(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytester.makepyfile(
-        """
-        import os
-
-        def test_ids(lipsync_client):
-            r = lipsync_client.post("/api/v1/vidu/lip-sync/async", json={"video_url": "https://v"})
-            with open(os.environ["TASK_ID_FILE"], "a") as out:
-                out.write(r.json()["data"]["task_id"] + "\\n")
-        """
-    )
+    pytester.makepyfile(WRITES_ITS_TASK_ID)
     ids = pytester.path / "ids.txt"
     monkeypatch.setenv("TASK_ID_FILE", str(ids))
     unseeded = pytester.runpytest()

@@ -770,8 +770,7 @@ def test_a_client_giving_up_mid_upload_is_not_a_crash(live, still_serving, sent)
 def wait_for_entry(mock: LipSyncMock, entries: int, timeout: float = 3.0) -> None:
     deadline = time.monotonic() + timeout
     while len(mock.journal) < entries and time.monotonic() < deadline:
-        # real-time: the server handles the hang-up on its own thread, after we saw it.
-        time.sleep(0.01)
+        time.sleep(0.01)  # real-time: the server handles the hang-up on its own thread
 
 
 # -- the admin API's numbers -----------------------------------------------------------------

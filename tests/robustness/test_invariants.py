@@ -304,9 +304,8 @@ def tick_clock_until_done(
         mock.advance(step)
         on_tick()
         ticks += 1
-        # real-time: give the server and clients the CPU between two clock steps; the
-        # lifecycle itself only moves when the clock does.
-        time.sleep(0.004)
+        # The lifecycle itself only moves when the clock does.
+        time.sleep(0.004)  # real-time: give server and clients the CPU between clock steps
     for future in futures:
         future.result()  # re-raise a client's own exception
     return ticks
@@ -315,8 +314,7 @@ def tick_clock_until_done(
 def wait_for_journal(mock: LipSyncMock, expected: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while len(mock.journal) < expected and time.monotonic() < deadline:
-        # real-time: the server writes a journal entry just after the client has its answer.
-        time.sleep(0.01)
+        time.sleep(0.01)  # real-time: the journal entry lands just after the client's answer
 
 
 def merged(tallies: Iterable[Tally]) -> Tally:
