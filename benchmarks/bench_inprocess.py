@@ -22,11 +22,9 @@ from typing import Any
 
 import httpx
 from reference_app import create_reference_app
-from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message
 
 from mockserver import LipSyncMock, MockConfig
-from mockserver.routes import PublicApi
 from pytest_plugin.fixtures import _Session
 from pytest_plugin.transport import AsyncMockTransport, SyncMockTransport
 
@@ -366,8 +364,9 @@ async def _asgi_call(
 
 def measure_asgi_layers(n: int, budget_s: float = 4.0) -> dict[str, dict[str, Timing]]:
     """One request straight into an ASGI app (no socket, no httpx), to split the app's own
-    cost by layer: the bare reference app answering fixed bytes, our routes alone (no
-    fault/journal middleware), and our full app (journal on, one never-firing rule)."""
+    cost by layer: the bare reference app answering fixed bytes, our app with no fault
+    rule (so the edge skips the fault engine), and our full app (journal on, one
+    never-firing rule, so the engine is consulted on every request)."""
     mock = bench_mock()
     body = json.dumps(SUBMIT_BODY).encode()
     auth = mock.auth_headers["Authorization"].encode()
@@ -378,7 +377,6 @@ def measure_asgi_layers(n: int, budget_s: float = 4.0) -> dict[str, dict[str, Ti
         (b"content-length", str(len(body)).encode()),
     ]
     full = mock.app
-    routes_only = Starlette(routes=PublicApi(mock).routes())
 
     async def run() -> dict[str, dict[str, Timing]]:
         sent = await _asgi_call(full, "POST", SUBMIT_PATH, post_headers, body)
@@ -389,7 +387,7 @@ def measure_asgi_layers(n: int, budget_s: float = 4.0) -> dict[str, dict[str, Ti
         reference = create_reference_app(poll_sent[-1]["body"], sent[-1]["body"], b"")
         apps = {
             "bare Starlette (fixed bytes)": reference,
-            "our routes, no middleware": routes_only,
+            "our full app, no fault rule": full,
             "our full app": full,
         }
         requests = {
@@ -399,6 +397,9 @@ def measure_asgi_layers(n: int, budget_s: float = 4.0) -> dict[str, dict[str, Ti
         results: dict[str, dict[str, Timing]] = {}
         for name, app in apps.items():
             results[name] = {}
+            mock.clear_faults()
+            if name == "our full app":
+                mock.add_fault(dict(NEVER_MATCHING_RULE))
             for kind, (method, path, headers, payload) in requests.items():
                 for _ in range(50):
                     await _asgi_call(app, method, path, headers, payload)

@@ -1,8 +1,10 @@
 """`create_app(state)`: the Starlette application around one `MockState`.
 
-Every way a request can go wrong ends here as the provider's envelope: errors raised by the
-core (`ApiError`), the router's own 404/405, and any bug of ours (500, recorded on the
-state so the test that triggered it can fail loudly instead of passing on a 500).
+The edge (`edge.Edge`, a pure ASGI middleware) serves the provider's routes; Starlette's
+router serves the admin API behind it. Every way a request can go wrong ends here as the
+provider's envelope: errors raised by the core (`ApiError`), the router's own 404/405, and
+any bug of ours (500, recorded on the state so the test that triggered it can fail loudly
+instead of passing on a 500).
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from starlette.routing import Match, Route
 from . import wire
 from .admin import AdminApi
 from .connections import Connections
+from .edge import Edge
 from .errors import ApiError, internal_error, method_not_allowed, route_not_found
-from .middleware import FaultMiddleware, TransportFault
-from .routes import PublicApi
+from .fault_actions import TransportFault
 from .state import MockState
 
 __all__ = ["create_app"]
@@ -76,8 +78,9 @@ def create_app(state: MockState, connections: Connections | None = None) -> Star
         return _render(internal_error())
 
     app = Starlette(
-        routes=[*PublicApi(state).routes(), *AdminApi(state).routes()],
-        middleware=[Middleware(FaultMiddleware, state=state, connections=connections)],
+        # The public routes are served by the edge itself; the router keeps the admin API.
+        routes=AdminApi(state).routes(),
+        middleware=[Middleware(Edge, state=state, connections=connections)],
         exception_handlers={
             ApiError: _on_api_error,
             HTTPException: _on_http_exception,

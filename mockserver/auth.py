@@ -51,12 +51,29 @@ def key_fingerprint(key: str) -> str:
 class KeyPolicy:
     """Decides whether an `Authorization` header value is let in, and as which key."""
 
+    #: Accepted header values remembered, so a client's every request after its first is
+    #: one dictionary lookup; the memory is dropped whole when it grows past this.
+    KNOWN_LIMIT = 4096
+
     def __init__(self, allowed: Iterable[str] | None = None) -> None:
         self.allowed: frozenset[str] | None = None if allowed is None else frozenset(allowed)
+        self._known: dict[str, str] = {}
 
     def authenticate(self, header: str | None) -> str:
         """The key, or the provider's one 401 message for missing, malformed and unknown."""
-        if header is None or not header.strip():
+        if header is None:
+            raise authentication_failed()
+        known = self._known
+        token = known.get(header)
+        if token is None:
+            token = self._check(header)
+            if len(known) >= self.KNOWN_LIMIT:
+                known.clear()
+            known[header] = token
+        return token
+
+    def _check(self, header: str) -> str:
+        if not header.strip():
             raise authentication_failed()
         scheme, _, token = header.strip().partition(" ")
         token = token.strip()

@@ -18,13 +18,12 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
-    "CREATED_TASK_KEY",
     "FAULT_KINDS",
+    "NO_EFFECTS",
     "ROUTES",
-    "TASK_FAULTS_KEY",
     "Decision",
     "Fault",
     "FaultEngine",
@@ -38,13 +37,6 @@ __all__ = [
 ]
 
 ROUTES = ("submit", "poll", "download", "sample", "any")
-
-#: Where the edge leaves the task faults that fired on a submit, for the route to apply.
-TASK_FAULTS_KEY = "vidu.task_faults"
-
-#: Where the submit route leaves the id of the task it created, for the journal: a fault
-#: may replace or break the answer, but the task (and its charge) exists all the same.
-CREATED_TASK_KEY = "vidu.created_task"
 
 
 class FaultError(ValueError):
@@ -100,9 +92,9 @@ TRACE_LIMIT = 10_000
 MAX_DELAY_SECONDS = 120.0
 
 
-@dataclass(frozen=True)
-class RequestInfo:
-    """What a rule may look at. Built by the edge from the raw request."""
+class RequestInfo(NamedTuple):
+    """What a rule may look at. Built by the edge from the raw request, for every request
+    while any rule is set, so it is a tuple."""
 
     route: str
     method: str
@@ -390,7 +382,11 @@ class TaskEffects:
 
     @property
     def empty(self) -> bool:
-        return self == TaskEffects()
+        return self == NO_EFFECTS
+
+
+#: What a submit that no task fault touched gets.
+NO_EFFECTS = TaskEffects()
 
 
 class FaultEngine:
@@ -427,6 +423,12 @@ class FaultEngine:
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
+
+    @property
+    def active(self) -> bool:
+        """Whether any rule is set; with none, a request without a fault header has nothing
+        to decide, and the edge skips the engine."""
+        return bool(self._rules)
 
     @property
     def matches_bodies(self) -> bool:

@@ -1,23 +1,28 @@
 """The journal: every request the mock answered, and how.
 
 Tests and the retry-policy auditor judge a client from this record, so it must be complete
-under concurrency: entries are appended under a lock with a sequence number taken at the
-same moment. It is bounded (oldest entries go first, counted in `dropped`) so a soak run
-cannot grow it without limit.
+under concurrency: each request takes its sequence number when it arrives and its entry is
+appended under a lock when it ends. It is bounded (oldest entries go first, counted in
+`dropped`) so a soak run cannot grow it without limit.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import operator
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from .auth import key_fingerprint
+from .auth import key_fingerprint, redact
 
-__all__ = ["Entry", "Journal"]
+__all__ = ["BODY_LIMIT", "Entry", "Journal", "RawEntry", "bearer_token"]
+
+#: How much of a request or response body an entry shows.
+BODY_LIMIT = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -69,20 +74,106 @@ class Entry:
             return None
 
 
+class RawEntry(NamedTuple):
+    """An entry as the edge writes it: the request's own objects, nothing decoded.
+
+    Writing happens on every request and reading rarely, so the decoding, redaction and
+    copying an `Entry` needs is done when somebody reads it. The header lists and bodies
+    are the ones the server already holds (no copies); `authorization` is the raw header
+    value, which never leaves this module unredacted.
+    """
+
+    seq: int
+    method: str
+    path: str
+    route: str
+    status: int
+    clock_time: float
+    wall_time: float
+    duration_ms: float
+    authorization: bytes | None
+    task_id: str | None
+    fault: str | None
+    outcome: str
+    query: bytes
+    request_headers: Sequence[tuple[bytes, bytes]]
+    request_body: bytes
+    response_headers: Sequence[tuple[bytes, bytes]]
+    response_body: bytes | None
+
+    @property
+    def api_key(self) -> str | None:
+        value = self.authorization
+        return None if value is None else bearer_token(value.decode("latin-1"))
+
+    def entry(self) -> Entry:
+        key = self.api_key
+        return Entry(
+            seq=self.seq,
+            method=self.method,
+            path=self.path,
+            route=self.route,
+            status=self.status,
+            clock_time=self.clock_time,
+            wall_time=self.wall_time,
+            duration_ms=self.duration_ms,
+            api_key=redact(key) if key else None,
+            api_key_id=key_fingerprint(key) if key else None,
+            task_id=self.task_id,
+            fault=self.fault,
+            outcome=self.outcome,
+            query=self.query.decode("latin-1"),
+            request_headers=_redacted_headers(self.request_headers),
+            request_body=_text(self.request_body),
+            response_headers={
+                name.decode("latin-1"): value.decode("latin-1")
+                for name, value in self.response_headers
+            },
+            response_body=_text(self.response_body),
+        )
+
+
+def bearer_token(value: str | None) -> str | None:
+    """The token of a `Bearer` authorization value, or None."""
+    if not value:
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _redacted_headers(headers: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
+    shown: dict[str, str] = {}
+    for raw_name, raw_value in headers:
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        if name == "authorization":
+            token = bearer_token(value)
+            value = f"Bearer {redact(token)}" if token else "***"
+        shown[name] = value
+    return shown
+
+
+def _text(body: bytes | None) -> str | None:
+    if not body:
+        return None
+    return body[:BODY_LIMIT].decode("utf-8", errors="replace")
+
+
 class Journal:
     def __init__(self, max_entries: int = 10_000) -> None:
         self.max_entries = max_entries
-        self._entries: deque[Entry] = deque(maxlen=max_entries)
+        self._entries: deque[RawEntry] = deque(maxlen=max_entries)
         self._lock = threading.Lock()
-        self._seq = 0
+        self._seq = itertools.count(1)
+        self._shown: dict[int, Entry] = {}
         self.dropped = 0
 
     def next_seq(self) -> int:
-        with self._lock:
-            self._seq += 1
-            return self._seq
+        """The next request's number: taken when it arrives, so entries sort in the order
+        requests began even though they are written when each ends."""
+        return next(self._seq)  # atomic: itertools.count is one C call under the GIL
 
-    def record(self, entry: Entry) -> None:
+    def record(self, entry: RawEntry) -> None:
         with self._lock:
             if len(self._entries) == self.max_entries:
                 self.dropped += 1
@@ -107,28 +198,44 @@ class Journal:
         limit: int | None = None,
     ) -> list[Entry]:
         """Entries in the order requests began, filtered; `limit` keeps the last N."""
-        key_id = None if api_key is None else key_fingerprint(api_key)
+        wanted_method = None if method is None else method.upper()
         with self._lock:
-            items = sorted(self._entries, key=lambda e: e.seq)
+            items = sorted(self._entries, key=_by_seq)
         chosen = [
             e
             for e in items
             if (route is None or e.route == route)
-            and (method is None or e.method == method.upper())
+            and (wanted_method is None or e.method == wanted_method)
             and (status is None or e.status == status)
             and (task_id is None or e.task_id == task_id)
-            and (key_id is None or e.api_key_id == key_id)
+            and (api_key is None or e.api_key == api_key)
             and (faulted is None or (e.fault is not None) == faulted)
             and e.seq > since_seq
         ]
         if limit is not None:
             chosen = chosen[-limit:] if limit > 0 else []
-        return chosen
+        return [self._shown_entry(e) for e in chosen]
+
+    def _shown_entry(self, raw: RawEntry) -> Entry:
+        """The `Entry` for a record, made once: reading the journal twice gives the same
+        objects, and the decoding is not paid again."""
+        shown = self._shown
+        entry = shown.get(raw.seq)
+        if entry is None:
+            entry = raw.entry()
+            with self._lock:
+                if len(shown) >= 2 * self.max_entries:  # forget what has left the journal
+                    kept = {e.seq for e in self._entries}
+                    for seq in [s for s in shown if s not in kept]:
+                        del shown[seq]
+                shown[raw.seq] = entry
+        return entry
 
     @property
     def last(self) -> Entry | None:
         with self._lock:
-            return max(self._entries, key=lambda e: e.seq) if self._entries else None
+            newest = max(self._entries, key=_by_seq) if self._entries else None
+        return None if newest is None else self._shown_entry(newest)
 
     def count(self, **filters: Any) -> int:
         return len(self.entries(**filters))
@@ -136,9 +243,13 @@ class Journal:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._shown.clear()
             self.dropped = 0
 
     def to_jsonl(self, **filters: Any) -> str:
         return "".join(
             json.dumps(e.as_dict(), separators=(",", ":")) + "\n" for e in self.entries(**filters)
         )
+
+
+_by_seq = operator.itemgetter(0)

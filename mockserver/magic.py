@@ -15,7 +15,13 @@ from urllib.parse import parse_qsl, urlsplit
 from .errors import ApiError, authentication_failed, echo, insufficient_balance
 from .faults import Fault
 
-__all__ = ["MAGIC_KEYS", "MAGIC_SCENARIOS", "key_effect", "task_effects_for"]
+__all__ = [
+    "MAGIC_KEYS",
+    "MAGIC_KEY_PREFIX",
+    "MAGIC_SCENARIOS",
+    "key_effect",
+    "task_effects_for",
+]
 
 #: `video_url` scenarios: `https://example.com/talk.mp4?mock=fail`.
 MAGIC_SCENARIOS: Mapping[str, Fault] = {
@@ -41,6 +47,9 @@ MAGIC_KEYS: Mapping[str, str] = {
 }
 
 TIGHT_LIMIT = 5
+
+#: Every magic key starts with this, so ordinary keys are told apart with one comparison.
+MAGIC_KEY_PREFIX = "mdlx-mock"
 
 
 def key_effect(api_key: str) -> int | None:
@@ -71,7 +80,7 @@ def _scenarios(url: str) -> list[str]:
 def task_effects_for(params: Mapping[str, Any]) -> list[Fault]:
     """Task faults asked for by magic values in the submit body."""
     url = params.get("video_url")
-    if not isinstance(url, str):
+    if not isinstance(url, str) or "mock" not in url:
         return []
     faults = []
     for name in _scenarios(url):

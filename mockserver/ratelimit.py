@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import ApiError
 
@@ -20,12 +20,24 @@ __all__ = ["RateLimiter", "Verdict"]
 WINDOW_SECONDS = 60.0
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
+    """A key's quota after one request; a tuple, since every admitted request makes one."""
+
     limit: int
     remaining: int
     reset_at: int
     retry_after: int | None = None
+
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """`headers()` as an ASGI response sends them."""
+        headers = [
+            (b"x-ratelimit-limit", str(self.limit).encode()),
+            (b"x-ratelimit-remaining", str(self.remaining).encode()),
+            (b"x-ratelimit-reset", str(self.reset_at).encode()),
+        ]
+        if self.retry_after is not None:
+            headers.append((b"retry-after", str(self.retry_after).encode()))
+        return headers
 
     def headers(self) -> dict[str, str]:
         headers = {

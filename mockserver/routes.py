@@ -1,73 +1,59 @@
 """The provider's public endpoints. Each handler parses, calls the state, renders: no rules
-of the service live here, so the Python API and the HTTP API cannot disagree."""
+of the service live here, so the Python API and the HTTP API cannot disagree.
+
+Handlers are plain functions from an `Incoming` request to a `Reply` (see `exchange`):
+the edge has already read the body, so nothing here awaits, and a fault can run a handler
+and then decide what of its answer the client gets.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-
-from starlette.convertors import Convertor, register_url_convertor
-from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
 
 from . import wire
 from .errors import ApiError, body_too_large, echo, range_not_satisfiable
-from .faults import CREATED_TASK_KEY, DEFAULT_MESSAGES, MAX_DELAY_SECONDS, TASK_FAULTS_KEY, Fault
+from .exchange import Headers, Incoming, Reply, json_reply
+from .faults import DEFAULT_MESSAGES, MAX_DELAY_SECONDS, Fault
 from .media import MediaFile, RangeNotSatisfiable, content_range, parse_range
 from .openapi import build_openapi
 from .ratelimit import Verdict
 from .state import MockState
+from .tasks import TaskSnapshot
 
-__all__ = ["PublicApi", "json_response"]
+__all__ = ["Handler", "PublicApi", "base_url", "media_reply"]
 
-JSON = "application/json"
-
-
-def json_response(
-    body: bytes, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    return Response(body, status_code=status, media_type=JSON, headers=headers)
+Handler = Callable[[Incoming], Reply]
 
 
 @functools.lru_cache(maxsize=256)
-def _origin(scheme: str, host: str, port: int | None, host_header: str, root_path: str) -> str:
-    """Building a URL object per request showed up in profiles; an origin depends only on
-    these few values, so it is computed once per distinct combination."""
-    netloc = host_header or (host if port is None else f"{host}:{port}")
+def _origin(scheme: str, server: object, host: bytes | None, root_path: str) -> str:
+    """An origin depends only on these few values, so it is computed once per distinct
+    combination instead of building a URL object per request."""
+    if host:
+        netloc = host.decode("latin-1")
+    elif isinstance(server, tuple) and len(server) == 2:
+        netloc = str(server[0]) if server[1] is None else f"{server[0]}:{server[1]}"
+    else:
+        netloc = "localhost"
     return f"{scheme}://{netloc}{root_path}".rstrip("/")
 
 
-def base_url(request: Request, state: MockState) -> str:
+def base_url(request: Incoming, state: MockState) -> str:
     """The origin the client reached us at, so `get_result.url` leads back here."""
-    if state.config.public_base_url:
-        return state.config.public_base_url.rstrip("/")
+    public = state.config.public_base_url
+    if public:
+        return public.rstrip("/")
     scope = request.scope
-    server = scope.get("server") or ("localhost", None)
+    server = scope.get("server")
     return _origin(
         scope.get("scheme", "http"),
-        str(server[0]),
-        server[1],
-        request.headers.get("host", ""),
+        tuple(server) if server else None,
+        request.headers.get(b"host"),
         scope.get("root_path", ""),
     )
-
-
-async def read_limited_body(request: Request, limit: int) -> bytes:
-    """Read a body but stop at `limit` bytes: a huge upload costs us nothing past it."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise body_too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise body_too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _with_quota(error: ApiError, verdict: Verdict | None) -> ApiError:
@@ -78,16 +64,20 @@ def _with_quota(error: ApiError, verdict: Verdict | None) -> ApiError:
     return error
 
 
-def media_response(request: Request, media: MediaFile, cache_seconds: int) -> Response:
+def _quota_headers(verdict: Verdict | None) -> Headers | None:
+    return None if verdict is None else verdict.raw_headers()
+
+
+def media_reply(request: Incoming, media: MediaFile, cache_seconds: int) -> Reply:
     """Serve bytes as a CDN would: ETag, `Accept-Ranges`, single ranges with 206, 416 past
     the end, and `If-Range` falling back to the whole file when the validator changed."""
-    headers = {
-        "Accept-Ranges": "bytes",
-        "ETag": media.etag,
-        "Cache-Control": f"private, max-age={max(cache_seconds, 0)}",
-    }
-    range_header = request.headers.get("range")
-    if_range = request.headers.get("if-range")
+    headers: Headers = [
+        (b"accept-ranges", b"bytes"),
+        (b"etag", media.etag.encode("latin-1")),
+        (b"cache-control", f"private, max-age={max(cache_seconds, 0)}".encode()),
+    ]
+    range_header = request.header(b"range")
+    if_range = request.header(b"if-range")
     if if_range is not None and if_range.strip() != media.etag:
         range_header = None
     try:
@@ -99,12 +89,13 @@ def media_response(request: Request, media: MediaFile, cache_seconds: int) -> Re
         status = 200
     else:
         body = media.data[byte_range.start : byte_range.stop]
-        headers["Content-Range"] = content_range(byte_range, media.size)
+        headers.append((b"content-range", content_range(byte_range, media.size).encode()))
         status = 206
+    content_type = media.content_type.encode("latin-1")
     if request.method == "HEAD":
-        headers["Content-Length"] = str(len(body))
-        return Response(b"", status_code=status, media_type=media.content_type, headers=headers)
-    return Response(body, status_code=status, media_type=media.content_type, headers=headers)
+        headers.append((b"content-length", str(len(body)).encode()))
+        return Reply(b"", status, content_type, headers)
+    return Reply(body, status, content_type, headers)
 
 
 def _damaged(media: MediaFile, fault: Fault) -> MediaFile:
@@ -117,7 +108,7 @@ def _damaged(media: MediaFile, fault: Fault) -> MediaFile:
     return replace(media, data=data, etag=f'"{fault.kind}-{media.etag.strip(chr(34))}"', mp4=None)
 
 
-def _slow(media: MediaFile, seconds: float) -> Response:
+def _slow(media: MediaFile, seconds: float) -> Reply:
     seconds = min(seconds, MAX_DELAY_SECONDS)
     pieces = 20
     step = max(1, -(-media.size // pieces))
@@ -127,27 +118,11 @@ def _slow(media: MediaFile, seconds: float) -> Response:
             await asyncio.sleep(seconds / pieces)
             yield media.data[offset : offset + step]
 
-    return StreamingResponse(
-        drip(),
-        media_type=media.content_type,
-        headers={"Content-Length": str(media.size), "ETag": media.etag},
-    )
-
-
-class ProviderConvertor(Convertor[str]):
-    """A provider name: any path segment but `tasks`, which is the poll path's own, so a
-    POST to `/api/v1/tasks/{id}` is a wrong method (405), not a submit to a model."""
-
-    regex = "(?!tasks/)[^/]+"
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return value
-
-
-register_url_convertor("provider", ProviderConvertor())
+    headers: Headers = [
+        (b"content-length", str(media.size).encode()),
+        (b"etag", media.etag.encode("latin-1")),
+    ]
+    return Reply(b"", 200, media.content_type.encode("latin-1"), headers, stream=drip())
 
 
 class PublicApi:
@@ -156,69 +131,69 @@ class PublicApi:
     def __init__(self, state: MockState) -> None:
         self.state = state
         self._openapi: bytes | None = None
+        self.handlers: dict[str, Handler] = {
+            "poll": self.poll,
+            "submit": self.submit,
+            "submit_cli": self.submit,
+            "download": self.result_file,
+            "sample": self.sample_file,
+            "openapi": self.openapi,
+        }
 
-    def routes(self) -> list[Route]:
-        return [
-            Route("/api/v1/tasks/{task_id}", self.poll, methods=["GET"], name="poll"),
-            Route(
-                "/api/v1/{provider:provider}/{model}/async",
-                self.submit,
-                methods=["POST"],
-                name="submit",
-            ),
-            Route(
-                "/api/v1/{provider:provider}/{model}",
-                self.submit,
-                methods=["POST"],
-                name="submit_cli",
-            ),
-            Route(
-                "/files/{task_id}/{filename}", self.result_file, methods=["GET"], name="download"
-            ),
-            Route("/media/{name}", self.sample_file, methods=["GET"], name="sample"),
-            Route("/openapi.json", self.openapi, methods=["GET"], name="openapi"),
-        ]
-
-    async def submit(self, request: Request) -> Response:
+    def submit(self, request: Incoming) -> Reply:
         state = self.state
-        api_key = state.authenticate(request.headers.get("authorization"))
+        api_key = state.authenticate(request.header(b"authorization"))
         verdict = state.admit(api_key)
         try:
-            spec = state.model(f"{request.path_params['provider']}/{request.path_params['model']}")
-            raw = await read_limited_body(request, state.config.max_body_bytes)
-            params = wire.parse_json_object(raw, request.headers.get("content-type"))
+            provider, model = request.params
+            spec = state.model(f"{provider}/{model}")
+            limit = state.config.max_body_bytes
+            declared = request.headers.get(b"content-length", b"")
+            if len(request.body) > limit or (declared.isdigit() and int(declared) > limit):
+                raise body_too_large(limit)
+            content_type = request.header(b"content-type")
+            params = request.parsed
+            if params is None or not wire.is_json_type(content_type):
+                params = wire.parse_json_object(request.body, content_type)
             task = state.submit(
-                spec.model_id,
-                params,
-                api_key,
-                faults=request.scope.get(TASK_FAULTS_KEY, ()),
-                verdict=verdict,
+                spec.model_id, params, api_key, faults=request.task_faults, verdict=verdict
             )
         except ApiError as error:
             raise _with_quota(error, verdict) from None
-        request.scope[CREATED_TASK_KEY] = task.task_id
-        body = wire.success_body(wire.submit_data(task, base_url(request, state)))
-        return json_response(body, headers=verdict.headers() if verdict else None)
+        reply = json_reply(
+            wire.submit_body(task, base_url(request, state)), _quota_headers(verdict)
+        )
+        reply.task_id = task.task_id
+        return reply
 
-    async def poll(self, request: Request) -> Response:
+    def poll(self, request: Incoming) -> Reply:
         state = self.state
-        api_key = state.authenticate(request.headers.get("authorization"))
+        api_key = state.authenticate(request.header(b"authorization"))
         verdict = state.admit(api_key)
         try:
-            task = state.poll(request.path_params["task_id"])
+            task = state.poll(request.params[0])
         except ApiError as error:
             raise _with_quota(error, verdict) from None
-        data = wire.task_data(
-            task, base_url(request, state), state.result_media(), state.config.billing_amount
-        )
-        return json_response(
-            wire.success_body(data), headers=verdict.headers() if verdict else None
-        )
+        return json_reply(self._task_body(task, base_url(request, state)), _quota_headers(verdict))
 
-    async def result_file(self, request: Request) -> Response:
+    def _task_body(self, task: TaskSnapshot, base: str) -> bytes:
+        """A poll's answer changes only when the task's status does, so it is rendered once
+        per status (and origin) and kept with the task."""
         state = self.state
-        task_id = request.path_params["task_id"]
-        if request.path_params["filename"] != "result.mp4":
+        billing = state.config.billing_amount
+        key = (task.status, base, billing)
+        memo = task.memo
+        body = memo.get(key)
+        if body is None:
+            body = wire.success_body(wire.task_data(task, base, state.result_media(), billing))
+            memo.clear()  # what was rendered for an earlier status will not be asked again
+            memo[key] = body
+        return body
+
+    def result_file(self, request: Incoming) -> Reply:
+        state = self.state
+        task_id, filename = request.params
+        if filename != "result.mp4":
             raise ApiError(404, f"Resource not found: no such file for task '{echo(task_id)}'")
         task = state.result_task(task_id)
         media = state.media.result_video()
@@ -231,15 +206,17 @@ class PublicApi:
                 return _slow(media, float(fault.options.get("seconds", 5.0)))
             media = _damaged(media, fault)
         remaining = int(task.expires_at - state.clock.now())
-        return media_response(request, media, remaining)
+        return media_reply(request, media, remaining)
 
-    async def sample_file(self, request: Request) -> Response:
-        name = request.path_params["name"]
-        if name not in self.state.media.names():
-            raise ApiError(404, f"Resource not found: no sample file '{echo(name)}'")
-        return media_response(request, self.state.media.get(name), 3600)
+    def sample_file(self, request: Incoming) -> Reply:
+        name = request.params[0]
+        try:
+            media = self.state.media.get(name)
+        except KeyError:
+            raise ApiError(404, f"Resource not found: no sample file '{echo(name)}'") from None
+        return media_reply(request, media, 3600)
 
-    async def openapi(self, request: Request) -> Response:
+    def openapi(self, request: Incoming) -> Reply:
         if self._openapi is None:
             self._openapi = wire.dumps(build_openapi(self.state.registry))
-        return json_response(self._openapi)
+        return json_reply(self._openapi)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import random
-import string
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from .auth import KeyPolicy
 from .clock import Clock, clock_from_name
 from .config import MockConfig
 from .errors import ApiError, echo, model_not_found, task_not_found
-from .faults import Fault, FaultEngine, Rule, TaskEffects
+from .faults import NO_EFFECTS, Fault, FaultEngine, Rule, TaskEffects
 from .journal import Journal
 from .media import MediaLibrary
 from .profiles import profile_rules
@@ -44,8 +43,6 @@ from .tasks import (
 from .wire import ResultMedia
 
 __all__ = ["Crash", "MockState"]
-
-_ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
 @dataclass(frozen=True)
@@ -70,6 +67,7 @@ class MockState:
         self._injected_clock = clock
         self.registry = registry or Registry.bundled()
         self.media = media or MediaLibrary()
+        self._result_media: tuple[MediaLibrary, ResultMedia] | None = None
         self._build()
 
     def _build(self) -> None:
@@ -112,11 +110,11 @@ class MockState:
     # -- identity and admission ---------------------------------------------------------
 
     def new_task_id(self) -> str:
-        """`task-` and 24 letters/digits; drawn from the seeded generator so that a replay
-        with the same seed hands out the same ids."""
+        """`task-` and 24 lower-case hex digits (96 random bits); drawn from the seeded
+        generator so that a replay with the same seed hands out the same ids."""
         with self._rng_lock:
-            body = "".join(self._rng.choice(_ID_ALPHABET) for _ in range(24))
-        return f"task-{body}"
+            bits = self._rng.getrandbits(96)
+        return f"task-{bits:024x}"
 
     def model(self, model_id: str) -> ModelSpec:
         spec = self.registry.get(model_id)
@@ -127,9 +125,10 @@ class MockState:
     def authenticate(self, authorization: str | None) -> str:
         """The caller's key, or the 401/402 its header (or a magic key) calls for."""
         api_key = self.keys.authenticate(authorization)
-        tight = magic.key_effect(api_key)
-        if tight is not None and self.limiter.limit_for(api_key) != tight:
-            self.limiter.set_limit(api_key, tight)
+        if api_key.startswith(magic.MAGIC_KEY_PREFIX):
+            tight = magic.key_effect(api_key)
+            if tight is not None and self.limiter.limit_for(api_key) != tight:
+                self.limiter.set_limit(api_key, tight)
         return api_key
 
     def admit(self, api_key: str) -> Verdict | None:
@@ -151,7 +150,8 @@ class MockState:
         """Validate and create a task; `faults` are task faults that fired on this submit."""
         spec = self.model(model_id)
         spec.validator.validate(params)
-        effects = TaskEffects.from_faults([*faults, *magic.task_effects_for(params)])
+        fired = [*faults, *magic.task_effects_for(params)]
+        effects = TaskEffects.from_faults(fired) if fired else NO_EFFECTS
         now = self.clock.now()
         if self.max_concurrent_tasks and (
             self.store.unfinished_count(api_key, now) >= self.max_concurrent_tasks
@@ -208,11 +208,16 @@ class MockState:
         return snapshot
 
     def result_media(self) -> ResultMedia:
-        video = self.media.result_video()
-        info = video.mp4.video if video.mp4 is not None else None
-        if info is None:
-            raise RuntimeError(f"the result sample {video.name} has no video track")
-        return ResultMedia(width=info.width, height=info.height)
+        """What a success's resource entry says of the video, read off the file once."""
+        known = self._result_media
+        if known is None or known[0] is not self.media:
+            video = self.media.result_video()
+            info = video.mp4.video if video.mp4 is not None else None
+            if info is None:
+                raise RuntimeError(f"the result sample {video.name} has no video track")
+            known = (self.media, ResultMedia(width=info.width, height=info.height))
+            self._result_media = known
+        return known[1]
 
     # -- tasks, for tests and the admin API -----------------------------------------------
 

@@ -75,6 +75,25 @@ def _is_type(value: object, name: str) -> bool:
     return True
 
 
+#: One test per type name, for the common schema that names a single type: a request's
+#: every field is checked against its type, so this is the validator's innermost call.
+_TYPE_TESTS: Mapping[str, Callable[[object], bool]] = {
+    "string": lambda value: isinstance(value, str),
+    "boolean": lambda value: isinstance(value, bool),
+    "integer": lambda value: _is_type(value, "integer"),
+    "number": lambda value: _is_type(value, "number"),
+    "array": lambda value: isinstance(value, list),
+    "object": lambda value: isinstance(value, dict),
+    "null": lambda value: value is None,
+}
+
+
+def _type_test(names: Sequence[str]) -> Callable[[object], bool]:
+    if len(names) == 1 and names[0] in _TYPE_TESTS:
+        return _TYPE_TESTS[names[0]]
+    return lambda value: any(_is_type(value, n) for n in names)
+
+
 def _json_equal(a: object, b: object) -> bool:
     """JSON Schema equality: 1 equals 1.0, but true is not 1, and containers compare deeply."""
     if isinstance(a, bool) or isinstance(b, bool):
@@ -122,9 +141,10 @@ def _compile(schema: Mapping[str, Any]) -> Check:
     if types is not None:
         names: Sequence[str] = [types] if isinstance(types, str) else list(types)
         words = " or ".join(TYPE_WORDS.get(n, n) for n in names)
+        is_type = _type_test(names)
 
         def check_type(value: Any, path: str) -> ApiError | None:
-            if any(_is_type(value, n) for n in names):
+            if is_type(value):
                 return None
             if not path:
                 body_words = words.replace("an object", "a JSON object")
@@ -148,6 +168,8 @@ def _compile(schema: Mapping[str, Any]) -> Check:
     checks.extend(_number_checks(schema))
     checks.extend(_array_checks(schema))
     checks.extend(_object_checks(schema))
+    if len(checks) == 1:
+        return checks[0]
 
     def run(value: Any, path: str) -> ApiError | None:
         for check in checks:
@@ -296,7 +318,7 @@ def _object_checks(schema: Mapping[str, Any]) -> list[Check]:
                 return None
             for name, check in properties.items():
                 if name in value:
-                    error = check(value[name], _child(path, name))
+                    error = check(value[name], f"{path}.{name}" if path else name)
                     if error is not None:
                         return error
             return None

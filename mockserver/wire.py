@@ -20,8 +20,10 @@ __all__ = [
     "ResultMedia",
     "dumps",
     "error_body",
+    "is_json_type",
     "parse_json_object",
     "result_path",
+    "submit_body",
     "submit_data",
     "success_body",
     "task_data",
@@ -72,6 +74,25 @@ def submit_data(task: TaskSnapshot, base_url: str) -> dict[str, Any]:
         "model_id": task.model_id,
         "get_result": {"method": "GET", "url": task_url(base_url, task.task_id)},
     }
+
+
+def _json_string(text: str) -> str:
+    """`text` as a JSON string literal, as `dumps` writes it; plain text (ids, most URLs)
+    needs no escaping and is quoted without calling the encoder."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return json.dumps(text, ensure_ascii=False)
+
+
+def submit_body(task: TaskSnapshot, base_url: str) -> bytes:
+    """The submit answer; the same bytes as `success_body(submit_data(...))`, spliced
+    from a template, since every submit renders it."""
+    url = _json_string(task_url(base_url, task.task_id))
+    return (
+        f'{{"code":0,"message":"{SUCCESS_MESSAGE}","data":{{"status":"{task.status.value}",'
+        f'"task_id":{_json_string(task.task_id)},"model_id":{_json_string(task.model_id)},'
+        f'"get_result":{{"method":"GET","url":{url}}}}}}}'
+    ).encode()
 
 
 def task_data(
@@ -133,6 +154,33 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
+def is_json_type(content_type: str | None) -> bool:
+    """`application/json` or a `+json` type, parameters aside."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
+
+def decode_json_object(raw: bytes) -> dict[str, Any]:
+    """A body as a JSON object, strictly (see `parse_json_object`), whatever its type."""
+    if not raw.strip():
+        raise invalid_json()  # the provider's verbatim message, as for any parse error
+    try:
+        text = raw.decode("utf-8")
+        value = _DECODER.decode(text)
+    except (ValueError, RecursionError):
+        raise invalid_json() from None
+    # A `\ud800` escape decodes to a string no UTF-8 encoder accepts; only look when the
+    # text has such an escape at all, so ordinary bodies pay nothing.
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        raise invalid_json()
+    if not isinstance(value, dict):
+        raise invalid_format("request body must be a JSON object")
+    return value
+
+
 def parse_json_object(raw: bytes, content_type: str | None) -> dict[str, Any]:
     """Decode a submit body the way a strict JSON API does.
 
@@ -141,20 +189,7 @@ def parse_json_object(raw: bytes, content_type: str | None) -> dict[str, Any]:
     NaN/Infinity, invalid UTF-8, numbers too long to parse and nesting too deep to parse
     are all reported as invalid JSON rather than crashing the handler.
     """
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
+    if not is_json_type(content_type):
+        media_type = (content_type or "").split(";", 1)[0].strip().lower()
         raise unsupported_media_type(media_type)
-    if not raw.strip():
-        raise invalid_json()  # the provider's verbatim message, as for any parse error
-    try:
-        text = raw.decode("utf-8")
-        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
-    except (ValueError, RecursionError):
-        raise invalid_json() from None
-    # A `\ud800` escape decodes to a string no UTF-8 encoder accepts; only look when the
-    # text has such an escape at all, so ordinary bodies pay nothing.
-    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
-        raise invalid_json()
-    if not isinstance(value, dict):
-        raise invalid_format("request body must be a JSON object")
-    return value
+    return decode_json_object(raw)

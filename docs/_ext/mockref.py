@@ -712,7 +712,18 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "timetravel",
     ),
     "state": ("state",),
-    "http": ("wire", "routes", "admin", "middleware", "connections", "openapi", "app"),
+    "http": (
+        "wire",
+        "exchange",
+        "router",
+        "routes",
+        "admin",
+        "fault_actions",
+        "edge",
+        "connections",
+        "openapi",
+        "app",
+    ),
     "runner": ("server", "mock", "cli", "__main__", "__init__"),
 }
 LAYER_ORDER = list(LAYERS)
@@ -732,7 +743,8 @@ FRAMEWORKS = ("starlette", "uvicorn", "httpx", "pytest")
 TIME_READERS: dict[str, str] = {
     "clock": "the clocks themselves",
     "timetravel": "patches `time.*` while fast-forward is active",
-    "middleware": "the journal's `wall_time` and `duration_ms` (host time, by design)",
+    "edge": "the journal's `wall_time` and `duration_ms` (host time, by design)",
+    "fault_actions": "`duration_ms` of a faulted request's journal entry (host time, by design)",
     "server": "waits for uvicorn to start",
 }
 

@@ -194,7 +194,7 @@ def test_layer_measurements_on_a_tiny_n():
     layers = bench_inprocess.measure_asgi_layers(5)
     assert list(layers) == [
         "bare Starlette (fixed bytes)",
-        "our routes, no middleware",
+        "our full app, no fault rule",
         "our full app",
     ]
     for kinds in layers.values():

@@ -59,6 +59,14 @@ def test_submit_data_points_back_at_whoever_served_the_submit() -> None:
     }
 
 
+@given(base=st.text(max_size=40).map(lambda tail: "http://h" + tail))
+@example(base='http://h"quoted\\back\nline\x7f')
+@example(base="http://hôte.example:8080/préfixe")
+def test_the_submit_template_renders_what_the_generic_encoder_would(base: str) -> None:
+    task = snapshot_after(ByClock(1, 2), 0)
+    assert wire.submit_body(task, base) == wire.success_body(wire.submit_data(task, base))
+
+
 def test_pending_and_processing_carry_only_the_basics() -> None:
     for seconds, status in ((0, "pending"), (1.5, "processing")):
         data = wire.task_data(snapshot_after(ByClock(1, 2), seconds), BASE, MEDIA, "0.2400")

@@ -1,0 +1,256 @@
+"""The edge: where each public request is read once, faults are carried out, the route
+answers, and the exchange goes into the journal.
+
+A pure ASGI middleware in front of Starlette's router, which keeps only the admin API: the
+public routes are few and hot, and Starlette's per-request `Request`, `Response` and
+exception layers cost several times what the mock's own work on a poll does. So the edge
+resolves the route from one table (`router`), calls a plain handler (`routes`) that gives
+back a `Reply`, and sends it. With no fault rule set and no `X-Mock-Fault` header, that is
+all it does; otherwise the fault engine decides and `fault_actions` acts it out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from . import wire
+from .admin import ADMIN_PREFIX
+from .connections import Connections
+from .errors import ApiError, method_not_allowed, route_not_found
+from .exchange import Headers, Incoming, Reply, error_reply, send_reply
+from .fault_actions import FaultActions, Trail, TransportFault
+from .faults import MAX_DELAY_SECONDS, Decision, FaultError, RequestInfo, parse_fault_header
+from .journal import RawEntry, bearer_token
+from .router import Resolved, resolve, route_path
+from .routes import PublicApi
+from .state import MockState
+
+__all__ = ["FAULT_HEADER", "Edge", "TransportFault"]
+
+FAULT_HEADER = b"x-mock-fault"
+
+_JSON_MARK = b"application/json"
+_BODILESS = ("GET", "HEAD")
+
+
+def _refusal(method: str, path: str, resolved: Resolved) -> Reply:
+    """The 404 or 405 for a request no route serves."""
+    if resolved.route is None:
+        return error_reply(route_not_found(method, path))
+    return error_reply(method_not_allowed(method, path, sorted(resolved.route.methods)))
+
+
+def _kept_body(reply: Reply, kind: str) -> bytes | None:
+    """What of an answer the journal keeps: JSON bodies, not the video."""
+    if kind == "download" or reply.content_type is None or _JSON_MARK not in reply.content_type:
+        return None
+    return reply.body
+
+
+async def _read_body(
+    receive: Receive, headers: dict[bytes, bytes], method: str, limit: int
+) -> bytes | None:
+    """The request body, at most `limit` + 1 bytes (enough for the route to see it is too
+    large); None if the client went away before sending it all."""
+    declared = headers.get(b"content-length")
+    if declared is None:
+        if method in _BODILESS and b"transfer-encoding" not in headers:
+            return b""  # nothing follows a GET without a length: no need to ask for it
+    elif declared.isdigit() and int(declared) > limit:
+        # Too large by its own account: leave it unread so the route answers 413 at once,
+        # instead of waiting for bytes that may never come.
+        return b""
+    message = await receive()
+    if message["type"] != "http.request":
+        return None
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        return body
+    chunks = [body]
+    size = len(body)
+    while size <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+class Edge:
+    """Serves the public routes, journals them and carries out their faults; hands the
+    admin API (and anything that is not HTTP) to the app behind it."""
+
+    def __init__(self, app: ASGIApp, state: MockState, connections: Connections) -> None:
+        self.app = app
+        self.state = state
+        self.connections = connections
+        self.handlers = PublicApi(state).handlers
+        self.actions = FaultActions(state, connections, self._answer)
+
+    def _answer(self, resolved: Resolved, request: Incoming) -> Reply:
+        """Run the route; its refusals become the provider's envelope."""
+        if not resolved.allowed:
+            return _refusal(request.method, request.path, resolved)
+        assert resolved.route is not None  # allowed implies a route
+        try:
+            return self.handlers[resolved.route.name](request)
+        except ApiError as error:
+            return error_reply(error)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        root_path = scope.get("root_path")
+        local_path = route_path(path, root_path) if root_path else path
+        if local_path.startswith(ADMIN_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        state = self.state
+        seq = state.journal.next_seq()
+        clock_time = state.clock.now()
+        wall_time = time.time()
+        started = time.perf_counter()
+        method: str = scope["method"]
+        resolved = resolve(method, local_path)
+        raw_headers: Sequence[tuple[bytes, bytes]] = scope["headers"]
+        headers = dict(reversed(raw_headers))  # the first of repeated names wins
+        body = await _read_body(receive, headers, method, state.config.max_body_bytes)
+        if body is None:
+            # The client hung up mid-request: a network outcome, not a bug of ours, and
+            # nothing a service would act on.
+            state.journal.record(
+                RawEntry(
+                    seq, method, path, resolved.kind, 0, clock_time, wall_time,
+                    (time.perf_counter() - started) * 1000, headers.get(b"authorization"),
+                    resolved.task_id, None, "client_disconnected", scope.get("query_string", b""),
+                    raw_headers, b"", [], None,
+                )
+            )  # fmt: skip
+            return
+        request = Incoming(scope, method, path, resolved.params, headers, body)
+        fault_header = headers.get(FAULT_HEADER)
+        if fault_header is not None or state.faults.active:
+            try:
+                decisions = self._decide(request, resolved.kind, fault_header)
+            except FaultError as error:
+                decisions = None
+                refusal = error
+            if decisions != []:
+                trail = Trail(
+                    seq, method, path, resolved.kind, resolved.task_id, clock_time, wall_time,
+                    started, headers.get(b"authorization"), scope.get("query_string", b""),
+                    raw_headers, body,
+                )  # fmt: skip
+                if decisions is None:
+                    await self._refuse_fault_header(refusal, resolved, send, trail)
+                else:
+                    await self._faulted(request, resolved, decisions, receive, send, trail)
+                return
+        await self._plain(request, resolved, send, seq, clock_time, wall_time, started)
+
+    async def _plain(
+        self,
+        request: Incoming,
+        resolved: Resolved,
+        send: Send,
+        seq: int,
+        clock_time: float,
+        wall_time: float,
+        started: float,
+    ) -> None:
+        """The path of nearly every request: answer, send, journal."""
+        status = 500  # what the client gets if the route crashes (see `app.on_crash`)
+        reply: Reply | None = None
+        sent: Headers = []
+        try:
+            reply = self._answer(resolved, request)
+            sent = reply.wire_headers()
+            status = reply.status
+            await send_reply(send, reply, sent)
+        finally:
+            kind = resolved.kind
+            self.state.journal.record(
+                RawEntry(
+                    seq, request.method, request.path, kind, status, clock_time, wall_time,
+                    (time.perf_counter() - started) * 1000, request.headers.get(b"authorization"),
+                    reply.task_id if kind == "submit" and reply is not None else resolved.task_id,
+                    None, "response", request.scope.get("query_string", b""), request.raw_headers,
+                    request.body, sent, None if reply is None else _kept_body(reply, kind),
+                )
+            )  # fmt: skip
+
+    def _decide(self, request: Incoming, kind: str, fault_header: bytes | None) -> list[Decision]:
+        """The request header's fault first (it answers this request alone), then the
+        rules; when the header already answers, rules only count the request."""
+        engine = self.state.faults
+        if kind == "submit" and request.body and engine.matches_bodies:
+            try:
+                request.parsed = wire.decode_json_object(request.body)
+            except ApiError:
+                request.parsed = None  # the route reports it; no body rule can match it
+        requested: list[Decision] = []
+        header = fault_header.decode("latin-1") if fault_header else ""
+        if header:
+            fault = parse_fault_header(header)
+            if fault.group in ("task", "result") and kind != "submit":
+                raise FaultError(f"{fault.kind} only applies to a submit")
+            delay = engine.delay_for(fault) if fault.kind == "latency" else 0.0
+            requested.append(Decision(fault, None, "before", delay))
+        api_key = bearer_token(request.header(b"authorization"))
+        info = RequestInfo(kind, request.method, request.path, api_key, request.parsed)
+        return engine.decide(info, prior=requested)
+
+    async def _refuse_fault_header(
+        self, error: FaultError, resolved: Resolved, send: Send, trail: Trail
+    ) -> None:
+        reply = error_reply(ApiError(400, f"Invalid parameters: X-Mock-Fault: {error}"))
+        trail.answered(reply, reply.wire_headers(), _kept_body(reply, resolved.kind))
+        try:
+            await send_reply(send, reply, trail.headers)
+        finally:
+            self._write(trail)
+
+    async def _faulted(
+        self,
+        request: Incoming,
+        resolved: Resolved,
+        decisions: list[Decision],
+        receive: Receive,
+        send: Send,
+        trail: Trail,
+    ) -> None:
+        """A request on which some fault fired."""
+        request.task_faults = [d.fault for d in decisions if d.fault.group in ("task", "result")]
+        answer = next((d for d in decisions if d.answers), None)
+        labels = [d.fault.label() for d in decisions]
+        trail.fault = ",".join(labels) if labels else None
+        delay = min(sum(d.delay for d in decisions), MAX_DELAY_SECONDS)
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            if answer is None:
+                reply = self._answer(resolved, request)
+                sent = reply.wire_headers()
+                trail.answered(reply, sent, _kept_body(reply, resolved.kind))
+                await send_reply(send, reply, sent)
+            else:
+                await self.actions.carry_out(answer, resolved, request, receive, send, trail)
+        except BaseException:
+            if trail.status == 0 and trail.outcome == "response":
+                trail.status = 500
+            raise
+        finally:
+            self._write(trail)
+
+    def _write(self, trail: Trail) -> None:
+        trail.write(self.state.journal)

@@ -1,0 +1,145 @@
+"""The request and the answer as the edge and the public routes hand them to each other.
+
+Building Starlette's `Request` and `Response` objects, and passing the answer through a
+chain of `send` wrappers, cost more than everything the mock itself does on a poll. So the
+public routes take one plain record of the request, filled once by the edge, and give back
+a `Reply`: plain data the edge can send as it is, hold back, mangle or drop when a fault
+says so, and keep for the journal without re-reading what was sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from starlette.types import Scope, Send
+
+from . import wire
+from .errors import ApiError
+from .faults import Fault
+
+__all__ = [
+    "JSON",
+    "Headers",
+    "Incoming",
+    "Reply",
+    "encode_headers",
+    "error_reply",
+    "json_reply",
+    "send_reply",
+]
+
+JSON = b"application/json"
+
+#: Response headers as ASGI sends them: lower-case names, latin-1 values.
+Headers = list[tuple[bytes, bytes]]
+
+
+class Incoming:
+    """One public request, read once.
+
+    `headers` keeps the first value of each name (as Starlette's `Headers.get` does);
+    `raw_headers` is the scope's own list, kept for the journal. `parsed` is the submit
+    body when the edge already had to decode it (a fault rule matches on body fields), so
+    it is decoded once. `task_faults` are the task and result faults that fired on a submit.
+    """
+
+    __slots__ = (
+        "body",
+        "headers",
+        "method",
+        "params",
+        "parsed",
+        "path",
+        "raw_headers",
+        "scope",
+        "task_faults",
+    )
+
+    def __init__(
+        self,
+        scope: Scope,
+        method: str,
+        path: str,
+        params: tuple[str, ...],
+        headers: dict[bytes, bytes],
+        body: bytes,
+    ) -> None:
+        self.scope = scope
+        self.method = method
+        self.path = path
+        self.params = params
+        self.headers = headers
+        self.raw_headers: Sequence[tuple[bytes, bytes]] = scope["headers"]
+        self.body = body
+        self.parsed: dict[str, Any] | None = None
+        self.task_faults: Sequence[Fault] = ()
+
+    def header(self, name: bytes) -> str | None:
+        value = self.headers.get(name)
+        return None if value is None else value.decode("latin-1")
+
+
+class Reply:
+    """An answer not sent yet.
+
+    `headers` are the route's own headers; `content-length` (unless already given, or the
+    body is streamed) and `content-type` are added when it is sent, in Starlette's order,
+    so answers look the same as when Starlette's `Response` rendered them. `task_id` is the
+    task a submit created: the journal needs it even when a fault loses the answer.
+    """
+
+    __slots__ = ("body", "content_type", "headers", "status", "stream", "task_id")
+
+    def __init__(
+        self,
+        body: bytes = b"",
+        status: int = 200,
+        content_type: bytes | None = JSON,
+        headers: Headers | None = None,
+        stream: AsyncIterator[bytes] | None = None,
+    ) -> None:
+        self.body = body
+        self.status = status
+        self.content_type = content_type
+        self.headers: Headers = headers if headers is not None else []
+        self.stream = stream
+        self.task_id: str | None = None
+
+    def wire_headers(self) -> Headers:
+        """Every header as it goes on the wire."""
+        headers = self.headers
+        if self.stream is None and not any(name == b"content-length" for name, _ in headers):
+            headers = [*headers, (b"content-length", str(len(self.body)).encode())]
+        else:
+            headers = list(headers)
+        if self.content_type is not None:
+            headers.append((b"content-type", self.content_type))
+        return headers
+
+
+def encode_headers(headers: Mapping[str, str] | None) -> Headers:
+    if not headers:
+        return []
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    ]
+
+
+def json_reply(body: bytes, headers: Headers | None = None) -> Reply:
+    return Reply(body, 200, JSON, headers)
+
+
+def error_reply(error: ApiError) -> Reply:
+    """The provider's error envelope, with whatever headers the error carries."""
+    return Reply(wire.error_body(error), error.status, JSON, encode_headers(error.headers))
+
+
+async def send_reply(send: Send, reply: Reply, headers: Headers) -> None:
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    if reply.stream is None:
+        await send({"type": "http.response.body", "body": reply.body})
+        return
+    async for chunk in reply.stream:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
