@@ -37,7 +37,8 @@ class GcPauses:
         young = [p * 1000 for g, p in self.pauses if g != 2]
         return (
             f"gc gen2: {len(old)} collections, longest {max(old, default=0):.1f} ms, total "
-            f"{sum(old):.0f} ms; gen0/1: {len(young)}, longest {max(young, default=0):.1f} ms"
+            f"{sum(old):.0f} ms; gen0/1: {len(young)}, longest {max(young, default=0):.1f} ms, "
+            f"total {sum(young):.0f} ms"
         )
 
 

@@ -10,23 +10,24 @@ instead of passing on a 500).
 from __future__ import annotations
 
 import traceback
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
+from starlette.types import Receive, Scope, Send
 
 from . import wire
-from .admin import AdminApi
+from .admin import ADMIN_PREFIX, AdminApi
 from .connections import Connections
 from .edge import Edge
 from .errors import ApiError, internal_error, method_not_allowed, route_not_found
-from .fault_actions import TransportFault
+from .router import route_path
 from .state import MockState
 
-__all__ = ["create_app"]
+__all__ = ["MockApp", "create_app"]
 
 
 def _render(error: ApiError) -> Response:
@@ -64,23 +65,40 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
     return _render(ApiError(exc.status_code, f"Request failed: {exc.detail}"))
 
 
+class MockApp(Starlette):
+    """Starlette for the admin API; every other HTTP request goes straight to the edge,
+    past Starlette's middleware and exception layers (the edge renders its own errors)."""
+
+    def __init__(self, state: MockState, connections: Connections, **options: Any) -> None:
+        super().__init__(**options)
+        self.edge = Edge(state, connections)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            root_path = scope.get("root_path")
+            local_path = route_path(path, root_path) if root_path else path
+            if not local_path.startswith(ADMIN_PREFIX):
+                await self.edge(scope, receive, send, local_path)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(state: MockState, connections: Connections | None = None) -> Starlette:
     """The app for one state. `connections` is the registry a real server fills, so that
     transport faults can break sockets; `app.state.connections` hands it to the runner."""
     connections = connections or Connections()
 
     async def on_crash(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, TransportFault):  # a fault on purpose, raised to the client
-            return Response(b"", status_code=500)
         state.record_crash(
             request.method, request.url.path, "".join(traceback.format_exception(exc))
         )
         return _render(internal_error())
 
-    app = Starlette(
-        # The public routes are served by the edge itself; the router keeps the admin API.
+    app = MockApp(
+        state,
+        connections,
         routes=AdminApi(state).routes(),
-        middleware=[Middleware(Edge, state=state, connections=connections)],
         exception_handlers={
             ApiError: _on_api_error,
             HTTPException: _on_http_exception,

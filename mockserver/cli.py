@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import sys
 from collections.abc import Sequence
@@ -86,6 +87,16 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
     return MockConfig.build(settings, **overrides)
 
 
+def _freeze_startup_objects() -> None:
+    """Move everything that exists once the server is set up (modules, classes, functions:
+    some 50,000 objects that live as long as the process) out of the garbage collector's
+    sight. Each full collection would otherwise walk them all, a 15-20 ms pause in the
+    middle of serving. Only the standalone server does this: the process is its own, while
+    an in-process mock lives in the user's test process and leaves its collector alone."""
+    gc.collect()
+    gc.freeze()
+
+
 def _serve(config: MockConfig) -> int:
     import uvicorn
 
@@ -110,7 +121,10 @@ def _serve(config: MockConfig) -> int:
         f"  example key: {mock.api_key}",
         flush=True,
     )
-    server = uvicorn.Server(uvicorn_config(mock.app, config.log_level))
+    server_config = uvicorn_config(mock.app, config.log_level)
+    server_config.load()  # import the HTTP protocol and event loop now, before the freeze
+    _freeze_startup_objects()
+    server = uvicorn.Server(server_config)
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:

@@ -1,31 +1,31 @@
 """The edge: where each public request is read once, faults are carried out, the route
 answers, and the exchange goes into the journal.
 
-A pure ASGI middleware in front of Starlette's router, which keeps only the admin API: the
-public routes are few and hot, and Starlette's per-request `Request`, `Response` and
-exception layers cost several times what the mock's own work on a poll does. So the edge
-resolves the route from one table (`router`), calls a plain handler (`routes`) that gives
-back a `Reply`, and sends it. With no fault rule set and no `X-Mock-Fault` header, that is
-all it does; otherwise the fault engine decides and `fault_actions` acts it out.
+Plain ASGI beside Starlette, which keeps only the admin API: the public routes are few and
+hot, and Starlette's middleware, `Request`, `Response` and exception layers cost several
+times what the mock's own work on a poll does. So the edge resolves the route from one
+table (`router`), calls a plain handler (`routes`) that gives back a `Reply`, and sends it.
+When no rule could fire on the route and there is no `X-Mock-Fault` header, that is all it
+does; otherwise the fault engine decides and `fault_actions` acts it out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import traceback
 from collections.abc import Sequence
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from . import wire
-from .admin import ADMIN_PREFIX
 from .connections import Connections
-from .errors import ApiError, method_not_allowed, route_not_found
-from .exchange import Headers, Incoming, Reply, error_reply, send_reply
+from .errors import ApiError, internal_error, method_not_allowed, route_not_found
+from .exchange import JSON, Incoming, Reply, error_reply, send_reply
 from .fault_actions import FaultActions, Trail, TransportFault
 from .faults import MAX_DELAY_SECONDS, Decision, FaultError, RequestInfo, parse_fault_header
-from .journal import RawEntry, bearer_token
-from .router import Resolved, resolve, route_path
+from .journal import bearer_token
+from .router import Resolved, resolve
 from .routes import PublicApi
 from .state import MockState
 
@@ -46,9 +46,16 @@ def _refusal(method: str, path: str, resolved: Resolved) -> Reply:
 
 def _kept_body(reply: Reply, kind: str) -> bytes | None:
     """What of an answer the journal keeps: JSON bodies, not the video."""
-    if kind == "download" or reply.content_type is None or _JSON_MARK not in reply.content_type:
+    content_type = reply.content_type
+    if content_type is JSON:
+        return reply.body if kind != "download" else None
+    if kind == "download" or content_type is None or _JSON_MARK not in content_type:
         return None
     return reply.body
+
+
+def _chunked(headers: dict[bytes, bytes]) -> bool:
+    return b"transfer-encoding" in headers
 
 
 async def _read_body(
@@ -85,11 +92,10 @@ async def _read_body(
 
 
 class Edge:
-    """Serves the public routes, journals them and carries out their faults; hands the
-    admin API (and anything that is not HTTP) to the app behind it."""
+    """Serves the public routes: reads each request once, journals it, carries out its
+    faults. `app.MockApp` hands it every request that is not for the admin API."""
 
-    def __init__(self, app: ASGIApp, state: MockState, connections: Connections) -> None:
-        self.app = app
+    def __init__(self, state: MockState, connections: Connections) -> None:
         self.state = state
         self.connections = connections
         self.handlers = PublicApi(state).handlers
@@ -105,89 +111,92 @@ class Edge:
         except ApiError as error:
             return error_reply(error)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope["path"]
-        root_path = scope.get("root_path")
-        local_path = route_path(path, root_path) if root_path else path
-        if local_path.startswith(ADMIN_PREFIX):
-            await self.app(scope, receive, send)
-            return
+    def _crash_reply(self, request: Incoming, error: Exception) -> Reply:
+        """What the client gets when the route fails: a bug of ours (kept on the state so
+        the test that triggered it fails loudly) is the provider's 500; a transport fault
+        raised on purpose to an in-process client is an empty 500 it never reads."""
+        if isinstance(error, TransportFault):
+            return Reply(b"", 500, None)
+        trace = "".join(traceback.format_exception(error))
+        self.state.record_crash(request.method, request.path, trace)
+        return error_reply(internal_error())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, local_path: str) -> None:
         state = self.state
         seq = state.journal.next_seq()
         clock_time = state.clock.now()
         wall_time = time.time()
         started = time.perf_counter()
         method: str = scope["method"]
+        path: str = scope["path"]
         resolved = resolve(method, local_path)
         raw_headers: Sequence[tuple[bytes, bytes]] = scope["headers"]
         headers = dict(reversed(raw_headers))  # the first of repeated names wins
-        body = await _read_body(receive, headers, method, state.config.max_body_bytes)
+        if method in _BODILESS and b"content-length" not in headers and not _chunked(headers):
+            body: bytes | None = b""  # and no need to ask for it (see `_read_body`)
+        else:
+            body = await _read_body(receive, headers, method, state.config.max_body_bytes)
         if body is None:
             # The client hung up mid-request: a network outcome, not a bug of ours, and
             # nothing a service would act on.
             state.journal.record(
-                RawEntry(
+                (
                     seq, method, path, resolved.kind, 0, clock_time, wall_time,
                     (time.perf_counter() - started) * 1000, headers.get(b"authorization"),
                     resolved.task_id, None, "client_disconnected", scope.get("query_string", b""),
-                    raw_headers, b"", [], None,
+                    tuple(raw_headers), b"", (), None,
                 )
             )  # fmt: skip
             return
         request = Incoming(scope, method, path, resolved.params, headers, body)
+        kind = resolved.kind
         fault_header = headers.get(FAULT_HEADER)
-        if fault_header is not None or state.faults.active:
+        if fault_header is not None or state.faults.may_fire(kind):
             try:
-                decisions = self._decide(request, resolved.kind, fault_header)
+                decisions = self._decide(request, kind, fault_header)
             except FaultError as error:
                 decisions = None
                 refusal = error
             if decisions != []:
                 trail = Trail(
-                    seq, method, path, resolved.kind, resolved.task_id, clock_time, wall_time,
-                    started, headers.get(b"authorization"), scope.get("query_string", b""),
-                    raw_headers, body,
+                    seq, method, path, kind, resolved.task_id, clock_time, wall_time, started,
+                    headers.get(b"authorization"), scope.get("query_string", b""), raw_headers,
+                    body,
                 )  # fmt: skip
                 if decisions is None:
                     await self._refuse_fault_header(refusal, resolved, send, trail)
                 else:
                     await self._faulted(request, resolved, decisions, receive, send, trail)
                 return
-        await self._plain(request, resolved, send, seq, clock_time, wall_time, started)
-
-    async def _plain(
-        self,
-        request: Incoming,
-        resolved: Resolved,
-        send: Send,
-        seq: int,
-        clock_time: float,
-        wall_time: float,
-        started: float,
-    ) -> None:
-        """The path of nearly every request: answer, send, journal."""
-        status = 500  # what the client gets if the route crashes (see `app.on_crash`)
-        reply: Reply | None = None
-        sent: Headers = []
+        # The path of nearly every request, written out here rather than in helpers: it
+        # is the hot path, and each call level costs a measurable share of a poll.
+        crash: Exception | None = None
         try:
             reply = self._answer(resolved, request)
-            sent = reply.wire_headers()
-            status = reply.status
-            await send_reply(send, reply, sent)
+        except Exception as error:
+            reply, crash = self._crash_reply(request, error), error
+        sent = reply.wire_headers()
+        try:
+            if reply.stream is None:
+                await send({"type": "http.response.start", "status": reply.status, "headers": sent})
+                await send({"type": "http.response.body", "body": reply.body})
+            else:
+                await send_reply(send, reply, sent)
         finally:
-            kind = resolved.kind
-            self.state.journal.record(
-                RawEntry(
-                    seq, request.method, request.path, kind, status, clock_time, wall_time,
-                    (time.perf_counter() - started) * 1000, request.headers.get(b"authorization"),
-                    reply.task_id if kind == "submit" and reply is not None else resolved.task_id,
-                    None, "response", request.scope.get("query_string", b""), request.raw_headers,
-                    request.body, sent, None if reply is None else _kept_body(reply, kind),
+            journal = state.journal
+            authorization = headers.get(b"authorization")
+            journal.record(
+                (
+                    seq, resolved.method, resolved.path if path is local_path else path, kind,
+                    reply.status, clock_time, wall_time, (time.perf_counter() - started) * 1000,
+                    None if authorization is None else journal.shared(authorization),
+                    reply.task_id if kind == "submit" else resolved.task_id, None, "response",
+                    scope.get("query_string", b""), journal.shared(tuple(raw_headers)), body,
+                    journal.shared(tuple(sent)), _kept_body(reply, kind),
                 )
             )  # fmt: skip
+        if crash is not None:
+            raise crash  # as Starlette's error middleware does: the server logs it
 
     def _decide(self, request: Incoming, kind: str, fault_header: bytes | None) -> list[Decision]:
         """The request header's fault first (it answers this request alone), then the
@@ -206,7 +215,7 @@ class Edge:
                 raise FaultError(f"{fault.kind} only applies to a submit")
             delay = engine.delay_for(fault) if fault.kind == "latency" else 0.0
             requested.append(Decision(fault, None, "before", delay))
-        api_key = bearer_token(request.header(b"authorization"))
+        api_key = bearer_token(request.header(b"authorization")) if engine.matches_keys else None
         info = RequestInfo(kind, request.method, request.path, api_key, request.parsed)
         return engine.decide(info, prior=requested)
 
@@ -235,6 +244,13 @@ class Edge:
         labels = [d.fault.label() for d in decisions]
         trail.fault = ",".join(labels) if labels else None
         delay = min(sum(d.delay for d in decisions), MAX_DELAY_SECONDS)
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
         try:
             if delay:
                 await asyncio.sleep(delay)
@@ -242,9 +258,16 @@ class Edge:
                 reply = self._answer(resolved, request)
                 sent = reply.wire_headers()
                 trail.answered(reply, sent, _kept_body(reply, resolved.kind))
-                await send_reply(send, reply, sent)
+                await send_reply(tracked, reply, sent)
             else:
-                await self.actions.carry_out(answer, resolved, request, receive, send, trail)
+                await self.actions.carry_out(answer, resolved, request, receive, tracked, trail)
+        except Exception as error:
+            if trail.status == 0 and trail.outcome == "response":
+                trail.status = 500
+            if not started:
+                reply = self._crash_reply(request, error)
+                await send_reply(send, reply, reply.wire_headers())
+            raise
         except BaseException:
             if trail.status == 0 and trail.outcome == "response":
                 trail.status = 500

@@ -109,6 +109,11 @@ class Reply:
     def wire_headers(self) -> Headers:
         """Every header as it goes on the wire."""
         headers = self.headers
+        if not headers and self.stream is None and self.content_type is not None:
+            return [
+                (b"content-length", b"%d" % len(self.body)),
+                (b"content-type", self.content_type),
+            ]
         if self.stream is None and not any(name == b"content-length" for name, _ in headers):
             headers = [*headers, (b"content-length", str(len(self.body)).encode())]
         else:

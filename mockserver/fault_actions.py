@@ -20,7 +20,7 @@ from .connections import Connections
 from .errors import ApiError
 from .exchange import Headers, Incoming, Reply, error_reply, send_reply
 from .faults import DEFAULT_MESSAGES, MAX_DELAY_SECONDS, Decision
-from .journal import BODY_LIMIT, Journal, RawEntry
+from .journal import BODY_LIMIT, Journal
 from .ratelimit import WINDOW_SECONDS
 from .router import Resolved
 from .state import MockState
@@ -132,11 +132,11 @@ class Trail:
             return
         self.recorded = True
         journal.record(
-            RawEntry(
+            (
                 self.seq, self.method, self.path, self.kind, self.status, self.clock_time,
                 self.wall_time, (time.perf_counter() - self.started) * 1000, self.authorization,
-                self.task_id, self.fault, self.outcome, self.query, self.raw_headers, self.body,
-                self.headers, self.reply_body,
+                self.task_id, self.fault, self.outcome, self.query, tuple(self.raw_headers),
+                self.body, tuple(self.headers), self.reply_body,
             )
         )  # fmt: skip
 

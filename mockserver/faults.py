@@ -194,6 +194,8 @@ def _finite_non_negative(value: Any) -> bool:
 class Fault:
     kind: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: The kind's group (see `FAULT_KINDS`), looked up once: the engine asks per request.
+    _group: str = field(init=False, repr=False, compare=False, default="")
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -214,6 +216,7 @@ class Fault:
                 raise FaultError(f"fault {self.kind}: {name} must be a finite number >= 0")
             clean[name] = value
         object.__setattr__(self, "options", clean)
+        object.__setattr__(self, "_group", FAULT_KINDS[self.kind][0])
         if self.kind == "error":
             status = clean.get("status", 500)
             if not 400 <= status <= 599:
@@ -230,7 +233,7 @@ class Fault:
 
     @property
     def group(self) -> str:
-        return FAULT_KINDS[self.kind][0]
+        return self._group
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, **dict(self.options)}
@@ -262,6 +265,14 @@ class Rule:
             )
         if self.fault.group in ("task", "result") and self.match.route not in ("submit", "any"):
             raise FaultError(f"{self.fault.kind} changes a submitted task: match route 'submit'")
+
+    def could_match(self, route: str) -> bool:
+        """Whether some request on this route could match (its method, key and body
+        aside): only a submit has a body to match, and a task to change."""
+        wanted = self.match.route
+        if wanted != "any" and wanted != route:
+            return False
+        return route == "submit" or not (self.match.body or self.fault.group in ("task", "result"))
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -398,6 +409,11 @@ class FaultEngine:
         self._rules: list[Rule] = []
         self._lock = threading.Lock()
         self._next_id = 1
+        self._may_fire: dict[str, bool] = {}
+        #: Whether any rule looks at request bodies (or API keys), so the edge parses a
+        #: submit's JSON (or reads the key) only when a rule needs it.
+        self.matches_bodies = False
+        self.matches_keys = False
         self.trace: deque[dict[str, Any]] = deque(maxlen=TRACE_LIMIT)
         self.trace_dropped = 0
 
@@ -412,29 +428,37 @@ class FaultEngine:
                 raise FaultError(f"a rule with id {rule.id!r} already exists")
             self._next_id += 1
             self._rules.append(rule)
+            self._changed()
             return rule
 
     def remove(self, rule_id: str) -> bool:
         with self._lock:
             before = len(self._rules)
             self._rules = [r for r in self._rules if r.id != rule_id]
+            self._changed()
             return len(self._rules) != before
 
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
+            self._changed()
 
-    @property
-    def active(self) -> bool:
-        """Whether any rule is set; with none, a request without a fault header has nothing
-        to decide, and the edge skips the engine."""
-        return bool(self._rules)
+    def may_fire(self, route: str) -> bool:
+        """Whether any rule could match a request on this route. Without one (and without
+        a fault header) there is nothing to decide or count, and the edge skips the
+        engine. Known per route until the rules change."""
+        known = self._may_fire.get(route)
+        if known is None:
+            with self._lock:
+                known = any(rule.could_match(route) for rule in self._rules)
+                self._may_fire[route] = known
+        return known
 
-    @property
-    def matches_bodies(self) -> bool:
-        """Whether any rule looks at request bodies, so the edge parses a submit's JSON
-        only when a rule needs it (the route parses it anyway, strictly)."""
-        return any(rule.match.body for rule in self._rules)
+    def _changed(self) -> None:
+        """Forget what was worked out from the rules (call with the lock held)."""
+        self._may_fire = {}
+        self.matches_bodies = any(rule.match.body for rule in self._rules)
+        self.matches_keys = any(rule.match.api_key is not None for rule in self._rules)
 
     def rules(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -458,7 +482,7 @@ class FaultEngine:
         both slow and failing). Latency adds up with whatever else fires.
         """
         decisions: list[Decision] = list(prior)
-        answered = any(d.answers for d in prior)
+        answered = any(d.answers for d in prior) if prior else False
         with self._lock:
             for rule in self._rules:
                 group = rule.fault.group
@@ -476,7 +500,7 @@ class FaultEngine:
                 decisions.append(Decision(rule.fault, rule.id, rule.phase, delay))
                 if group in ("http", "transport") and rule.fault.kind != "latency":
                     answered = True
-            for decision in decisions:
+            for decision in decisions:  # (usually none)
                 if len(self.trace) == TRACE_LIMIT:
                     self.trace_dropped += 1
                 self.trace.append(

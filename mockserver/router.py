@@ -40,6 +40,8 @@ class Resolved(NamedTuple):
     `route` is the route whose path matched (None: no route has this path, a 404) and
     `allowed` whether it serves this method (if not, a 405). `kind` names the request for
     rules and the journal; `task_id` is the id in the path of a poll or a download.
+    `method` and `path` are the request's own, as first seen: the journal keeps these
+    shared copies rather than one pair of strings per request.
     """
 
     route: PublicRoute | None
@@ -47,9 +49,8 @@ class Resolved(NamedTuple):
     allowed: bool
     kind: str
     task_id: str | None
-
-
-_NOWHERE = Resolved(None, (), False, "other", None)
+    method: str = ""
+    path: str = ""
 
 
 def _match(path: str) -> tuple[PublicRoute, tuple[str, ...]] | None:
@@ -80,18 +81,36 @@ def _match(path: str) -> tuple[PublicRoute, tuple[str, ...]] | None:
     return None
 
 
+#: Resolutions remembered (a client polls the same path many times, and submits to one);
+#: dropped whole when it grows past this.
+_KNOWN_LIMIT = 4096
+_known: dict[tuple[str, str], Resolved] = {}
+
+
 def resolve(method: str, path: str) -> Resolved:
+    key = (method, path)
+    known = _known.get(key)
+    if known is None:
+        known = _resolve(method, path)
+        if len(_known) >= _KNOWN_LIMIT:
+            _known.clear()
+        _known[key] = known
+    return known
+
+
+def _resolve(method: str, path: str) -> Resolved:
     found = _match(path)
     if found is None:
         # A sample path that is not a file is still a request for a sample.
-        return _NOWHERE._replace(kind="sample") if path.startswith("/media/") else _NOWHERE
+        kind = "sample" if path.startswith("/media/") else "other"
+        return Resolved(None, (), False, kind, None, method, path)
     route, params = found
     allowed = method in route.methods
     kind = route.kind
     if kind == "submit" and not allowed:
         kind = "other"  # only a POST to a model path is a submit
     task_id = params[0] if kind in ("poll", "download") else None
-    return Resolved(route, params, allowed, kind, task_id)
+    return Resolved(route, params, allowed, kind, task_id, method, path)
 
 
 def route_path(path: str, root_path: str) -> str:

@@ -47,13 +47,13 @@ def base_url(request: Incoming, state: MockState) -> str:
     if public:
         return public.rstrip("/")
     scope = request.scope
+    host = request.headers.get(b"host")
+    scheme = scope.get("scheme", "http")
+    root_path = scope.get("root_path", "")
+    if host:  # nearly always (HTTP/1.1 requires it): the server address does not matter
+        return _origin(scheme, None, host, root_path)
     server = scope.get("server")
-    return _origin(
-        scope.get("scheme", "http"),
-        tuple(server) if server else None,
-        request.headers.get(b"host"),
-        scope.get("root_path", ""),
-    )
+    return _origin(scheme, tuple(server) if server else None, None, root_path)
 
 
 def _with_quota(error: ApiError, verdict: Verdict | None) -> ApiError:
@@ -128,9 +128,14 @@ def _slow(media: MediaFile, seconds: float) -> Reply:
 class PublicApi:
     """Endpoints of the real service, plus the result and sample file hosts."""
 
+    #: Rendered poll answers kept at most; past it they are dropped whole and re-rendered.
+    RENDERED_LIMIT = 50_000
+
     def __init__(self, state: MockState) -> None:
         self.state = state
         self._openapi: bytes | None = None
+        self._rendered: dict[str, tuple[tuple[str, str, str], bytes]] = {}
+        self._rendered_for: object = None
         self.handlers: dict[str, Handler] = {
             "poll": self.poll,
             "submit": self.submit,
@@ -177,17 +182,22 @@ class PublicApi:
         return json_reply(self._task_body(task, base_url(request, state)), _quota_headers(verdict))
 
     def _task_body(self, task: TaskSnapshot, base: str) -> bytes:
-        """A poll's answer changes only when the task's status does, so it is rendered once
-        per status (and origin) and kept with the task."""
+        """A poll's answer changes only when the task's status does, so the last one
+        rendered for each task is kept (per origin), and a client polling a finished task
+        costs a lookup. Task ids are unique within a store; a new store (a reset) starts
+        the cache afresh."""
         state = self.state
+        rendered = self._rendered
+        if self._rendered_for is not state.store or len(rendered) >= self.RENDERED_LIMIT:
+            rendered.clear()
+            self._rendered_for = state.store
         billing = state.config.billing_amount
-        key = (task.status, base, billing)
-        memo = task.memo
-        body = memo.get(key)
-        if body is None:
-            body = wire.success_body(wire.task_data(task, base, state.result_media(), billing))
-            memo.clear()  # what was rendered for an earlier status will not be asked again
-            memo[key] = body
+        key = (task.status.value, base, billing)
+        known = rendered.get(task.task_id)
+        if known is not None and known[0] == key:
+            return known[1]
+        body = wire.success_body(wire.task_data(task, base, state.result_media(), billing))
+        rendered[task.task_id] = (key, body)
         return body
 
     def result_file(self, request: Incoming) -> Reply:

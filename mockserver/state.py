@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import random
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,21 +27,23 @@ from .media import MediaLibrary
 from .profiles import profile_rules
 from .ratelimit import RateLimiter, Verdict, concurrency_error
 from .registry import ModelSpec, Registry
+from .task_store import DuplicateTaskId, TaskStore
 from .tasks import (
+    SUCCESS,
     ByClock,
     ByPolls,
     Manual,
     Outcome,
     Progression,
-    Task,
     TaskSnapshot,
     TaskStatus,
-    TaskStore,
     TransitionError,
 )
 from .wire import ResultMedia
 
 __all__ = ["Crash", "MockState"]
+
+FAILED = TaskStatus.FAILED
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,6 @@ class MockState:
         self.store = TaskStore(max_tasks=config.max_tasks)
         self.default_progression: Progression = self._progression_from_config()
         self._rng = random.Random(config.seed)
-        self._rng_lock = threading.Lock()
         self.crashes: list[Crash] = []
         self.faults = FaultEngine(config.seed)
         self.limiter = RateLimiter(config.rate_limit)
@@ -112,9 +112,8 @@ class MockState:
     def new_task_id(self) -> str:
         """`task-` and 24 lower-case hex digits (96 random bits); drawn from the seeded
         generator so that a replay with the same seed hands out the same ids."""
-        with self._rng_lock:
-            bits = self._rng.getrandbits(96)
-        return f"task-{bits:024x}"
+        # One C call on the shared generator: atomic under the GIL, so no lock is needed.
+        return f"task-{self._rng.getrandbits(96):024x}"
 
     def model(self, model_id: str) -> ModelSpec:
         spec = self.registry.get(model_id)
@@ -157,27 +156,29 @@ class MockState:
             self.store.unfinished_count(api_key, now) >= self.max_concurrent_tasks
         ):
             raise concurrency_error(self.max_concurrent_tasks, verdict)
-        task_id = self.new_task_id()
-        while task_id in self.store:
-            task_id = self.new_task_id()
-        task = Task(
-            task_id=task_id,
-            model_id=spec.model_id,
-            api_key=api_key,
-            params=dict(params),
-            submitted_at=now,
-            progression=self._progression_with(progression or self.default_progression, effects),
-            retention_seconds=(
-                self.config.retention_seconds
-                if effects.retention_seconds is None
-                else effects.retention_seconds
-            ),
-            hidden_polls=effects.hidden_polls,
-            result_fault=effects.result_fault,
+        policy = self._progression_with(progression or self.default_progression, effects)
+        retention = (
+            self.config.retention_seconds
+            if effects.retention_seconds is None
+            else effects.retention_seconds
         )
-        if effects.fail_message is not None:
-            task.outcome = Outcome(TaskStatus.FAILED, effects.fail_message)
-        return self.store.add(task, now)
+        outcome = SUCCESS if effects.fail_message is None else Outcome(FAILED, effects.fail_message)
+        while True:
+            try:
+                return self.store.create(
+                    self.new_task_id(),
+                    spec.model_id,
+                    api_key,
+                    dict(params),
+                    now,
+                    policy,
+                    retention,
+                    outcome=outcome,
+                    hidden_polls=effects.hidden_polls,
+                    result_fault=effects.result_fault,
+                )
+            except DuplicateTaskId:  # 96 random bits: in practice, never
+                continue
 
     @staticmethod
     def _progression_with(base: Progression, effects: TaskEffects) -> Progression:

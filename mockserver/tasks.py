@@ -10,9 +10,7 @@ and `end_time` does not drift between two polls.
 from __future__ import annotations
 
 import functools
-import heapq
 import math
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,9 +27,10 @@ __all__ = [
     "Task",
     "TaskSnapshot",
     "TaskStatus",
-    "TaskStore",
     "TransitionError",
+    "default_failure_message",
     "progression_from_name",
+    "progression_view",
 ]
 
 
@@ -43,12 +42,15 @@ class TaskStatus(str, Enum):
 
     @property
     def terminal(self) -> bool:
-        return self in (TaskStatus.SUCCESS, TaskStatus.FAILED)
+        return self is _SUCCESS or self is _FAILED
 
     @property
     def rank(self) -> int:
         """Order along the lifecycle; both terminal states share the last rank."""
         return {"pending": 0, "processing": 1}.get(self.value, 2)
+
+
+_SUCCESS, _FAILED = TaskStatus.SUCCESS, TaskStatus.FAILED
 
 
 class TransitionError(ValueError):
@@ -163,10 +165,17 @@ class Manual(Progression):
         return {"kind": self.name}
 
 
-@functools.lru_cache(maxsize=1024)
 def progression_view(progression: Progression) -> Mapping[str, Any]:
     """`describe()` as a read-only mapping, made once per distinct policy: most tasks share
     the default one, and every snapshot carries it."""
+    try:
+        return _shared_view(progression)
+    except TypeError:  # a policy of the user's that cannot be hashed
+        return MappingProxyType(progression.describe())
+
+
+@functools.lru_cache(maxsize=1024)
+def _shared_view(progression: Progression) -> Mapping[str, Any]:
     return MappingProxyType(progression.describe())
 
 
@@ -187,9 +196,7 @@ class TaskSnapshot(NamedTuple):
     """A consistent, immutable view of one task at one moment, safe to hand across threads.
 
     A named tuple rather than a frozen dataclass: one is made on every poll, and a tuple
-    is several times cheaper to build. `memo` is the task's own scratch space, shared by
-    all its snapshots, where the HTTP edge keeps what it rendered for the task (a poll's
-    answer changes only with the status); it goes when the task goes.
+    is several times cheaper to build.
     """
 
     task_id: str
@@ -207,7 +214,6 @@ class TaskSnapshot(NamedTuple):
     scheduled_end: float | None
     hidden_polls: int = 0
     result_fault: Any = None
-    memo: dict[Any, Any] = {}  # noqa: RUF012 - never written through the default
 
     @property
     def hidden(self) -> bool:
@@ -227,11 +233,8 @@ class TaskSnapshot(NamedTuple):
 
 @dataclass(eq=False, slots=True)
 class Task:
-    """The mutable record behind a task; only the store touches it, under its lock.
-
-    Slotted, because a store may hold 200,000 of them: no per-task `__dict__`, so less
-    memory and fewer objects for the garbage collector to walk.
-    """
+    """A task as the lifecycle rules work on it. The store keeps tasks in a flatter form
+    (see `task_store`) and makes one of these only to apply a rule, under its lock."""
 
     task_id: str
     model_id: str
@@ -249,13 +252,14 @@ class Task:
     polls_since_anchor: int = 0
     hidden_polls: int = 0
     result_fault: Any = None
-    memo: dict[Any, Any] = field(default_factory=dict)
-    progression_view: Mapping[str, Any] = field(default_factory=dict)
+    #: `describe()` of the progression, read-only; computed when not handed in.
+    progression_view: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        if math.isnan(self.anchor):
+        if self.anchor != self.anchor:  # NaN: not given
             self.anchor = self.submitted_at
-        self.progression_view = progression_view(self.progression)
+        if self.progression_view is None:
+            self.progression_view = progression_view(self.progression)
 
     def use_progression(self, progression: Progression, now: float) -> None:
         """Follow a new policy, counted from now."""
@@ -318,181 +322,12 @@ class Task:
             self.polls,
             self.api_key,
             self.params,
-            self.progression_view,
+            self.progression_view or progression_view(self.progression),
             None if terminal else self.progression.ends_at(self.anchor),
             self.hidden_polls,
             self.result_fault,
-            self.memo,
         )
 
 
 def default_failure_message() -> str:
     return "Task failed: the model could not process the input"
-
-
-class TaskStore:
-    """Every live task, guarded by one lock, bounded in size.
-
-    The test thread (forcing tasks, advancing time) and the server thread (submits and
-    polls) touch the store at once; each operation takes the lock once and hands back an
-    immutable snapshot. Expired records are dropped when looked up and by a sweep on every
-    submit that only touches what is due: a heap keyed by the earliest each task could
-    expire (submit time plus retention, since a task is kept at least that long), so the
-    cost is the number of expiring tasks, not the size of the store. If the store is still
-    full, the oldest finished task among the oldest `EVICTION_WINDOW` goes, else the oldest.
-    """
-
-    EVICTION_WINDOW = 1_000
-
-    def __init__(self, max_tasks: int = 200_000) -> None:
-        if max_tasks < 1:
-            raise ValueError("max_tasks must be at least 1")
-        self.max_tasks = max_tasks
-        self._tasks: dict[str, Task] = {}
-        self._lock = threading.RLock()
-        self._expiry: list[tuple[float, str]] = []
-        self._open_by_key: dict[str, set[str]] = {}
-        self.evicted_expired = 0
-        self.evicted_for_space = 0
-
-    def __len__(self) -> int:
-        return len(self._tasks)
-
-    def __contains__(self, task_id: object) -> bool:
-        return task_id in self._tasks
-
-    def add(self, task: Task, now: float) -> TaskSnapshot:
-        with self._lock:
-            if task.task_id in self._tasks:
-                raise ValueError(f"duplicate task id {task.task_id}")
-            self.sweep(now)
-            if len(self._tasks) >= self.max_tasks:
-                self._evict_for_space(now)
-            self._tasks[task.task_id] = task
-            heapq.heappush(self._expiry, (task.submitted_at + task.retention_seconds, task.task_id))
-            open_ids = self._open_by_key.get(task.api_key)
-            if open_ids is None:
-                self._open_by_key[task.api_key] = {task.task_id}
-            else:
-                open_ids.add(task.task_id)
-            return task.snapshot()
-
-    def _drop(self, task_id: str) -> None:
-        task = self._tasks.pop(task_id, None)
-        if task is not None:
-            ids = self._open_by_key.get(task.api_key)
-            if ids is not None:
-                ids.discard(task_id)
-                if not ids:
-                    del self._open_by_key[task.api_key]
-
-    def _live(self, task_id: str, now: float) -> Task | None:
-        task = self._tasks.get(task_id)
-        if task is None:
-            return None
-        task.refresh(now)
-        if task.expires_at <= now:
-            self._drop(task_id)
-            self.evicted_expired += 1
-            return None
-        return task
-
-    def observe(self, task_id: str, now: float, *, poll: bool) -> TaskSnapshot | None:
-        """Look at a task as a client would; `poll=True` counts the look as a poll."""
-        with self._lock:
-            task = self._tasks.get(task_id)
-            if task is not None and poll and task.expires_at > now:
-                task.polls += 1
-                task.polls_since_anchor += 1
-            task = self._live(task_id, now)
-            return None if task is None else task.snapshot()
-
-    def force(
-        self, task_id: str, status: TaskStatus, now: float, error_message: str | None = None
-    ) -> TaskSnapshot | None:
-        with self._lock:
-            task = self._live(task_id, now)
-            if task is None:
-                return None
-            task.force(status, now, error_message)
-            return task.snapshot()
-
-    def set_progression(
-        self, task_id: str, progression: Progression, now: float
-    ) -> TaskSnapshot | None:
-        """Give an unfinished task a new policy, counted from now."""
-        with self._lock:
-            task = self._live(task_id, now)
-            if task is None:
-                return None
-            if task.status.terminal:
-                raise TransitionError(f"task {task_id} already ended; its progression is final")
-            task.use_progression(progression, now)
-            task.refresh(now)
-            return task.snapshot()
-
-    def unfinished_count(self, api_key: str, now: float) -> int:
-        """Tasks of one key still pending or processing (for the concurrency limit)."""
-        with self._lock:
-            return len(self._prune_open(api_key, now))
-
-    def _prune_open(self, api_key: str, now: float) -> set[str]:
-        """The key's unfinished task ids, dropping those that ended or are gone; the index
-        keeps this O(unfinished tasks of the key), not O(all tasks)."""
-        ids = self._open_by_key.get(api_key, set())
-        for task_id in list(ids):
-            task = self._tasks.get(task_id)
-            if task is not None:
-                task.refresh(now)
-            if task is None or task.status.terminal:
-                ids.discard(task_id)
-        if not ids:
-            self._open_by_key.pop(api_key, None)
-        return ids
-
-    def snapshots(self, now: float) -> list[TaskSnapshot]:
-        with self._lock:
-            self.sweep(now)
-            snapshots = []
-            for task in self._tasks.values():
-                task.refresh(now)
-                if task.expires_at > now:
-                    snapshots.append(task.snapshot())
-            return snapshots
-
-    def sweep(self, now: float) -> int:
-        """Drop expired records; returns how many went."""
-        gone = 0
-        with self._lock:
-            heap = self._expiry
-            while heap and heap[0][0] <= now:
-                _, task_id = heapq.heappop(heap)
-                task = self._tasks.get(task_id)
-                if task is None:
-                    continue  # already dropped (looked up after expiry, or evicted)
-                task.refresh(now)
-                if task.expires_at <= now:
-                    self._drop(task_id)
-                    gone += 1
-                else:  # it finished, so it is kept longer: look again when that is due
-                    heapq.heappush(heap, (task.expires_at, task_id))
-            self.evicted_expired += gone
-            return gone
-
-    def _evict_for_space(self, now: float) -> None:
-        for scanned, (task_id, task) in enumerate(self._tasks.items()):
-            if scanned >= self.EVICTION_WINDOW:
-                break
-            task.refresh(now)
-            if task.status.terminal:
-                self._drop(task_id)
-                self.evicted_for_space += 1
-                return
-        self._drop(next(iter(self._tasks)))
-        self.evicted_for_space += 1
-
-    def clear(self) -> None:
-        with self._lock:
-            self._tasks.clear()
-            self._open_by_key.clear()
-            self._expiry.clear()

@@ -6,6 +6,7 @@ provider renames a field, this is the one file to change.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -77,22 +78,33 @@ def submit_data(task: TaskSnapshot, base_url: str) -> dict[str, Any]:
 
 
 def _json_string(text: str) -> str:
-    """`text` as a JSON string literal, as `dumps` writes it; plain text (ids, most URLs)
-    needs no escaping and is quoted without calling the encoder."""
-    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
-        return f'"{text}"'
-    return json.dumps(text, ensure_ascii=False)
+    """`text` as a JSON string literal, as `dumps` writes it."""
+    return f'"{text}"' if _plain_text(text) else json.dumps(text, ensure_ascii=False)
 
 
 def submit_body(task: TaskSnapshot, base_url: str) -> bytes:
     """The submit answer; the same bytes as `success_body(submit_data(...))`, spliced
-    from a template, since every submit renders it."""
-    url = _json_string(task_url(base_url, task.task_id))
-    return (
-        f'{{"code":0,"message":"{SUCCESS_MESSAGE}","data":{{"status":"{task.status.value}",'
-        f'"task_id":{_json_string(task.task_id)},"model_id":{_json_string(task.model_id)},'
-        f'"get_result":{{"method":"GET","url":{url}}}}}}}'
-    ).encode()
+    from a template made once per status, model and origin, since every submit renders
+    it. (An id that would need escaping, which the mock never hands out, is rendered in
+    full.)"""
+    task_id = task.task_id
+    if not _plain_text(task_id):
+        return success_body(submit_data(task, base_url))
+    head, middle, tail = _submit_template(task.status.value, task.model_id, base_url)
+    return b"".join((head, task_id.encode(), middle, task_id.encode(), tail))
+
+
+@functools.lru_cache(maxsize=256)
+def _submit_template(status: str, model_id: str, base_url: str) -> tuple[bytes, bytes, bytes]:
+    url_head = _json_string(task_url(base_url, ""))[:-1]  # the URL's literal, still open
+    head = f'{{"code":0,"message":"{SUCCESS_MESSAGE}","data":{{"status":"{status}","task_id":"'
+    middle = f'","model_id":{_json_string(model_id)},"get_result":{{"method":"GET","url":{url_head}'
+    return head.encode(), middle.encode(), b'"}}}'
+
+
+def _plain_text(text: str) -> bool:
+    """Whether JSON writes `text` between quotes as it is."""
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
 
 
 def task_data(
@@ -154,6 +166,7 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=256)
 def is_json_type(content_type: str | None) -> bool:
     """`application/json` or a `+json` type, parameters aside."""
     media_type = (content_type or "").split(";", 1)[0].strip().lower()

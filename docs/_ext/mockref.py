@@ -702,6 +702,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "magic",
         "ratelimit",
         "journal",
+        "task_store",
         "errors",
         "auth",
         "config",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import threading
 
@@ -13,6 +14,7 @@ from mockserver.clock import ManualClock
 from mockserver.config import MockConfig
 from mockserver.errors import ApiError
 from mockserver.state import MockState
+from mockserver.task_store import TaskStore
 from mockserver.tasks import (
     ByClock,
     ByPolls,
@@ -21,7 +23,6 @@ from mockserver.tasks import (
     Progression,
     Task,
     TaskStatus,
-    TaskStore,
     TransitionError,
     progression_from_name,
 )
@@ -537,6 +538,46 @@ def test_snapshots_leave_out_expired_tasks() -> None:
     store.add(make_task("a", progression=Manual(), retention=10), T0)
     store.add(make_task("b", progression=Manual(), retention=100), T0)
     assert [s.task_id for s in store.snapshots(T0 + 10)] == ["b"]
+
+
+def test_stored_tasks_are_out_of_the_garbage_collectors_way() -> None:
+    """A store of 200,000 tasks must not turn every full collection into a long pause:
+    after one collection, no task record (finished, unfinished, polled, forced, faulted or
+    with a policy of the user's) is tracked by the collector any more."""
+
+    class OwnPolicy(Manual):
+        __hash__ = None  # type: ignore[assignment]  # unhashable: kept beside the record
+
+    store = TaskStore()
+    policies = [ByClock(0.0, 0.0), ByClock(5.0, 5.0), ByPolls(1, 2), Manual(), OwnPolicy()]
+    for i in range(50):
+        task = make_task(f"t{i}", progression=policies[i % len(policies)])
+        if i % 7 == 0:
+            task.result_fault = object()
+        store.add(task, T0)
+    for i in range(5):  # as a submit writes them
+        store.create(f"c{i}", "vidu/lip-sync", "mdlx-key", {"video_url": "x"}, T0, policies[i], 99.0)
+    for i in range(0, 50, 3):
+        store.observe(f"t{i}", T0 + 20, poll=True)
+    store.force("t3", FAILED, T0 + 21, "Task failed: no face found")
+    gc.collect()
+    records = list(store._records.values())
+    assert len(records) == 55
+    assert not [r[0] for r in records if gc.is_tracked(r)]
+    assert not [p for p in store._params.values() if gc.is_tracked(p)]
+
+
+def test_a_store_that_never_fills_keeps_its_bookkeeping_bounded() -> None:
+    store = TaskStore(max_tasks=1_000_000)
+    for i in range(6_000):
+        store.add(
+            make_task(f"t{i}", at=T0 + i, progression=ByClock(0.0, 0.0), retention=10), T0 + i
+        )
+    assert len(store) <= 11
+    assert len(store._order) <= 2 * len(store) + 1024
+    assert len(store._ended) <= 2 * len(store) + 1024
+    assert len(store._expiry) <= 2 * len(store) + 2
+    assert len(store._endings) <= 1  # the newest task's end is still to come
 
 
 def test_a_duplicate_task_id_is_refused() -> None:

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from mockserver import wire
 from mockserver.errors import ApiError, task_not_found
-from mockserver.tasks import ByClock, Manual, Task, TaskSnapshot, TaskStatus, TaskStore
+from mockserver.task_store import TaskStore
+from mockserver.tasks import ByClock, Manual, Task, TaskSnapshot, TaskStatus
 
 T0 = 1_700_000_000.0
 BASE = "http://127.0.0.1:8123"
