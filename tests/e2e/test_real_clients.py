@@ -154,9 +154,7 @@ def test_errors_reach_a_real_client_as_the_envelope(served, mock, contract, call
     assert gone.json()["code"] == 404
 
 
-def test_a_bug_in_a_route_is_a_500_envelope_and_the_server_keeps_serving(
-    make_mock, monkeypatch
-):
+def test_a_bug_in_a_route_is_a_500_envelope_and_the_server_keeps_serving(make_mock, monkeypatch):
     mock = make_mock()
     url = mock.start()
     headers = mock.auth_headers

@@ -556,7 +556,9 @@ def test_stored_tasks_are_out_of_the_garbage_collectors_way() -> None:
             task.result_fault = object()
         store.add(task, T0)
     for i in range(5):  # as a submit writes them
-        store.create(f"c{i}", "vidu/lip-sync", "mdlx-key", {"video_url": "x"}, T0, policies[i], 99.0)
+        store.create(
+            f"c{i}", "vidu/lip-sync", "mdlx-key", {"video_url": "x"}, T0, policies[i], 99.0
+        )
     for i in range(0, 50, 3):
         store.observe(f"t{i}", T0 + 20, poll=True)
     store.force("t3", FAILED, T0 + 21, "Task failed: no face found")
