@@ -409,7 +409,7 @@ class FaultEngine:
         self._rules: list[Rule] = []
         self._lock = threading.Lock()
         self._next_id = 1
-        self._may_fire: dict[str, bool] = {}
+        self._may_fire: dict[str, tuple[Rule, ...]] = {}
         #: Whether any rule looks at request bodies (or API keys), so the edge parses a
         #: submit's JSON (or reads the key) only when a rule needs it.
         self.matches_bodies = False
@@ -447,11 +447,21 @@ class FaultEngine:
         """Whether any rule could match a request on this route. Without one (and without
         a fault header) there is nothing to decide or count, and the edge skips the
         engine. Known per route until the rules change."""
+        return bool(self._candidates(route))
+
+    def _candidates(self, route: str) -> tuple[Rule, ...]:
+        """The rules that could match a request on this route, in order."""
         known = self._may_fire.get(route)
         if known is None:
             with self._lock:
-                known = any(rule.could_match(route) for rule in self._rules)
-                self._may_fire[route] = known
+                known = self._candidates_locked(route)
+        return known
+
+    def _candidates_locked(self, route: str) -> tuple[Rule, ...]:
+        known = self._may_fire.get(route)
+        if known is None:
+            known = tuple(rule for rule in self._rules if rule.could_match(route))
+            self._may_fire[route] = known
         return known
 
     def _changed(self) -> None:
@@ -484,7 +494,8 @@ class FaultEngine:
         decisions: list[Decision] = list(prior)
         answered = any(d.answers for d in prior) if prior else False
         with self._lock:
-            for rule in self._rules:
+            # Only rules that could match this route: the others would not even count it.
+            for rule in self._candidates_locked(request.route):
                 group = rule.fault.group
                 if not rule.match.matches(request):
                     continue
