@@ -31,8 +31,8 @@ sampled and printed as a row. At the end the verdict:
 
 To let memory reach a steady state, tasks must expire: records are kept
 `--retention-seconds` (default 30, instead of the provider's 24 h) and the clock runs
-`--speed` times faster (default 10), so a task lives 0.3 s plus 3 s of retention, and the
-store's once-a-clock-minute sweep runs every 6 s. The journal is bounded by
+`--speed` times faster (default 10), so a task lives 0.3 s plus 3 s of retention, and each
+submit sweeps out the records that have expired by then. The journal is bounded by
 `--journal-max-entries` (default 10,000; 1,000 with `--quick`) so that it is full within
 the first half.
 

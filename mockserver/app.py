@@ -1,7 +1,7 @@
 """`create_app(state)`: the Starlette application around one `MockState`.
 
-The edge (`edge.Edge`, a pure ASGI middleware) serves the provider's routes; Starlette's
-router serves the admin API behind it. Every way a request can go wrong ends here as the
+The edge (`edge.Edge`, plain ASGI) serves the provider's routes; Starlette's router
+serves the admin API beside it. Every way a request can go wrong ends here as the
 provider's envelope: errors raised by the core (`ApiError`), the router's own 404/405, and
 any bug of ours (500, recorded on the state so the test that triggered it can fail loudly
 instead of passing on a 500).

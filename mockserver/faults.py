@@ -4,8 +4,8 @@ out elsewhere.
 A **rule** pairs a **match** (route, method, API key, body fields) with a **schedule**
 (always, once, N times, after the first N, every Nth, or with a seeded probability) and a
 **fault** (an HTTP error, a transport failure, or a change to the task being submitted).
-The engine only *decides*; the ASGI middleware carries out HTTP and transport faults and
-the state applies task faults. Every random draw comes from one generator seeded per
+The engine only *decides*; the edge (`fault_actions`) carries out HTTP and transport
+faults and the state applies task faults. Every random draw comes from one generator seeded per
 engine, and rules are consulted in order under one lock, so the same seed and the same
 sequence of requests give the same faults on every run.
 """

@@ -45,7 +45,7 @@ def uvicorn_config(app: ASGIApp, log_level: str = "warning") -> uvicorn.Config:
     """uvloop and httptools when installed (the `[standard]` extra): same app, 3x faster.
 
     The HTTP protocol registers each connection with the app's `Connections`, so that the
-    fault middleware can reset or close a client's socket like a broken network would.
+    edge can reset or close a client's socket like a broken network would.
     """
     connections = getattr(getattr(app, "state", None), "connections", None)
     http: Any = "auto"
