@@ -204,6 +204,22 @@ class TaskStore:
             record[_HIDDEN], self._result_faults.get(task_id),
         )  # fmt: skip
 
+    def _expires_at(self, record: Record, now: float) -> float:
+        """When a record expires, worked out from the record: what `Task.expires_at` would
+        say after a refresh, without making the `Task` (a sweep may see thousands)."""
+        finished: float | None = record[_FINISHED]
+        if record[_STATUS] not in _TERMINAL:
+            end = self._policy(record).ends_at(record[_ANCHOR])
+            if end is None:  # no schedule to read: ask the policy, through the task
+                task = self._task(record)
+                task.refresh(now)
+                return task.expires_at
+            if end <= now:
+                finished = max(end, record[_STARTED] or end)  # as `Task.refresh` sets it
+        base: float = record[_SUBMITTED] if finished is None else finished
+        retention: float = record[_RETENTION]
+        return base + retention
+
     def _drop(self, task_id: str) -> None:
         record = self._records.pop(task_id, None)
         if record is None:
@@ -219,23 +235,9 @@ class TaskStore:
                     del self._open_by_key[record[_KEY]]
 
     def _ended_now(self, task: Task, now: float) -> None:
-        """Note that a task was just seen to end, after every clock-driven task that ended
-        before it, so the list stays in the order tasks ended."""
-        self._drain_endings(now)
+        """Note that a task was just seen to end (clock-driven ones are also found from
+        the heap of their scheduled ends, without anybody looking)."""
         self._ended.append(task.task_id)
-
-    def _drain_endings(self, now: float) -> None:
-        heap = self._endings
-        while heap and heap[0][0] <= now:
-            _, task_id = heapq.heappop(heap)
-            record = self._records.get(task_id)
-            if record is None or record[_STATUS] in _TERMINAL:
-                continue  # gone, or its end was already noted
-            task = self._task(record)
-            task.refresh(now)
-            if task.status.terminal:
-                self._flatten(task)
-                self._ended.append(task_id)
 
     def _schedule(self, task: Task) -> None:
         end = task.progression.ends_at(task.anchor)
@@ -264,14 +266,18 @@ class TaskStore:
         return task
 
     def _compact(self) -> None:
-        """Forget the ids of tasks that are gone from the two orders kept for eviction,
-        once they make up most of them: eviction pops them lazily, but a store that never
-        fills never evicts."""
+        """Forget the ids of tasks that are gone from the orders kept for eviction, once
+        they make up most of them: eviction pops them lazily, but a store that never fills
+        never evicts."""
         records = self._records
-        if len(self._order) > 2 * len(records) + 1024:
+        bound = 2 * len(records) + 1024
+        if len(self._order) > bound:
             self._order = deque(task_id for task_id in self._order if task_id in records)
-        if len(self._ended) > 2 * len(records) + 1024:
+        if len(self._ended) > bound:
             self._ended = deque(task_id for task_id in self._ended if task_id in records)
+        if len(self._endings) > bound:
+            self._endings = [entry for entry in self._endings if entry[1] in records]
+            heapq.heapify(self._endings)
 
     # -- operations ----------------------------------------------------------------------
 
@@ -449,25 +455,44 @@ class TaskStore:
         """Drop expired records; returns how many went."""
         gone = 0
         with self._lock:
-            self._drain_endings(now)
-            self._compact()
             heap = self._expiry
+            records = self._records
             while heap and heap[0][0] <= now:
                 _, task_id = heapq.heappop(heap)
-                if task_id not in self._records:
+                record = records.get(task_id)
+                if record is None:
                     continue  # already dropped (looked up after expiry, or evicted)
-                task = self._live(task_id, now)
-                if task is None:
+                expires = self._expires_at(record, now)
+                if expires <= now:
+                    self._drop(task_id)
+                    self.evicted_expired += 1
                     gone += 1
-                    continue
-                self._flatten(task)
-                # It finished, so it is kept longer: look again when that is due.
-                heapq.heappush(heap, (task.expires_at, task_id))
+                else:  # it finished, so it is kept longer: look again when that is due
+                    heapq.heappush(heap, (expires, task_id))
+            if gone:
+                self._compact()  # let go of the ids of what just went
             return gone
 
     def _evict_for_space(self, now: float) -> None:
-        self._drain_endings(now)
+        """Drop one task: one that has ended (the earliest scheduled end that has passed,
+        else the first seen to end), else the oldest. Pops only as far as it must."""
         records = self._records
+        endings = self._endings
+        while endings and endings[0][0] <= now:
+            _, task_id = heapq.heappop(endings)
+            record = records.get(task_id)
+            if record is None:
+                continue
+            if record[_STATUS] not in _TERMINAL:
+                task = self._live(task_id, now)
+                if task is None:  # it had expired: that made the room
+                    return
+                self._flatten(task)
+                if not task.status.terminal:
+                    continue  # its policy changed since: not ended after all
+            self._drop(task_id)
+            self.evicted_for_space += 1
+            return
         while self._ended:
             task_id = self._ended.popleft()
             record = records.get(task_id)

@@ -201,3 +201,21 @@ def test_layer_measurements_on_a_tiny_n():
         assert set(kinds) == {"poll", "submit"}
         for timing in kinds.values():
             _sane(timing, most_us=1_000_000)
+
+
+@pytest.mark.parametrize("which", ["ours", "starlette"])
+@pytest.mark.parametrize("kind", ["poll", "submit"])
+def test_the_instruction_count_child_runs_its_requests(which: str, kind: str) -> None:
+    """What callgrind measures must itself work (valgrind is not run here)."""
+    import bench_instructions
+
+    bench_instructions._requests(which, kind, 5)
+
+
+def test_the_instruction_counter_reads_callgrinds_total() -> None:
+    import bench_instructions
+
+    line = "==123== Collected : 1,234,567\n".replace(",", "")
+    found = bench_instructions._COLLECTED.search(line)
+    assert found is not None
+    assert int(found.group(1)) == 1234567
