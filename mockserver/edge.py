@@ -54,41 +54,21 @@ def _kept_body(reply: Reply, kind: str) -> bytes | None:
     return reply.body
 
 
-def _chunked(headers: dict[bytes, bytes]) -> bool:
-    return b"transfer-encoding" in headers
-
-
-async def _read_body(
-    receive: Receive, headers: dict[bytes, bytes], method: str, limit: int
-) -> bytes | None:
-    """The request body, at most `limit` + 1 bytes (enough for the route to see it is too
-    large); None if the client went away before sending it all."""
-    declared = headers.get(b"content-length")
-    if declared is None:
-        if method in _BODILESS and b"transfer-encoding" not in headers:
-            return b""  # nothing follows a GET without a length: no need to ask for it
-    elif declared.isdigit() and int(declared) > limit:
-        # Too large by its own account: leave it unread so the route answers 413 at once,
-        # instead of waiting for bytes that may never come.
-        return b""
-    message = await receive()
-    if message["type"] != "http.request":
-        return None
-    body: bytes = message.get("body", b"")
-    if not message.get("more_body", False):
-        return body
-    chunks = [body]
-    size = len(body)
-    while size <= limit:
-        message = await receive()
+async def _rest_of_body(receive: Receive, first: Message, limit: int) -> bytes | None:
+    """The body after its first message, at most `limit` + 1 bytes in all (enough for the
+    route to see it is too large); None if the client went away before sending it all."""
+    message = first
+    chunks: list[bytes] = []
+    size = 0
+    while True:
         if message["type"] != "http.request":
             return None
         chunk = message.get("body", b"")
         chunks.append(chunk)
         size += len(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+        if not message.get("more_body", False) or size > limit:
+            return b"".join(chunks)
+        message = await receive()
 
 
 class Edge:
@@ -132,10 +112,21 @@ class Edge:
         resolved = resolve(method, local_path)
         raw_headers: Sequence[tuple[bytes, bytes]] = scope["headers"]
         headers = dict(reversed(raw_headers))  # the first of repeated names wins
-        if method in _BODILESS and b"content-length" not in headers and not _chunked(headers):
-            body: bytes | None = b""  # and no need to ask for it (see `_read_body`)
+        declared = headers.get(b"content-length")
+        limit = state.config.max_body_bytes
+        body: bytes | None
+        if declared is None and method in _BODILESS and b"transfer-encoding" not in headers:
+            body = b""  # nothing follows a GET without a length: no need to ask for it
+        elif declared is not None and declared.isdigit() and int(declared) > limit:
+            # Too large by its own account: leave it unread so the route answers 413 at
+            # once, instead of waiting for bytes that may never come.
+            body = b""
         else:
-            body = await _read_body(receive, headers, method, state.config.max_body_bytes)
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                body = message.get("body", b"")
+            else:
+                body = await _rest_of_body(receive, message, limit)
         if body is None:
             # The client hung up mid-request: a network outcome, not a bug of ours, and
             # nothing a service would act on.
@@ -183,17 +174,12 @@ class Edge:
             else:
                 await send_reply(send, reply, sent)
         finally:
-            journal = state.journal
-            authorization = headers.get(b"authorization")
-            journal.record(
-                (
-                    seq, resolved.method, resolved.path if path is local_path else path, kind,
-                    reply.status, clock_time, wall_time, (time.perf_counter() - started) * 1000,
-                    None if authorization is None else journal.shared(authorization),
-                    reply.task_id if kind == "submit" else resolved.task_id, None, "response",
-                    scope.get("query_string", b""), journal.shared(tuple(raw_headers)), body,
-                    journal.shared(tuple(sent)), _kept_body(reply, kind),
-                )
+            state.journal.record_answer(
+                seq, resolved.method, resolved.path if path is local_path else path, kind,
+                reply.status, clock_time, wall_time, (time.perf_counter() - started) * 1000,
+                headers.get(b"authorization"),
+                reply.task_id if kind == "submit" else resolved.task_id,
+                scope.get("query_string", b""), raw_headers, body, sent, _kept_body(reply, kind),
             )  # fmt: skip
         if crash is not None:
             raise crash  # as Starlette's error middleware does: the server logs it

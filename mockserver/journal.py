@@ -15,13 +15,11 @@ import threading
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 from .auth import key_fingerprint, redact
 
 __all__ = ["BODY_LIMIT", "Entry", "Journal", "RawEntry", "bearer_token"]
-
-_Value = TypeVar("_Value")
 
 #: How much of a request or response body an entry shows.
 BODY_LIMIT = 64 * 1024
@@ -174,26 +172,57 @@ class Journal:
         self._shared: dict[Any, Any] = {}
         self.dropped = 0
 
-    #: Distinct shared values remembered by `shared`; dropped whole past this.
+    #: Distinct header lists and keys kept for sharing (see `record_answer`); dropped
+    #: whole past this.
     SHARED_LIMIT = 4096
-
-    def shared(self, value: _Value) -> _Value:
-        """One copy of a value many entries hold: the same header lists and the same key
-        come with most requests. Kept once, an entry holds a few objects instead of some
-        thirty, and a full journal costs less memory and far fewer cache misses when its
-        oldest entries are freed."""
-        known = self._shared.get(value)
-        if known is not None:
-            return known  # type: ignore[no-any-return]
-        if len(self._shared) >= self.SHARED_LIMIT:
-            self._shared.clear()
-        self._shared[value] = value
-        return value
 
     def next_seq(self) -> int:
         """The next request's number: taken when it arrives, so entries sort in the order
         requests began even though they are written when each ends."""
         return next(self._seq)  # atomic: itertools.count is one C call under the GIL
+
+    def record_answer(
+        self,
+        seq: int,
+        method: str,
+        path: str,
+        route: str,
+        status: int,
+        clock_time: float,
+        wall_time: float,
+        duration_ms: float,
+        authorization: bytes | None,
+        task_id: str | None,
+        query: bytes,
+        request_headers: Sequence[tuple[bytes, bytes]],
+        request_body: bytes,
+        response_headers: Sequence[tuple[bytes, bytes]],
+        response_body: bytes | None,
+    ) -> None:
+        """`record` for a request answered with no fault, the values as the edge has them.
+
+        The same header lists and the same key come with most requests; each entry holds
+        one shared copy of them, so it is a few objects instead of some thirty, and a full
+        journal costs less memory and far fewer cache misses when its oldest entries are
+        freed."""
+        shared = self._shared
+        if len(shared) >= self.SHARED_LIMIT:
+            shared.clear()
+        if authorization is not None:
+            authorization = shared.setdefault(authorization, authorization)
+        request_headers = tuple(request_headers)
+        request_headers = shared.setdefault(request_headers, request_headers)
+        response_headers = tuple(response_headers)
+        response_headers = shared.setdefault(response_headers, response_headers)
+        entry = (
+            seq, method, path, route, status, clock_time, wall_time, duration_ms, authorization,
+            task_id, None, "response", query, request_headers, request_body, response_headers,
+            response_body,
+        )  # fmt: skip
+        with self._lock:
+            if len(self._entries) == self.max_entries:
+                self.dropped += 1
+            self._entries.append(entry)
 
     def record(self, entry: tuple[Any, ...]) -> None:
         """Keep one exchange, a tuple laid out as `RawEntry`."""

@@ -83,6 +83,11 @@ class RateLimiter:
     def enabled(self) -> bool:
         return self.limit > 0
 
+    @property
+    def has_overrides(self) -> bool:
+        """Whether some key has a quota of its own (a magic key, or a test's)."""
+        return bool(self._overrides)
+
     def set_limit(self, api_key: str, limit: int) -> None:
         """A tighter (or looser) quota for one key, as a magic key or a test asks."""
         with self._lock:

@@ -128,8 +128,10 @@ def _slow(media: MediaFile, seconds: float) -> Reply:
 class PublicApi:
     """Endpoints of the real service, plus the result and sample file hosts."""
 
-    #: Rendered poll answers kept at most; past it they are dropped whole and re-rendered.
-    RENDERED_LIMIT = 50_000
+    #: Rendered poll answers kept at most (the tasks polled lately); past it they are
+    #: dropped whole and re-rendered. Small on purpose: entries are not removed when their
+    #: task expires, so this bound is what keeps a long-running server's memory flat.
+    RENDERED_LIMIT = 4096
 
     def __init__(self, state: MockState) -> None:
         self.state = state

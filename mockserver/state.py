@@ -132,7 +132,10 @@ class MockState:
 
     def admit(self, api_key: str) -> Verdict | None:
         """Count one API request against the key's quota; raises the provider's 429."""
-        return self.limiter.admit(api_key, self.clock.now())
+        limiter = self.limiter
+        if limiter.limit <= 0 and not limiter.has_overrides:
+            return None  # limiting off for every key: nothing to count
+        return limiter.admit(api_key, self.clock.now())
 
     # -- the client's operations --------------------------------------------------------
 

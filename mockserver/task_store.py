@@ -69,6 +69,9 @@ class TaskStore:
     #: Distinct built-in policies interned; past this, further ones are kept per task.
     POLICY_LIMIT = 1024
 
+    #: Parameter dicts kept for tasks recently looked at (see `_params_of`).
+    PARAMS_SHOWN_LIMIT = 4096
+
     def __init__(self, max_tasks: int = 200_000) -> None:
         if max_tasks < 1:
             raise ValueError("max_tasks must be at least 1")
@@ -76,6 +79,7 @@ class TaskStore:
         self._lock = threading.RLock()
         self._records: dict[str, Record] = {}
         self._params: dict[str, Mapping[str, Any]] = {}  # only those that are not plain
+        self._params_shown: dict[str, dict[str, Any]] = {}
         self._result_faults: dict[str, Any] = {}
         self._own_policies: dict[str, Progression] = {}
         self._policies: list[Progression] = []
@@ -163,10 +167,20 @@ class TaskStore:
         return tuple(flat)
 
     def _params_of(self, record: Record) -> Mapping[str, Any]:
+        """The parameters as a dict; the last few thousand made are kept, since a client
+        polls the same task again and again (a small dict the collector walks in no time,
+        unlike one per stored task)."""
+        task_id = record[_ID]
         flat = record[_PARAMS]
         if flat is None:
-            return self._params[record[_ID]]
-        return dict(zip(flat[::2], flat[1::2], strict=True))
+            return self._params[task_id]
+        shown = self._params_shown.get(task_id)
+        if shown is None:
+            shown = dict(zip(flat[::2], flat[1::2], strict=True))
+            if len(self._params_shown) >= self.PARAMS_SHOWN_LIMIT:
+                self._params_shown.clear()
+            self._params_shown[task_id] = shown
+        return shown
 
     def _task(self, record: Record) -> Task:
         task_id: str = record[_ID]
@@ -225,6 +239,7 @@ class TaskStore:
         if record is None:
             return
         self._params.pop(task_id, None)
+        self._params_shown.pop(task_id, None)
         self._result_faults.pop(task_id, None)
         self._own_policies.pop(task_id, None)
         if self._open_by_key is not None:
@@ -509,6 +524,7 @@ class TaskStore:
 
     def clear(self) -> None:
         with self._lock:
+            self._params_shown.clear()
             for table in (self._records, self._params, self._result_faults, self._own_policies):
                 table.clear()
             self._open_by_key = None

@@ -346,3 +346,25 @@ def test_concurrent_clients_over_asgi(mock, async_client_for, check):
         assert data["task_id"] == task_id
         assert data["status"] == "success"
         assert mock.task(task_id).params["video_url"].startswith("v")
+
+
+# --- what a long-running server keeps --------------------------------------------------------
+
+
+def test_the_poll_answers_kept_for_reuse_stay_bounded(client, mock, check, monkeypatch):
+    """Each task's last rendered poll answer is kept to serve repeated polls, but never
+    more than a bound: entries outlive their tasks, and a soak found a server that kept
+    one per task ever polled growing by 59 bytes a request."""
+    from mockserver.routes import PublicApi
+
+    monkeypatch.setattr(PublicApi, "RENDERED_LIMIT", 8)
+    api = mock.app.edge.handlers["poll"].__self__
+    for _ in range(30):
+        task_id = check.success(client.post(SUBMIT_PATH, json=BODY, headers=mock.auth_headers))[
+            "task_id"
+        ]
+        first = check.success(poll(client, mock, task_id))
+        again = check.success(poll(client, mock, task_id))  # served from what was kept
+        assert first == again
+        assert len(api._rendered) <= 8
+    assert api._rendered  # and it does keep some
