@@ -447,7 +447,10 @@ class FaultEngine:
         """Whether any rule could match a request on this route. Without one (and without
         a fault header) there is nothing to decide or count, and the edge skips the
         engine. Known per route until the rules change."""
-        return bool(self._candidates(route))
+        known = self._may_fire.get(route)
+        if known is None:
+            known = self._candidates(route)
+        return bool(known)
 
     def _candidates(self, route: str) -> tuple[Rule, ...]:
         """The rules that could match a request on this route, in order."""
@@ -496,7 +499,7 @@ class FaultEngine:
         with self._lock:
             # Only rules that could match this route: the others would not even count it.
             for rule in self._candidates_locked(request.route):
-                group = rule.fault.group
+                group = rule.fault._group
                 if not rule.match.matches(request):
                     continue
                 if group in ("task", "result") and request.route != "submit":

@@ -19,6 +19,7 @@ __all__ = [
     "MAGIC_KEYS",
     "MAGIC_KEY_PREFIX",
     "MAGIC_SCENARIOS",
+    "asks",
     "key_effect",
     "task_effects_for",
 ]
@@ -77,11 +78,17 @@ def _scenarios(url: str) -> list[str]:
     return found
 
 
+def asks(params: Mapping[str, Any]) -> bool:
+    """Whether a submit body could ask for anything (one look; most bodies do not)."""
+    url = params.get("video_url")
+    return isinstance(url, str) and "mock" in url
+
+
 def task_effects_for(params: Mapping[str, Any]) -> list[Fault]:
     """Task faults asked for by magic values in the submit body."""
-    url = params.get("video_url")
-    if not isinstance(url, str) or "mock" not in url:
+    if not asks(params):
         return []
+    url: str = params["video_url"]
     faults = []
     for name in _scenarios(url):
         fault = MAGIC_SCENARIOS.get(name)

@@ -76,25 +76,21 @@ class RateLimiter:
         self.limit = limit
         self.window = window
         self._counts: dict[str, tuple[float, int]] = {}
-        self._overrides: dict[str, int] = {}
+        #: Keys with a quota of their own (a magic key, or a test's).
+        self.overrides: dict[str, int] = {}
         self._lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
         return self.limit > 0
 
-    @property
-    def has_overrides(self) -> bool:
-        """Whether some key has a quota of its own (a magic key, or a test's)."""
-        return bool(self._overrides)
-
     def set_limit(self, api_key: str, limit: int) -> None:
         """A tighter (or looser) quota for one key, as a magic key or a test asks."""
         with self._lock:
-            self._overrides[api_key] = limit
+            self.overrides[api_key] = limit
 
     def limit_for(self, api_key: str) -> int:
-        return self._overrides.get(api_key, self.limit)
+        return self.overrides.get(api_key, self.limit)
 
     def admit(self, api_key: str, now: float) -> Verdict | None:
         """Count one request; raise the 429 if over quota. None when limiting is off."""

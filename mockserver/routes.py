@@ -163,12 +163,18 @@ class PublicApi:
             if params is None or not wire.is_json_type(content_type):
                 params = wire.parse_json_object(request.body, content_type)
             task = state.submit(
-                spec.model_id, params, api_key, faults=request.task_faults, verdict=verdict
+                spec.model_id,
+                params,
+                api_key,
+                faults=request.task_faults,
+                verdict=verdict,
+                spec=spec,
             )
         except ApiError as error:
             raise _with_quota(error, verdict) from None
-        reply = json_reply(
-            wire.submit_body(task, base_url(request, state)), _quota_headers(verdict)
+        reply = Reply(
+            wire.submit_body(task, base_url(request, state)),
+            headers=None if verdict is None else verdict.raw_headers(),
         )
         reply.task_id = task.task_id
         return reply

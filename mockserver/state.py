@@ -133,7 +133,7 @@ class MockState:
     def admit(self, api_key: str) -> Verdict | None:
         """Count one API request against the key's quota; raises the provider's 429."""
         limiter = self.limiter
-        if limiter.limit <= 0 and not limiter.has_overrides:
+        if limiter.limit <= 0 and not limiter.overrides:
             return None  # limiting off for every key: nothing to count
         return limiter.admit(api_key, self.clock.now())
 
@@ -148,18 +148,24 @@ class MockState:
         progression: Progression | None = None,
         faults: Iterable[Fault] = (),
         verdict: Verdict | None = None,
+        spec: ModelSpec | None = None,
     ) -> TaskSnapshot:
-        """Validate and create a task; `faults` are task faults that fired on this submit."""
-        spec = self.model(model_id)
+        """Validate and create a task; `faults` are task faults that fired on this submit
+        (`spec`, when the caller already looked the model up)."""
+        if spec is None:
+            spec = self.model(model_id)
         spec.validator.validate(params)
-        fired = [*faults, *magic.task_effects_for(params)]
+        fired = [*faults, *magic.task_effects_for(params)] if faults or magic.asks(params) else ()
         effects = TaskEffects.from_faults(fired) if fired else NO_EFFECTS
         now = self.clock.now()
         if self.max_concurrent_tasks and (
             self.store.unfinished_count(api_key, now) >= self.max_concurrent_tasks
         ):
             raise concurrency_error(self.max_concurrent_tasks, verdict)
-        policy = self._progression_with(progression or self.default_progression, effects)
+        if progression is None and effects is NO_EFFECTS:
+            policy = self.default_progression
+        else:
+            policy = self._progression_with(progression or self.default_progression, effects)
         retention = (
             self.config.retention_seconds
             if effects.retention_seconds is None

@@ -328,17 +328,28 @@ class TaskStore:
         """`add` for a task just submitted (pending, anchored now), written straight into
         its record: a submit needs no `Task` object to apply rules to."""
         with self._lock:
-            self._make_room(task_id, now)
-            self._records[task_id] = (
-                task_id, model_id, api_key, now, self._policy_ref(task_id, progression),
-                retention_seconds, outcome.status._value_, outcome.error_message, now,
-                "pending", None, None, 0, 0, hidden_polls, self._plain_params(task_id, params),
+            records = self._records
+            expiry, endings = self._expiry, self._endings
+            if (
+                task_id in records
+                or len(records) >= self.max_tasks
+                or (expiry and expiry[0][0] <= now)
+                or (endings and endings[0][0] <= now)
+            ):
+                self._make_room(task_id, now)
+            if progression is self._last_policy:  # most tasks share the default policy
+                index = self._last_index
+            else:
+                index = self._policy_ref(task_id, progression)
+            records[task_id] = (
+                task_id, model_id, api_key, now, index, retention_seconds,
+                outcome.status._value_, outcome.error_message, now, "pending", None, None, 0, 0,
+                hidden_polls, self._plain_params(task_id, params),
             )  # fmt: skip
             self._file(task_id, api_key, result_fault, now + retention_seconds)
             end = progression.ends_at(now)
             if end is not None:
-                heapq.heappush(self._endings, (end, task_id))
-            index: int = self._records[task_id][_POLICY]
+                heapq.heappush(endings, (end, task_id))
             view = self._views[index] if index != _OWN_POLICY else view_of(progression)
             return TaskSnapshot(
                 task_id, model_id, TaskStatus.PENDING, now, None, None, now + retention_seconds,

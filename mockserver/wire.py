@@ -90,7 +90,7 @@ def submit_body(task: TaskSnapshot, base_url: str) -> bytes:
     task_id = task.task_id
     if not _plain_text(task_id):
         return success_body(submit_data(task, base_url))
-    head, middle, tail = _submit_template(task.status.value, task.model_id, base_url)
+    head, middle, tail = _submit_template(task.status._value_, task.model_id, base_url)
     return b"".join((head, task_id.encode(), middle, task_id.encode(), tail))
 
 
