@@ -362,12 +362,12 @@ async def _asgi_call(
     return sent
 
 
-def measure_asgi_layers(n: int, budget_s: float = 4.0) -> dict[str, dict[str, Timing]]:
-    """One request straight into an ASGI app (no socket, no httpx), to split the app's own
-    cost by layer: the bare reference app answering fixed bytes, our app with no fault
-    rule (so the edge skips the fault engine), and our full app (journal on, one
-    never-firing rule, so the engine is consulted on every request)."""
-    mock = bench_mock()
+AsgiRequest = tuple[str, str, list[tuple[bytes, bytes]], bytes]
+
+
+async def asgi_requests(mock: LipSyncMock) -> tuple[dict[str, AsgiRequest], ASGIApp]:
+    """A poll of a finished task and a submit, as `_asgi_call` takes them, and the bare
+    reference app answering the same bytes the mock does."""
     body = json.dumps(SUBMIT_BODY).encode()
     auth = mock.auth_headers["Authorization"].encode()
     get_headers = [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"wrk"), (b"authorization", auth)]
@@ -376,23 +376,33 @@ def measure_asgi_layers(n: int, budget_s: float = 4.0) -> dict[str, dict[str, Ti
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
     ]
+    sent = await _asgi_call(mock.app, "POST", SUBMIT_PATH, post_headers, body)
+    task_id = json.loads(sent[-1]["body"])["data"]["task_id"]
+    mock.force(task_id, "success")
+    poll_path = f"/api/v1/tasks/{task_id}"
+    polled = await _asgi_call(mock.app, "GET", poll_path, get_headers, b"")
+    reference = create_reference_app(polled[-1]["body"], sent[-1]["body"], b"")
+    requests = {
+        "poll": ("GET", poll_path, get_headers, b""),
+        "submit": ("POST", SUBMIT_PATH, post_headers, body),
+    }
+    return requests, reference
+
+
+def measure_asgi_layers(n: int, budget_s: float = 4.0) -> dict[str, dict[str, Timing]]:
+    """One request straight into an ASGI app (no socket, no httpx), to split the app's own
+    cost by layer: the bare reference app answering fixed bytes, our app with no fault
+    rule (so the edge skips the fault engine), and our full app (journal on, one
+    never-firing rule, so the engine is consulted on every request)."""
+    mock = bench_mock()
     full = mock.app
 
     async def run() -> dict[str, dict[str, Timing]]:
-        sent = await _asgi_call(full, "POST", SUBMIT_PATH, post_headers, body)
-        task_id = json.loads(sent[-1]["body"])["data"]["task_id"]
-        mock.force(task_id, "success")
-        poll_path = f"/api/v1/tasks/{task_id}"
-        poll_sent = await _asgi_call(full, "GET", poll_path, get_headers, b"")
-        reference = create_reference_app(poll_sent[-1]["body"], sent[-1]["body"], b"")
-        apps = {
+        requests, reference = await asgi_requests(mock)
+        apps: dict[str, ASGIApp] = {
             "bare Starlette (fixed bytes)": reference,
             "our full app, no fault rule": full,
             "our full app": full,
-        }
-        requests = {
-            "poll": ("GET", poll_path, get_headers, b""),
-            "submit": ("POST", SUBMIT_PATH, post_headers, body),
         }
         results: dict[str, dict[str, Timing]] = {}
         for name, app in apps.items():

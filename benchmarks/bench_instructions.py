@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import re
 import shutil
 import subprocess
@@ -39,32 +38,14 @@ _COLLECTED = re.compile(r"Collected\s*:\s*([0-9]+)")
 def _requests(which: str, kind: str, n: int) -> None:
     """The measured process: set up, then n requests of one kind into one app."""
     sys.path.insert(0, str(HERE))
-    from bench_inprocess import SUBMIT_BODY, SUBMIT_PATH, _asgi_call, bench_mock
-    from reference_app import create_reference_app
+    from bench_inprocess import _asgi_call, asgi_requests, bench_mock
 
     mock = bench_mock()
-    body = json.dumps(SUBMIT_BODY).encode()
-    auth = mock.auth_headers["Authorization"].encode()
-    get_headers = [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"wrk"), (b"authorization", auth)]
-    post_headers = [
-        *get_headers,
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-    ]
 
     async def run() -> None:
-        sent = await _asgi_call(mock.app, "POST", SUBMIT_PATH, post_headers, body)
-        task_id = json.loads(sent[-1]["body"])["data"]["task_id"]
-        mock.force(task_id, "success")
-        poll = ("GET", f"/api/v1/tasks/{task_id}", get_headers, b"")
-        submit = ("POST", SUBMIT_PATH, post_headers, body)
-        polled = await _asgi_call(mock.app, *poll)
-        app = (
-            mock.app
-            if which == "ours"
-            else create_reference_app(polled[-1]["body"], sent[-1]["body"], b"")
-        )
-        request = poll if kind == "poll" else submit
+        requests, reference = await asgi_requests(mock)
+        app = mock.app if which == "ours" else reference
+        request = requests[kind]
         for _ in range(200):  # warm: the interpreter specialises hot code after a while
             await _asgi_call(app, *request)
         for _ in range(n):

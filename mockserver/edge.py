@@ -33,7 +33,6 @@ __all__ = ["FAULT_HEADER", "Edge", "TransportFault"]
 
 FAULT_HEADER = b"x-mock-fault"
 
-_JSON_MARK = b"application/json"
 _BODILESS = ("GET", "HEAD")
 
 
@@ -47,11 +46,9 @@ def _refusal(method: str, path: str, resolved: Resolved) -> Reply:
 def _kept_body(reply: Reply, kind: str) -> bytes | None:
     """What of an answer the journal keeps: JSON bodies, not the video."""
     content_type = reply.content_type
-    if content_type is JSON:
-        return reply.body if kind != "download" else None
-    if kind == "download" or content_type is None or _JSON_MARK not in content_type:
+    if kind == "download" or content_type is None:
         return None
-    return reply.body
+    return reply.body if content_type is JSON or JSON in content_type else None
 
 
 async def _rest_of_body(receive: Receive, first: Message, limit: int) -> bytes | None:
@@ -131,12 +128,10 @@ class Edge:
             # The client hung up mid-request: a network outcome, not a bug of ours, and
             # nothing a service would act on.
             state.journal.record(
-                (
-                    seq, method, path, resolved.kind, 0, clock_time, wall_time,
-                    (time.perf_counter() - started) * 1000, headers.get(b"authorization"),
-                    resolved.task_id, None, "client_disconnected", scope.get("query_string", b""),
-                    tuple(raw_headers), b"", (), None,
-                )
+                seq, method, path, resolved.kind, 0, clock_time, wall_time,
+                (time.perf_counter() - started) * 1000, headers.get(b"authorization"),
+                resolved.task_id, None, "client_disconnected", scope.get("query_string", b""),
+                raw_headers, b"", (), None,
             )  # fmt: skip
             return
         request = Incoming(scope, method, path, resolved.params, headers, body)
@@ -174,11 +169,11 @@ class Edge:
             else:
                 await send_reply(send, reply, sent)
         finally:
-            state.journal.record_answer(
+            state.journal.record(
                 seq, resolved.method, resolved.path if path is local_path else path, kind,
                 reply.status, clock_time, wall_time, (time.perf_counter() - started) * 1000,
                 headers.get(b"authorization"),
-                reply.task_id if kind == "submit" else resolved.task_id,
+                reply.task_id if kind == "submit" else resolved.task_id, None, "response",
                 scope.get("query_string", b""), raw_headers, body, sent, _kept_body(reply, kind),
             )  # fmt: skip
         if crash is not None:
@@ -247,16 +242,12 @@ class Edge:
                 await send_reply(tracked, reply, sent)
             else:
                 await self.actions.carry_out(answer, resolved, request, receive, tracked, trail)
-        except Exception as error:
+        except BaseException as error:
             if trail.status == 0 and trail.outcome == "response":
                 trail.status = 500
-            if not started:
+            if isinstance(error, Exception) and not started:
                 reply = self._crash_reply(request, error)
                 await send_reply(send, reply, reply.wire_headers())
-            raise
-        except BaseException:
-            if trail.status == 0 and trail.outcome == "response":
-                trail.status = 500
             raise
         finally:
             self._write(trail)

@@ -132,12 +132,10 @@ class Trail:
             return
         self.recorded = True
         journal.record(
-            (
-                self.seq, self.method, self.path, self.kind, self.status, self.clock_time,
-                self.wall_time, (time.perf_counter() - self.started) * 1000, self.authorization,
-                self.task_id, self.fault, self.outcome, self.query, tuple(self.raw_headers),
-                self.body, tuple(self.headers), self.reply_body,
-            )
+            self.seq, self.method, self.path, self.kind, self.status, self.clock_time,
+            self.wall_time, (time.perf_counter() - self.started) * 1000, self.authorization,
+            self.task_id, self.fault, self.outcome, self.query, self.raw_headers, self.body,
+            self.headers, self.reply_body,
         )  # fmt: skip
 
 

@@ -80,10 +80,10 @@ class RawEntry(NamedTuple):
 
     Writing happens on every request and reading rarely, so the decoding, redaction and
     copying an `Entry` needs is done when somebody reads it. `authorization` is the raw
-    header value, which never leaves this module unredacted. The edge hands `record` a
-    plain tuple in this order, with headers as tuples of `(name, value)` pairs: a plain
-    tuple of plain values is one the garbage collector stops tracking, so a full journal
-    adds nothing to a collection's pause (a named tuple, a list or a dict would).
+    header value, which never leaves this module unredacted. The journal keeps a plain
+    tuple in this order, with headers as tuples of `(name, value)` pairs: a plain tuple of
+    plain values is one the garbage collector stops tracking, so a full journal adds
+    nothing to a collection's pause (a named tuple, a list or a dict would).
     """
 
     seq: int
@@ -172,7 +172,7 @@ class Journal:
         self._shared: dict[Any, Any] = {}
         self.dropped = 0
 
-    #: Distinct header lists and keys kept for sharing (see `record_answer`); dropped
+    #: Distinct header lists and keys kept for sharing (see `record`); dropped
     #: whole past this.
     SHARED_LIMIT = 4096
 
@@ -181,7 +181,7 @@ class Journal:
         requests began even though they are written when each ends."""
         return next(self._seq)  # atomic: itertools.count is one C call under the GIL
 
-    def record_answer(
+    def record(
         self,
         seq: int,
         method: str,
@@ -193,13 +193,15 @@ class Journal:
         duration_ms: float,
         authorization: bytes | None,
         task_id: str | None,
+        fault: str | None,
+        outcome: str,
         query: bytes,
         request_headers: Sequence[tuple[bytes, bytes]],
         request_body: bytes,
         response_headers: Sequence[tuple[bytes, bytes]],
         response_body: bytes | None,
     ) -> None:
-        """`record` for a request answered with no fault, the values as the edge has them.
+        """Keep one exchange, the values as the edge has them (the fields of `RawEntry`).
 
         The same header lists and the same key come with most requests; each entry holds
         one shared copy of them, so it is a few objects instead of some thirty, and a full
@@ -216,16 +218,9 @@ class Journal:
         response_headers = shared.setdefault(response_headers, response_headers)
         entry = (
             seq, method, path, route, status, clock_time, wall_time, duration_ms, authorization,
-            task_id, None, "response", query, request_headers, request_body, response_headers,
+            task_id, fault, outcome, query, request_headers, request_body, response_headers,
             response_body,
         )  # fmt: skip
-        with self._lock:
-            if len(self._entries) == self.max_entries:
-                self.dropped += 1
-            self._entries.append(entry)
-
-    def record(self, entry: tuple[Any, ...]) -> None:
-        """Keep one exchange, a tuple laid out as `RawEntry`."""
         with self._lock:
             if len(self._entries) == self.max_entries:
                 self.dropped += 1

@@ -172,9 +172,8 @@ class PublicApi:
             )
         except ApiError as error:
             raise _with_quota(error, verdict) from None
-        reply = Reply(
-            wire.submit_body(task, base_url(request, state)),
-            headers=None if verdict is None else verdict.raw_headers(),
+        reply = json_reply(
+            wire.submit_body(task, base_url(request, state)), _quota_headers(verdict)
         )
         reply.task_id = task.task_id
         return reply
