@@ -181,7 +181,7 @@ def mock_server_argv() -> list[str]:
     forced (so a finished one can be polled), quiet logs."""
     return python_argv(
         "-m",
-        "mockserver",
+        "vidu_lipsync_mock",
         "serve",
         "--port",
         "0",

@@ -24,9 +24,9 @@ import httpx
 from reference_app import create_reference_app
 from starlette.types import ASGIApp, Message
 
-from mockserver import LipSyncMock, MockConfig
 from pytest_plugin.fixtures import _Session
 from pytest_plugin.transport import AsyncMockTransport, SyncMockTransport
+from vidu_lipsync_mock import LipSyncMock, MockConfig
 
 __all__ = [
     "NEVER_MATCHING_RULE",

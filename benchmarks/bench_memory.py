@@ -53,8 +53,8 @@ def _key(i: int) -> str:
 def measure_tasks(n: int, cycles: int) -> dict[str, Any]:
     """Fill the store with n finished tasks, note RSS, let 24 h pass and sweep, note RSS;
     `cycles` times, to see whether the process keeps growing."""
-    from mockserver.config import MockConfig
-    from mockserver.state import MockState
+    from vidu_lipsync_mock.config import MockConfig
+    from vidu_lipsync_mock.state import MockState
 
     state = MockState(MockConfig(clock="manual", rate_limit=0))
     state.submit(MODEL, _params(-1), _key(0))  # warm every lazy cache
@@ -103,7 +103,7 @@ def measure_journal(n: int) -> dict[str, Any]:
     """RSS growth per journal entry: n polls through the ASGI app (journal on)."""
     import httpx
 
-    from mockserver import LipSyncMock
+    from vidu_lipsync_mock import LipSyncMock
 
     mock = LipSyncMock(clock="manual", rate_limit=0, progression="manual")
 
@@ -141,8 +141,8 @@ def measure_journal(n: int) -> dict[str, Any]:
 def measure_full_store(max_tasks: int, probes: int) -> dict[str, Any]:
     """What one submit costs once the store holds `max_tasks` unfinished tasks, against
     the same submit into an empty store."""
-    from mockserver.config import MockConfig
-    from mockserver.state import MockState
+    from vidu_lipsync_mock.config import MockConfig
+    from vidu_lipsync_mock.state import MockState
 
     state = MockState(
         MockConfig(clock="manual", rate_limit=0, progression="manual", max_tasks=max_tasks)

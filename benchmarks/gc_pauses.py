@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
     pauses = GcPauses()
     gc.callbacks.append(pauses)
     atexit.register(lambda: print(pauses.summary(), file=sys.stderr, flush=True))
-    from mockserver.cli import main as cli_main
+    from vidu_lipsync_mock.cli import main as cli_main
 
     return cli_main(argv)
 

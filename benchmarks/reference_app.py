@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mockserver.server import bind_socket, url_for, uvicorn_config
+from vidu_lipsync_mock.server import bind_socket, url_for, uvicorn_config
 
 __all__ = ["create_reference_app", "main"]
 

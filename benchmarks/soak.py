@@ -5,7 +5,7 @@ open file descriptors for leaks.
     python benchmarks/soak.py --quick      # 30 seconds, for CI
     python benchmarks/soak.py --minutes 60 --threads 8
 
-The server is `python -m mockserver serve` on 127.0.0.1 (a free port) with rate limiting
+The server is `python -m vidu_lipsync_mock serve` on 127.0.0.1 (a free port) with rate limiting
 off and the `flaky-network` profile (latency, resets, cut-off downloads, 502/504), so the
 error paths run as often as the happy one. Client threads (half `requests`, half `httpx`)
 submit tasks, poll them until they end and download some results, opening a new
@@ -100,7 +100,7 @@ def start_server(args: argparse.Namespace, stderr: IO[str]) -> Server:
     command = [
         sys.executable,
         "-m",
-        "mockserver",
+        "vidu_lipsync_mock",
         "serve",
         "--host",
         "127.0.0.1",

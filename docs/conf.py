@@ -16,14 +16,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "_ext"))
-sys.path.insert(0, str(HERE.parent))
 
-import mockserver  # noqa: E402 - after the path set-up above
+import vidu_lipsync_mock  # noqa: E402
 
 project = "vidu-lipsync-mock"
 author = "vidu-lipsync-mock developers"
 copyright = "vidu-lipsync-mock developers"
-release = mockserver.__version__
+release = vidu_lipsync_mock.__version__
 version = release
 
 extensions = ["myst_parser", "mockref"]

@@ -3,14 +3,22 @@
 The public surface is re-exported here; everything else is an implementation module.
 """
 
-from .app import create_app
-from .auth import make_api_key
-from .clock import Clock, ManualClock, ScaledClock, SystemClock
-from .config import ConfigError, MockConfig
-from .errors import ApiError
-from .mock import LipSyncMock
-from .state import MockState
-from .tasks import ByClock, ByPolls, Manual, Outcome, Progression, TaskSnapshot, TaskStatus
+from vidu_lipsync_mock.config import ConfigError, MockConfig
+from vidu_lipsync_mock.http.app import create_app
+from vidu_lipsync_mock.mock import LipSyncMock
+from vidu_lipsync_mock.service.clock import Clock, ManualClock, ScaledClock, SystemClock
+from vidu_lipsync_mock.service.errors import ApiError
+from vidu_lipsync_mock.service.keys import make_api_key
+from vidu_lipsync_mock.service.tasks import (
+    ByClock,
+    ByPolls,
+    Manual,
+    Outcome,
+    Progression,
+    TaskSnapshot,
+    TaskStatus,
+)
+from vidu_lipsync_mock.state import MockState
 
 __all__ = [
     "ApiError",

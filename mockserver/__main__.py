@@ -1,5 +1,5 @@
-"""`python -m mockserver` starts the server, like `vidu-lipsync-mock serve`."""
+"""`python -m vidu_lipsync_mock` starts the server, like `vidu-lipsync-mock serve`."""
 
-from .cli import main
+from vidu_lipsync_mock.cli import main
 
 raise SystemExit(main())

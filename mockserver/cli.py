@@ -1,4 +1,4 @@
-"""`vidu-lipsync-mock` / `python -m mockserver`: the standalone server and its helpers.
+"""`vidu-lipsync-mock` / `python -m vidu_lipsync_mock`: the standalone server and its helpers.
 
 Every `serve` flag is generated from `MockConfig`'s fields, so a setting exists in the TOML
 file, on the command line and in the docs at once, with one help text.
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .config import ConfigError, MockConfig, load_toml
+from vidu_lipsync_mock.config import ConfigError, MockConfig, load_toml
 
 __all__ = ["build_parser", "main"]
 
@@ -100,8 +100,8 @@ def _freeze_startup_objects() -> None:
 def _serve(config: MockConfig) -> int:
     import uvicorn
 
-    from .mock import LipSyncMock
-    from .server import bind_socket, url_for, uvicorn_config
+    from vidu_lipsync_mock.mock import LipSyncMock
+    from vidu_lipsync_mock.server import bind_socket, url_for, uvicorn_config
 
     mock = LipSyncMock(config)
     try:
@@ -140,13 +140,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         arguments.insert(0, "serve")
     args = build_parser().parse_args(arguments)
     if args.command == "openapi":
-        from .openapi import build_openapi
-        from .registry import Registry
+        from vidu_lipsync_mock.http.openapi import build_openapi
+        from vidu_lipsync_mock.service.registry import Registry
 
         print(json.dumps(build_openapi(Registry.bundled()), indent=2))
         return 0
     if args.command == "key":
-        from .auth import make_api_key
+        from vidu_lipsync_mock.service.keys import make_api_key
 
         print(make_api_key())
         return 0

@@ -15,8 +15,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-from .faults import FaultError, Rule
-from .profiles import PROFILES
+from vidu_lipsync_mock.faults.engine import FaultError, Rule
+from vidu_lipsync_mock.faults.profiles import PROFILES
 
 __all__ = ["PRESETS", "ConfigError", "MockConfig", "load_toml"]
 

@@ -12,15 +12,15 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from .app import create_app
-from .auth import make_api_key
-from .clock import Clock
-from .config import MockConfig
-from .media import MediaLibrary
-from .registry import Registry
-from .server import ServerThread
-from .state import MockState
-from .timetravel import FastForward
+from vidu_lipsync_mock.config import MockConfig
+from vidu_lipsync_mock.http.app import create_app
+from vidu_lipsync_mock.media.library import MediaLibrary
+from vidu_lipsync_mock.server import ServerThread
+from vidu_lipsync_mock.service.clock import Clock
+from vidu_lipsync_mock.service.keys import make_api_key
+from vidu_lipsync_mock.service.registry import Registry
+from vidu_lipsync_mock.state import MockState
+from vidu_lipsync_mock.timetravel import FastForward
 
 __all__ = ["LipSyncMock"]
 

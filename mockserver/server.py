@@ -17,7 +17,7 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
-from .connections import Connections, protocol_with_registry
+from vidu_lipsync_mock.http.connections import Connections, protocol_with_registry
 
 __all__ = ["ServerThread", "bind_socket"]
 

@@ -16,19 +16,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import magic
-from .auth import KeyPolicy
-from .clock import Clock, clock_from_name
-from .config import MockConfig
-from .errors import ApiError, echo, model_not_found, task_not_found
-from .faults import NO_EFFECTS, Fault, FaultEngine, Rule, TaskEffects
-from .journal import Journal
-from .media import MediaLibrary
-from .profiles import profile_rules
-from .ratelimit import RateLimiter, Verdict, concurrency_error
-from .registry import ModelSpec, Registry
-from .task_store import DuplicateTaskId, TaskStore
-from .tasks import (
+from vidu_lipsync_mock.config import MockConfig
+from vidu_lipsync_mock.faults.engine import NO_EFFECTS, Fault, FaultEngine, Rule, TaskEffects
+from vidu_lipsync_mock.faults.profiles import profile_rules
+from vidu_lipsync_mock.journal.journal import Journal
+from vidu_lipsync_mock.media.library import MediaLibrary, ResultMedia
+from vidu_lipsync_mock.service import magic
+from vidu_lipsync_mock.service.clock import Clock, clock_from_name
+from vidu_lipsync_mock.service.errors import ApiError, echo, model_not_found, task_not_found
+from vidu_lipsync_mock.service.keys import KeyPolicy
+from vidu_lipsync_mock.service.quotas import RateLimiter, Verdict, concurrency_error
+from vidu_lipsync_mock.service.registry import ModelSpec, Registry
+from vidu_lipsync_mock.service.store import DuplicateTaskId, TaskStore
+from vidu_lipsync_mock.service.tasks import (
     SUCCESS,
     ByClock,
     ByPolls,
@@ -39,7 +39,6 @@ from .tasks import (
     TaskStatus,
     TransitionError,
 )
-from .wire import ResultMedia
 
 __all__ = ["Crash", "MockState"]
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .clock import Clock
+from vidu_lipsync_mock.service.clock import Clock
 
 __all__ = ["FastForward"]
 

@@ -71,7 +71,7 @@ from email.utils import parsedate_to_datetime
 from itertools import pairwise
 from typing import Any, Literal, Protocol
 
-from mockserver.journal import Entry
+from vidu_lipsync_mock.journal.journal import Entry
 
 __all__ = [
     "RULES",
@@ -97,7 +97,7 @@ RULES: Mapping[str, str] = {
     "never-gave-up": "more than max_attempts retryable failures of one request in a row",
 }
 
-#: Outcomes after which the client did not get a usable answer (see `mockserver.journal`).
+#: Outcomes after which the client did not get a usable answer (see the journal).
 BROKEN_OUTCOMES = frozenset(
     {
         "reset",

@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from mockserver import LipSyncMock, MockConfig
-from mockserver.media import MediaLibrary
-from mockserver.registry import Registry
+from vidu_lipsync_mock import LipSyncMock, MockConfig
+from vidu_lipsync_mock.media.library import MediaLibrary
+from vidu_lipsync_mock.service.registry import Registry
 
 from .remote import RemoteMock
 from .settings import TestSettings, resolve_settings

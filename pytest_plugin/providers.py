@@ -23,7 +23,7 @@ from typing import Any
 
 from faker.providers import BaseProvider
 
-from mockserver.registry import Registry
+from vidu_lipsync_mock.service.registry import Registry
 
 __all__ = ["LipSyncProvider"]
 

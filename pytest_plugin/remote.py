@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 
-from mockserver.admin import ADMIN_PREFIX
-from mockserver.errors import ApiError
-from mockserver.journal import Entry
+from vidu_lipsync_mock.http.admin_routes import ADMIN_PREFIX
+from vidu_lipsync_mock.journal.journal import Entry
+from vidu_lipsync_mock.service.errors import ApiError
 
 __all__ = ["RemoteJournal", "RemoteMock"]
 

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from mockserver import MockState
-from mockserver.journal import Entry
+from vidu_lipsync_mock import MockState
+from vidu_lipsync_mock.journal.journal import Entry
 
 __all__ = ["describe_mock", "format_entry"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from mockserver import MockConfig
+from vidu_lipsync_mock import MockConfig
 
 __all__ = ["MARKER", "OPTIONS", "OptionSpec", "TestSettings", "resolve_settings"]
 

@@ -4,7 +4,7 @@ Bodies are derived from the provider's bundled api_schema at call time, not writ
 here, so a schema change (a new optional field, a tighter `maxLength`) changes what is
 generated without touching this module, and a second model dropped into
 `mockserver/specs/` is reachable with `model_id=`. Rules are drawn from the fault
-catalogue in `mockserver.faults` for the same reason.
+catalogue in `vidu_lipsync_mock.faults.engine` for the same reason.
 
 Conventions follow Hypothesis: every public name is a function returning a strategy, named
 by a plural noun, with keyword-only options. Options that shape a *part* of the value
@@ -26,9 +26,9 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from mockserver.faults import FAULT_KINDS, ROUTES
-from mockserver.registry import ModelSpec, Registry
-from mockserver.validation import TYPE_WORDS
+from vidu_lipsync_mock.faults.engine import FAULT_KINDS, ROUTES
+from vidu_lipsync_mock.service.registry import ModelSpec, Registry
+from vidu_lipsync_mock.service.validation import TYPE_WORDS
 
 __all__ = [
     "DEFECTS",

@@ -13,7 +13,7 @@ import asyncio
 import httpx
 from starlette.types import ASGIApp
 
-from mockserver.fault_actions import TransportFault
+from vidu_lipsync_mock.http.fault_actions import TransportFault
 
 __all__ = ["AsyncMockTransport", "SyncMockTransport", "as_httpx_error"]
 

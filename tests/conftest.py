@@ -26,7 +26,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from mockserver import LipSyncMock
+from vidu_lipsync_mock import LipSyncMock
 
 SUBMIT_PATH = "/api/v1/vidu/lip-sync/async"
 SUBMIT_CLI_PATH = "/api/v1/vidu/lip-sync"

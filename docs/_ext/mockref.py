@@ -18,7 +18,7 @@ Directives:
 ``mock-fault-messages``    the default message of an `error` fault, by status
 ``mock-profiles``          `PROFILES`, each rule as JSON
 ``mock-magic``             `MAGIC_SCENARIOS` and `MAGIC_KEYS`
-``mock-error-messages``    the message of every error constructor in `mockserver.errors`
+``mock-error-messages``    every error constructor's message (`service.errors`)
 ``mock-presets``           the lifecycle presets
 ``mock-pytest-options``    the plugin's `OPTIONS`: flag, ini key, type, help
 ``mock-module-map``        every module, its layer, docstring summary and internal imports,
@@ -111,7 +111,7 @@ def _cli_flags() -> dict[str, list[str]]:
     """dest -> option strings, read off the real `serve` parser."""
     import argparse
 
-    from mockserver.cli import build_parser
+    from vidu_lipsync_mock.cli import build_parser
 
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -133,7 +133,7 @@ def _type_name(annotation: object) -> str:
 
 class ConfigTable(MarkdownDirective):
     def markdown(self) -> str:
-        from mockserver.config import MockConfig
+        from vidu_lipsync_mock.config import MockConfig
 
         flags = _cli_flags()
         rows = []
@@ -195,7 +195,7 @@ class CliHelp(SphinxDirective):
             "PYTHONPATH": str(REPO),
         }
         result = subprocess.run(
-            [sys.executable, "-m", "mockserver", *argv],
+            [sys.executable, "-m", "vidu_lipsync_mock", *argv],
             capture_output=True,
             text=True,
             env=env,
@@ -218,7 +218,7 @@ class CliHelp(SphinxDirective):
 
 class Presets(MarkdownDirective):
     def markdown(self) -> str:
-        from mockserver.config import PRESETS
+        from vidu_lipsync_mock.config import PRESETS
 
         rows = [
             [
@@ -236,8 +236,8 @@ class Presets(MarkdownDirective):
 
 
 def _openapi() -> dict[str, Any]:
-    from mockserver.openapi import build_openapi
-    from mockserver.registry import Registry
+    from vidu_lipsync_mock.http.openapi import build_openapi
+    from vidu_lipsync_mock.service.registry import Registry
 
     return build_openapi(Registry.bundled())
 
@@ -305,14 +305,15 @@ def _operation_markdown(path: str, method: str, operation: dict[str, Any]) -> li
 
 
 def _is_admin(path: str) -> bool:
-    from mockserver.admin import ADMIN_PREFIX
+    from vidu_lipsync_mock.http.admin_routes import ADMIN_PREFIX
 
     return path.startswith(ADMIN_PREFIX + "/")
 
 
 class ApiRoutes(MarkdownDirective):
     def sources(self) -> list[Path]:
-        return [REPO / "mockserver" / "openapi.py", REPO / "mockserver" / "routes.py"]
+        http = REPO / "mockserver" / "http"
+        return [http / "openapi.py", http / "public_routes.py"]
 
     def markdown(self) -> str:
         document = _openapi()
@@ -330,7 +331,7 @@ class ApiRoutes(MarkdownDirective):
 
 class ApiSchemas(MarkdownDirective):
     def sources(self) -> list[Path]:
-        return [REPO / "mockserver" / "openapi.py"]
+        return [REPO / "mockserver" / "http" / "openapi.py"]
 
     def markdown(self) -> str:
         schemas = _openapi()["components"]["schemas"]
@@ -394,14 +395,14 @@ ADMIN_PYTHON: dict[str, str] = {
 class AdminRoutes(MarkdownDirective):
     def sources(self) -> list[Path]:
         return [
-            REPO / "mockserver" / "admin.py",
-            REPO / "mockserver" / "openapi.py",
+            REPO / "mockserver" / "http" / "admin_routes.py",
+            REPO / "mockserver" / "http" / "openapi.py",
             REPO / "mockserver" / "state.py",
         ]
 
     def markdown(self) -> str:
-        from mockserver.admin import AdminApi
-        from mockserver.state import MockState
+        from vidu_lipsync_mock.http.admin_routes import AdminApi
+        from vidu_lipsync_mock.state import MockState
 
         routes = AdminApi(MockState()).routes()
         handlers = {r.name.removeprefix("admin_") for r in routes}
@@ -463,10 +464,10 @@ class AdminRoutes(MarkdownDirective):
 
 class FaultKinds(MarkdownDirective):
     def sources(self) -> list[Path]:
-        return [REPO / "mockserver" / "faults.py"]
+        return [REPO / "mockserver" / "faults" / "engine.py"]
 
     def markdown(self) -> str:
-        from mockserver.faults import FAULT_KINDS
+        from vidu_lipsync_mock.faults.engine import FAULT_KINDS
 
         rows = []
         for kind, (group, options) in FAULT_KINDS.items():
@@ -477,10 +478,10 @@ class FaultKinds(MarkdownDirective):
 
 class FaultMessages(MarkdownDirective):
     def sources(self) -> list[Path]:
-        return [REPO / "mockserver" / "faults.py"]
+        return [REPO / "mockserver" / "faults" / "engine.py"]
 
     def markdown(self) -> str:
-        from mockserver.faults import DEFAULT_MESSAGES
+        from vidu_lipsync_mock.faults.engine import DEFAULT_MESSAGES
 
         rows = [[code(status), code(message)] for status, message in DEFAULT_MESSAGES.items()]
         return table(["status", "default message"], rows)
@@ -491,7 +492,7 @@ class Profiles(MarkdownDirective):
         return [REPO / "mockserver" / "profiles.py"]
 
     def markdown(self) -> str:
-        from mockserver.profiles import PROFILES
+        from vidu_lipsync_mock.faults.profiles import PROFILES
 
         out = []
         for name, rules in PROFILES.items():
@@ -507,8 +508,8 @@ class Magic(MarkdownDirective):
         return [REPO / "mockserver" / "magic.py"]
 
     def markdown(self) -> str:
-        from mockserver.auth import make_api_key
-        from mockserver.magic import MAGIC_KEYS, MAGIC_SCENARIOS
+        from vidu_lipsync_mock.service.keys import make_api_key
+        from vidu_lipsync_mock.service.magic import MAGIC_KEYS, MAGIC_SCENARIOS
 
         rows = [
             [code(f"?mock={name}"), code(fault.kind), code(json.dumps(dict(fault.options)))]
@@ -527,8 +528,8 @@ class ErrorMessages(MarkdownDirective):
         return [REPO / "mockserver" / "errors.py", REPO / "mockserver" / "ratelimit.py"]
 
     def markdown(self) -> str:
-        from mockserver import errors
-        from mockserver.ratelimit import Verdict, concurrency_error, rate_limit_error
+        from vidu_lipsync_mock.service import errors
+        from vidu_lipsync_mock.service.quotas import Verdict, concurrency_error, rate_limit_error
 
         samples: dict[str, Any] = {
             "detail": "<detail>",
@@ -691,51 +692,23 @@ class ModuleApi(MarkdownDirective):
 
 # -- architecture ---------------------------------------------------------------------------
 
-#: Every module's layer. The order is the direction of dependencies: a module may import
-#: from its own layer and the layers above it in this list, never from a later one.
-LAYERS: dict[str, tuple[str, ...]] = {
-    "core": (
-        "clock",
-        "tasks",
-        "faults",
-        "profiles",
-        "magic",
-        "ratelimit",
-        "journal",
-        "task_store",
-        "errors",
-        "auth",
-        "config",
-        "registry",
-        "validation",
-        "media",
-        "mp4info",
-        "timetravel",
-    ),
-    "state": ("state",),
-    "http": (
-        "wire",
-        "exchange",
-        "router",
-        "routes",
-        "admin",
-        "fault_actions",
-        "edge",
-        "connections",
-        "openapi",
-        "app",
-    ),
-    "runner": ("server", "mock", "cli", "__main__", "__init__"),
+#: The layers, in the direction of dependencies: a module may import from its own layer
+#: and the layers before it in this list, never from a later one. A layer is a sub-package
+#: of `mockserver/` (its folder name), or one of the top-level modules named here.
+LAYER_ORDER = ["faults", "service", "journal", "media", "state", "http", "runner"]
+TOP_LEVEL_LAYERS: dict[str, str] = {
+    "config": "state",
+    "state": "state",
+    "timetravel": "runner",
+    "server": "runner",
+    "mock": "runner",
+    "cli": "runner",
+    "__main__": "runner",
+    "__init__": "runner",
 }
-LAYER_ORDER = list(LAYERS)
 
 #: Imports against the direction, each with the reason it is tolerated.
-KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("state", "wire"): (
-        "`MockState.result_media()` returns `wire.ResultMedia`, the width/height the poll "
-        "response reports (a plain dataclass; `wire` imports no HTTP framework)"
-    ),
-}
+KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 #: Third-party packages only the edge may import.
 FRAMEWORKS = ("starlette", "uvicorn", "httpx", "pytest")
@@ -750,44 +723,41 @@ TIME_READERS: dict[str, str] = {
 }
 
 
-def _imports(path: Path, package: str) -> tuple[set[str], set[str]]:
-    """(internal modules, top-level third-party or stdlib packages) a file imports."""
+def _imports(path: Path) -> tuple[set[str], set[str]]:
+    """(modules of the package it imports, as dotted names under `vidu_lipsync_mock`;
+    top-level third-party or stdlib packages)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     internal: set[str] = set()
     external: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            top, _, rest = node.module.partition(".")
             if node.level:
-                if node.module:
-                    internal.add(node.module.split(".")[0])
+                internal.add(node.module)
+            elif top == "vidu_lipsync_mock":
+                if rest:
+                    internal.add(rest)
                 else:
                     internal.update(alias.name for alias in node.names)
-            elif node.module and node.module.split(".")[0] in ("mockserver", "pytest_plugin"):
-                top, _, rest = node.module.partition(".")
-                if top == package:
-                    if rest:
-                        internal.add(rest.split(".")[0])
-                    else:
-                        internal.update(alias.name for alias in node.names)
-                else:
-                    internal.add(node.module)
-            elif node.module:
-                external.add(node.module.split(".")[0])
+            else:
+                external.add(top)
         elif isinstance(node, ast.Import):
             external.update(alias.name.split(".")[0] for alias in node.names)
     return internal, external
 
 
 def module_facts() -> dict[str, dict[str, Any]]:
+    """Every module of both source folders, keyed by its path under the repository."""
     facts: dict[str, dict[str, Any]] = {}
     for package in ("mockserver", "pytest_plugin"):
-        for path in sorted((REPO / package).glob("*.py")):
-            internal, external = _imports(path, package)
+        for path in sorted((REPO / package).rglob("*.py")):
+            internal, external = _imports(path)
             doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
-            facts[f"{package}.{path.stem}"] = {
+            name = ".".join(path.relative_to(REPO / package).with_suffix("").parts)
+            facts[f"{package}/{path.relative_to(REPO / package)}"] = {
                 "path": path,
                 "package": package,
-                "name": path.stem,
+                "name": name,
                 "internal": internal,
                 "external": external,
                 "summary": first_line(doc),
@@ -796,10 +766,11 @@ def module_facts() -> dict[str, dict[str, Any]]:
 
 
 def layer_of(module: str) -> str | None:
-    for layer, names in LAYERS.items():
-        if module in names:
-            return layer
-    return None
+    """The layer of a module named as under `vidu_lipsync_mock` (`service.clock`, `state`)."""
+    head = module.split(".")[0]
+    if head in LAYER_ORDER and (REPO / "mockserver" / head).is_dir():
+        return head
+    return TOP_LEVEL_LAYERS.get(head)
 
 
 def check_architecture(facts: dict[str, dict[str, Any]]) -> list[str]:
@@ -809,6 +780,8 @@ def check_architecture(facts: dict[str, dict[str, Any]]) -> list[str]:
         name = fact["name"]
         if fact["package"] == "pytest_plugin":
             continue
+        if name.endswith("__init__") and "." in name:
+            name = name.rsplit(".", 1)[0]
         layer = layer_of(name)
         if layer is None:
             problems.append(f"{qualified} is in no layer of docs/_ext/mockref.py LAYERS")
@@ -821,10 +794,10 @@ def check_architecture(facts: dict[str, dict[str, Any]]) -> list[str]:
             used = sorted(set(FRAMEWORKS) & fact["external"])
             if used:
                 problems.append(f"{qualified} ({layer}) imports {used}: the core is pure Python")
-        if "time" in fact["external"] and name not in TIME_READERS:
+        if "time" in fact["external"] and name.split(".")[-1] not in TIME_READERS:
             problems.append(f"{qualified} imports time: only {sorted(TIME_READERS)} may")
         for target in sorted(fact["internal"]):
-            target_layer = layer_of(target.split(".")[-1])
+            target_layer = layer_of(target)
             if target_layer is None:
                 continue
             if LAYER_ORDER.index(target_layer) > LAYER_ORDER.index(layer) and (
@@ -835,7 +808,7 @@ def check_architecture(facts: dict[str, dict[str, Any]]) -> list[str]:
                     "direction of dependencies"
                 )
     for name, target in KNOWN_EXCEPTIONS:
-        fact = facts.get(f"mockserver.{name}")
+        fact = next((f for f in facts.values() if f["name"] == name), None)
         if fact is None or target not in fact["internal"]:
             problems.append(f"known exception {name} -> {target} no longer exists: drop it")
     return problems
@@ -844,8 +817,8 @@ def check_architecture(facts: dict[str, dict[str, Any]]) -> list[str]:
 class ModuleMap(MarkdownDirective):
     def sources(self) -> list[Path]:
         return [
-            *sorted((REPO / "mockserver").glob("*.py")),
-            *sorted((REPO / "pytest_plugin").glob("*.py")),
+            *sorted((REPO / "mockserver").rglob("*.py")),
+            *sorted((REPO / "pytest_plugin").rglob("*.py")),
         ]
 
     def markdown(self) -> str:
@@ -868,13 +841,11 @@ class ModuleMap(MarkdownDirective):
             for fact in facts.values():
                 if not wanted(fact):
                     continue
-                internal = ", ".join(
-                    sorted(i.split(".")[-1] if "." not in i else i for i in fact["internal"])
-                )
+                internal = ", ".join(sorted(fact["internal"]))
                 frameworks = ", ".join(sorted(set(FRAMEWORKS) & fact["external"]))
                 rows.append(
                     [
-                        code(f"{fact['package']}/{fact['name']}.py"),
+                        code(str(fact["path"].relative_to(REPO))),
                         cell(rst_to_md(fact["summary"])),
                         internal or "—",
                         frameworks or "—",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from mockserver import LipSyncMock
+from vidu_lipsync_mock import LipSyncMock
 
 
 def test_drive_the_mock_over_http(lipsync_live: LipSyncMock) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 
-from mockserver import LipSyncMock
-from mockserver.auth import make_api_key
+from vidu_lipsync_mock import LipSyncMock
+from vidu_lipsync_mock.service.keys import make_api_key
 
 SUBMIT = "/api/v1/vidu/lip-sync/async"
 

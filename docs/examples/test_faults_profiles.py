@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from mockserver import LipSyncMock
-from mockserver.profiles import PROFILES
+from vidu_lipsync_mock import LipSyncMock
+from vidu_lipsync_mock.faults.profiles import PROFILES
 
 SUBMIT = "/api/v1/vidu/lip-sync/async"
 BODY = {"video_url": "https://example.com/a.mp4"}

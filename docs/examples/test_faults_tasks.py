@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import httpx
 
-from mockserver import LipSyncMock
+from vidu_lipsync_mock import LipSyncMock
 
 SUBMIT = "/api/v1/vidu/lip-sync/async"
 BODY = {"video_url": "https://example.com/a.mp4"}

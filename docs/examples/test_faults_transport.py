@@ -12,7 +12,7 @@ import httpx
 import pytest
 import requests
 
-from mockserver import LipSyncMock
+from vidu_lipsync_mock import LipSyncMock
 
 SUBMIT = "/api/v1/vidu/lip-sync/async"
 BODY = {"video_url": "https://example.com/a.mp4"}

@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from mockserver import LipSyncMock
+from vidu_lipsync_mock import LipSyncMock
 
 SUBMIT = "/api/v1/vidu/lip-sync/async"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from mockserver import ByPolls, LipSyncMock
-from mockserver.tasks import TransitionError
+from vidu_lipsync_mock import ByPolls, LipSyncMock
+from vidu_lipsync_mock.service.tasks import TransitionError
 
 SUBMIT = "/api/v1/vidu/lip-sync/async"
 BODY = {"video_url": "https://example.com/presenter.mp4"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from mockserver import LipSyncMock
+from vidu_lipsync_mock import LipSyncMock
 
 SUBMIT = "/api/v1/vidu/lip-sync/async"
 

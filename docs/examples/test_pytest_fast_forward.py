@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from mockserver import LipSyncMock
+from vidu_lipsync_mock import LipSyncMock
 
 SUBMIT = "/api/v1/vidu/lip-sync/async"
 

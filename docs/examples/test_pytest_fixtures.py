@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from mockserver import LipSyncMock
+from vidu_lipsync_mock import LipSyncMock
 
 SUBMIT = "/api/v1/vidu/lip-sync/async"
 

@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 from hypothesis import given, settings
 
-from mockserver import LipSyncMock
 from pytest_plugin.strategies import (
     InvalidBody,
     api_keys,
@@ -21,6 +20,7 @@ from pytest_plugin.strategies import (
     submit_bodies,
 )
 from pytest_plugin.transport import SyncMockTransport
+from vidu_lipsync_mock import LipSyncMock
 
 SUBMIT = "/api/v1/vidu/lip-sync/async"
 MOCK = LipSyncMock(clock="manual")

@@ -7,8 +7,8 @@ import os
 
 import requests
 
-from mockserver import LipSyncMock
 from pytest_plugin.fixtures import SampleMedia
+from vidu_lipsync_mock import LipSyncMock
 
 
 def lip_sync(video_url: str, audio_url: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from mockserver import LipSyncMock
+from vidu_lipsync_mock import LipSyncMock
 
 # Every test in this module gets tasks that finish on the second poll...
 pytestmark = pytest.mark.lipsync(progression="polls", processing_on_poll=1, terminal_on_poll=2)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver import LipSyncMock
-from mockserver.tasks import TransitionError
+from vidu_lipsync_mock import LipSyncMock
+from vidu_lipsync_mock.service.tasks import TransitionError
 
 BODY = {"video_url": "https://example.com/a.mp4"}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from mockserver import LipSyncMock
+from vidu_lipsync_mock import LipSyncMock
 
 BODY = {"video_url": "https://example.com/a.mp4"}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver import LipSyncMock
+from vidu_lipsync_mock import LipSyncMock
 
 aiohttp = pytest.importorskip("aiohttp")
 

@@ -7,7 +7,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from mockserver import LipSyncMock
+from vidu_lipsync_mock import LipSyncMock
 
 BODY = {"video_url": "https://example.com/a.mp4"}
 

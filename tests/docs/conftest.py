@@ -188,7 +188,7 @@ class CliServer:
     """`vidu-lipsync-mock serve` in a subprocess on a free port, read from its banner."""
 
     def __init__(self, *flags: str) -> None:
-        argv = [sys.executable, "-m", "mockserver", "serve", "--port", "0", *flags]
+        argv = [sys.executable, "-m", "vidu_lipsync_mock", "serve", "--port", "0", *flags]
         self.proc = subprocess.Popen(
             argv,
             cwd=REPO,

@@ -92,11 +92,11 @@ def test_every_page_is_built(built: Path, docs_tools: Any) -> None:
 def test_the_reference_covers_every_setting_route_and_flag(built: Path) -> None:
     import dataclasses
 
-    from mockserver import MockConfig
-    from mockserver.admin import ADMIN_PREFIX, AdminApi
-    from mockserver.openapi import build_openapi
-    from mockserver.registry import Registry
-    from mockserver.state import MockState
+    from vidu_lipsync_mock import MockConfig
+    from vidu_lipsync_mock.http.admin_routes import ADMIN_PREFIX, AdminApi
+    from vidu_lipsync_mock.http.openapi import build_openapi
+    from vidu_lipsync_mock.service.registry import Registry
+    from vidu_lipsync_mock.state import MockState
 
     page = text_of(built / "admin-api.html")
     for f in dataclasses.fields(MockConfig):
@@ -126,9 +126,9 @@ def test_the_pytest_page_covers_every_fixture_and_option(built: Path, docs_tools
 def test_the_cookbook_describes_every_fault_profile_and_magic_input(
     built: Path, docs_tools: Any
 ) -> None:
-    from mockserver.faults import FAULT_KINDS
-    from mockserver.magic import MAGIC_SCENARIOS
-    from mockserver.profiles import PROFILES
+    from vidu_lipsync_mock.faults.engine import FAULT_KINDS
+    from vidu_lipsync_mock.faults.profiles import PROFILES
+    from vidu_lipsync_mock.service.magic import MAGIC_SCENARIOS
 
     prose = (docs_tools.DOCS / "faults.md").read_text(encoding="utf-8")
     undescribed = [kind for kind in FAULT_KINDS if f"`{kind}`" not in prose]

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from mockserver import LipSyncMock
+from vidu_lipsync_mock import LipSyncMock
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "docs" / "examples"
@@ -242,7 +242,7 @@ def test_config_file_example(docs_tools: Any) -> None:
     words = block.body.split()
     assert words[0] == "vidu-lipsync-mock"
     result = subprocess.run(
-        [sys.executable, "-m", "mockserver", *words[1:]],
+        [sys.executable, "-m", "vidu_lipsync_mock", *words[1:]],
         cwd=REPO,
         env=docs_tools.subprocess_env(),
         capture_output=True,

@@ -1,4 +1,4 @@
-"""The standalone server as a black box: `python -m mockserver` and the `vidu-lipsync-mock`
+"""The standalone server as a black box: `python -m vidu_lipsync_mock` and the `vidu-lipsync-mock`
 console script in a subprocess, reached only over HTTP."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ PROGRAMS = ("console-script", "python-m")
 
 def program_argv(program: str) -> list[str]:
     if program == "python-m":
-        return [sys.executable, "-m", "mockserver"]
+        return [sys.executable, "-m", "vidu_lipsync_mock"]
     script = Path(sys.executable).parent / "vidu-lipsync-mock"
     assert script.is_file(), f"the console script is not installed next to {sys.executable}"
     return [str(script)]

@@ -18,8 +18,8 @@ import httpx
 import pytest
 import requests
 
-from mockserver import LipSyncMock
-from mockserver.mp4info import probe_mp4
+from vidu_lipsync_mock import LipSyncMock
+from vidu_lipsync_mock.media.mp4info import probe_mp4
 
 SUBMIT_PATH = "/api/v1/vidu/lip-sync/async"
 BODY = {

@@ -26,7 +26,7 @@ import httpx
 import pytest
 import requests
 
-from mockserver import LipSyncMock
+from vidu_lipsync_mock import LipSyncMock
 
 SUBMIT_PATH = "/api/v1/vidu/lip-sync/async"
 BODY: dict[str, str] = {

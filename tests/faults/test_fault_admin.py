@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from mockserver import ApiError, ByPolls
-from mockserver.admin import task_record
-from mockserver.faults import FaultError
-from mockserver.tasks import TransitionError
+from vidu_lipsync_mock import ApiError, ByPolls
+from vidu_lipsync_mock.faults.engine import FaultError
+from vidu_lipsync_mock.http.admin_routes import task_record
+from vidu_lipsync_mock.service.tasks import TransitionError
 
 SEED = 11
 T0 = 1_900_000_020.0

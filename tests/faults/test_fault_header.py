@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from mockserver.faults import FAULT_KINDS, Fault, FaultError, parse_fault_header
+from vidu_lipsync_mock.faults.engine import FAULT_KINDS, Fault, FaultError, parse_fault_header
 
 EXAMPLES: dict[str, tuple[str, dict]] = {
     "error": (

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from mockserver import make_api_key
-from mockserver.auth import redact
+from vidu_lipsync_mock import make_api_key
+from vidu_lipsync_mock.service.keys import redact
 
 SUBMIT = "/api/v1/vidu/lip-sync/async"
 BODY = {"video_url": "https://example.com/presenter.mp4", "audio_url": "https://example.com/a.mp3"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.faults import Rule
-from mockserver.profiles import PROFILES
+from vidu_lipsync_mock.faults.engine import Rule
+from vidu_lipsync_mock.faults.profiles import PROFILES
 
 
 def expected_rules(name: str) -> list[dict]:

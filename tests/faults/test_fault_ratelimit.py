@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mockserver import make_api_key
+from vidu_lipsync_mock import make_api_key
 
 RATE_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
 

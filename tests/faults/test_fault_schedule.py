@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mockserver import make_api_key
+from vidu_lipsync_mock import make_api_key
 
 N = 10
 VIDEO = "https://example.com/presenter.mp4"

@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from mockserver.faults import DEFAULT_MESSAGES
-from mockserver.magic import MAGIC_SCENARIOS
-from mockserver.mp4info import Mp4Error, probe_mp4
-from mockserver.tasks import TransitionError
+from vidu_lipsync_mock.faults.engine import DEFAULT_MESSAGES
+from vidu_lipsync_mock.media.mp4info import Mp4Error, probe_mp4
+from vidu_lipsync_mock.service.magic import MAGIC_SCENARIOS
+from vidu_lipsync_mock.service.tasks import TransitionError
 
 NORMAL_END = 3.0  # pending 1 s + processing 2 s, the mock's defaults
 RETENTION = 86_400.0

@@ -97,7 +97,9 @@ def test_document_declares_both_submit_paths(openapi_document, path):
     for status in ("400", "401", "404", "413", "415"):
         assert _json_schema(operation, status) == {"$ref": "#/components/schemas/Error"}
     # The request body is the provider's own schema, unchanged.
-    bundled = resources.files("mockserver").joinpath("specs/vidu-lip-sync.api_schema.json")
+    bundled = resources.files("vidu_lipsync_mock.service").joinpath(
+        "specs/vidu-lip-sync.api_schema.json"
+    )
     provider = json.loads(bundled.read_text(encoding="utf-8"))
     provider_schema = provider["post"]["requestBody"]["content"]["application/json"]["schema"]
     request = operation["requestBody"]

@@ -355,7 +355,7 @@ def test_the_poll_answers_kept_for_reuse_stay_bounded(client, mock, check, monke
     """Each task's last rendered poll answer is kept to serve repeated polls, but never
     more than a bound: entries outlive their tasks, and a soak found a server that kept
     one per task ever polled growing by 59 bytes a request."""
-    from mockserver.routes import PublicApi
+    from vidu_lipsync_mock.http.public_routes import PublicApi
 
     monkeypatch.setattr(PublicApi, "RENDERED_LIMIT", 8)
     api = mock.app.edge.handlers["poll"].__self__

@@ -20,8 +20,6 @@ from typing import Any
 import httpx
 import pytest
 
-from mockserver import LipSyncMock
-from mockserver.journal import Entry
 from pytest_plugin.audit import (
     RULES,
     AuditPolicy,
@@ -30,6 +28,8 @@ from pytest_plugin.audit import (
     audit,
     format_findings,
 )
+from vidu_lipsync_mock import LipSyncMock
+from vidu_lipsync_mock.journal.journal import Entry
 
 SUBMIT = "/api/v1/vidu/lip-sync/async"
 KEY = "mdlx-alice…0000"

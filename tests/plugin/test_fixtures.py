@@ -29,7 +29,7 @@ def test_in_process_mock_is_fresh_for_every_test(pytester: pytest.Pytester) -> N
 def test_sync_client_runs_the_whole_lifecycle_on_virtual_time(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
-        from mockserver.mp4info import probe_mp4
+        from vidu_lipsync_mock.media.mp4info import probe_mp4
 
         def test_lifecycle(lipsync_mock, lipsync_client):
             r = lipsync_client.post("/api/v1/vidu/lip-sync/async", json={"video_url": "https://a/v.mp4"})

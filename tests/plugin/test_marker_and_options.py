@@ -9,7 +9,7 @@ def test_marker_sets_faults_timings_and_strict_keys(pytester: pytest.Pytester) -
     pytester.makepyfile(
         """
         import pytest
-        from mockserver import make_api_key
+        from vidu_lipsync_mock import make_api_key
 
         GOOD = make_api_key("allowed")
 

@@ -11,10 +11,10 @@ import httpx
 import pytest
 from faker import Faker
 
-from mockserver import LipSyncMock
-from mockserver.auth import KEY_PATTERN, KeyPolicy
-from mockserver.registry import Registry
 from pytest_plugin.providers import LipSyncProvider
+from vidu_lipsync_mock import LipSyncMock
+from vidu_lipsync_mock.service.keys import KEY_PATTERN, KeyPolicy
+from vidu_lipsync_mock.service.registry import Registry
 
 SPEC = Registry.bundled().get("vidu/lip-sync")
 assert SPEC is not None

@@ -9,9 +9,9 @@ import sys
 import httpx
 import pytest
 
-from mockserver import LipSyncMock
-from mockserver.errors import ApiError
 from pytest_plugin.remote import RemoteMock
+from vidu_lipsync_mock import LipSyncMock
+from vidu_lipsync_mock.service.errors import ApiError
 
 SUBMIT = "/api/v1/vidu/lip-sync/async"
 
@@ -52,7 +52,7 @@ def test_remote_verbs_match_the_in_process_ones() -> None:
 
 def test_lipsync_remote_drives_a_server_started_elsewhere(pytester: pytest.Pytester) -> None:
     server = subprocess.Popen(
-        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--clock", "manual"],
+        [sys.executable, "-m", "vidu_lipsync_mock", "serve", "--port", "0", "--clock", "manual"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -21,11 +21,6 @@ from hypothesis import find as hypothesis_find
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from mockserver import LipSyncMock
-from mockserver.auth import KEY_PATTERN, KeyPolicy
-from mockserver.errors import ApiError
-from mockserver.faults import FAULT_KINDS, FaultEngine, Rule, Schedule
-from mockserver.registry import Registry, load_spec
 from pytest_plugin import strategies
 from pytest_plugin.strategies import (
     DEFECTS,
@@ -38,6 +33,11 @@ from pytest_plugin.strategies import (
     submit_bodies,
     task_ids,
 )
+from vidu_lipsync_mock import LipSyncMock
+from vidu_lipsync_mock.faults.engine import FAULT_KINDS, FaultEngine, Rule, Schedule
+from vidu_lipsync_mock.service.errors import ApiError
+from vidu_lipsync_mock.service.keys import KEY_PATTERN, KeyPolicy
+from vidu_lipsync_mock.service.registry import Registry, load_spec
 
 SPEC = Registry.bundled().get("vidu/lip-sync")
 assert SPEC is not None

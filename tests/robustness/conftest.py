@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mockserver import LipSyncMock
+from vidu_lipsync_mock import LipSyncMock
 
 SCALE_VARIABLE = "LIPSYNC_ROBUSTNESS_SCALE"
 

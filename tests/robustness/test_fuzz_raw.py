@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mockserver import LipSyncMock
+from vidu_lipsync_mock import LipSyncMock
 
 SUBMIT_PATH = "/api/v1/vidu/lip-sync/async"
 LIMIT = 1_048_576  # the default max_body_bytes

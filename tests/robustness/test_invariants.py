@@ -28,8 +28,8 @@ import httpx
 import pytest
 import requests
 
-from mockserver import LipSyncMock
-from mockserver.tasks import TaskStatus, TransitionError
+from vidu_lipsync_mock import LipSyncMock
+from vidu_lipsync_mock.service.tasks import TaskStatus, TransitionError
 
 SUBMIT_PATH = "/api/v1/vidu/lip-sync/async"
 MODEL_ID = "vidu/lip-sync"

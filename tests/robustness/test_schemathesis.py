@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-from mockserver import LipSyncMock
+from vidu_lipsync_mock import LipSyncMock
 
 EXAMPLES = max(1, int(25 * float(os.environ.get("LIPSYNC_ROBUSTNESS_SCALE", "1"))))
 CHECKS = [

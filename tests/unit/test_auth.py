@@ -8,8 +8,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mockserver.auth import KEY_PATTERN, KeyPolicy, make_api_key, redact
-from mockserver.errors import ApiError
+from vidu_lipsync_mock.service.errors import ApiError
+from vidu_lipsync_mock.service.keys import KEY_PATTERN, KeyPolicy, make_api_key, redact
 
 ALNUM = string.ascii_letters + string.digits
 KEY = "mdlx-" + "Ab3" * 16  # 48 letters and digits, like a real key

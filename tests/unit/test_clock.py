@@ -12,14 +12,20 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mockserver import clock as clock_module
-from mockserver.clock import Clock, ManualClock, ScaledClock, SystemClock, clock_from_name
+from vidu_lipsync_mock.service import clock as clock_module
+from vidu_lipsync_mock.service.clock import (
+    Clock,
+    ManualClock,
+    ScaledClock,
+    SystemClock,
+    clock_from_name,
+)
 
 START = 1_700_000_000.0
 
 
 class FakeTime:
-    """Stands in for the `time` module inside `mockserver.clock`; moves only when told."""
+    """Stands in for the `time` module inside `vidu_lipsync_mock.service.clock`; moves only when told."""
 
     def __init__(self, wall: float = START, mono: float = 5_000.0) -> None:
         self.wall = wall

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.config import PRESETS, ConfigError, MockConfig, load_toml
+from vidu_lipsync_mock.config import PRESETS, ConfigError, MockConfig, load_toml
 
 
 def test_defaults_follow_the_provider_and_a_quick_lifecycle() -> None:

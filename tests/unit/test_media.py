@@ -8,8 +8,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from mockserver import media
-from mockserver.media import (
+from vidu_lipsync_mock.media import library as media
+from vidu_lipsync_mock.media.library import (
     ByteRange,
     MediaFile,
     MediaLibrary,
@@ -20,7 +20,7 @@ from mockserver.media import (
     parse_range,
     unsatisfied_content_range,
 )
-from mockserver.mp4info import Mp4Error
+from vidu_lipsync_mock.media.mp4info import Mp4Error
 
 REPO_MEDIA = Path(__file__).resolve().parents[2] / "fixtures" / "media"
 SAMPLES = ("face.jpg", "input-audio.mp3", "input-video.mp4", "result.mp4")

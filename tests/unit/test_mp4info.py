@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mockserver.mp4info import Mp4Error, Mp4Info, Mp4Track, probe_mp4
+from vidu_lipsync_mock.media.mp4info import Mp4Error, Mp4Info, Mp4Track, probe_mp4
 
 MEDIA = Path(__file__).resolve().parents[2] / "fixtures" / "media"
 RESULT = (MEDIA / "result.mp4").read_bytes()

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mockserver.clock import ManualClock
-from mockserver.config import MockConfig
-from mockserver.errors import ApiError
-from mockserver.state import Crash, MockState
-from mockserver.tasks import ByClock, ByPolls, Manual, TaskStatus, TransitionError
+from vidu_lipsync_mock.config import MockConfig
+from vidu_lipsync_mock.service.clock import ManualClock
+from vidu_lipsync_mock.service.errors import ApiError
+from vidu_lipsync_mock.service.tasks import ByClock, ByPolls, Manual, TaskStatus, TransitionError
+from vidu_lipsync_mock.state import Crash, MockState
 
 T0 = 1_700_000_000.0
 MODEL = "vidu/lip-sync"

@@ -10,12 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mockserver.clock import ManualClock
-from mockserver.config import MockConfig
-from mockserver.errors import ApiError
-from mockserver.state import MockState
-from mockserver.task_store import TaskStore
-from mockserver.tasks import (
+from vidu_lipsync_mock.config import MockConfig
+from vidu_lipsync_mock.service.clock import ManualClock
+from vidu_lipsync_mock.service.errors import ApiError
+from vidu_lipsync_mock.service.store import TaskStore
+from vidu_lipsync_mock.service.tasks import (
     ByClock,
     ByPolls,
     Manual,
@@ -26,6 +25,7 @@ from mockserver.tasks import (
     TransitionError,
     progression_from_name,
 )
+from vidu_lipsync_mock.state import MockState
 
 T0 = 1_700_000_000.0
 PENDING, PROCESSING, SUCCESS, FAILED = (

@@ -13,12 +13,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mockserver.errors import ApiError
-from mockserver.registry import Registry, load_spec
-from mockserver.validation import SUPPORTED, compile_schema
+from vidu_lipsync_mock.service.errors import ApiError
+from vidu_lipsync_mock.service.registry import Registry, load_spec
+from vidu_lipsync_mock.service.validation import SUPPORTED, compile_schema
 
 SPEC_FILE = (
-    Path(__file__).resolve().parents[2] / "mockserver" / "specs" / "vidu-lip-sync.api_schema.json"
+    Path(__file__).resolve().parents[2]
+    / "mockserver"
+    / "service"
+    / "specs"
+    / "vidu-lip-sync.api_schema.json"
 )
 DOCUMENT: dict[str, Any] = json.loads(SPEC_FILE.read_text(encoding="utf-8"))
 SCHEMA: dict[str, Any] = DOCUMENT["post"]["requestBody"]["content"]["application/json"]["schema"]

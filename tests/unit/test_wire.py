@@ -9,14 +9,15 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mockserver import wire
-from mockserver.errors import ApiError, task_not_found
-from mockserver.task_store import TaskStore
-from mockserver.tasks import ByClock, Manual, Task, TaskSnapshot, TaskStatus
+from vidu_lipsync_mock.http import wire
+from vidu_lipsync_mock.media.library import ResultMedia
+from vidu_lipsync_mock.service.errors import ApiError, task_not_found
+from vidu_lipsync_mock.service.store import TaskStore
+from vidu_lipsync_mock.service.tasks import ByClock, Manual, Task, TaskSnapshot, TaskStatus
 
 T0 = 1_700_000_000.0
 BASE = "http://127.0.0.1:8123"
-MEDIA = wire.ResultMedia(width=1280, height=720)
+MEDIA = ResultMedia(width=1280, height=720)
 DAY_MS = 86_400_000
 JSON = "application/json"
 

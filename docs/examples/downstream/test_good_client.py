@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from modellix_client import LipSyncClient, OutcomeUnknown, TaskFailed
 
-from mockserver import LipSyncMock
-from mockserver.mp4info import probe_mp4
+from vidu_lipsync_mock import LipSyncMock
+from vidu_lipsync_mock.media.mp4info import probe_mp4
 
 VIDEO = "https://cdn.example.com/presenter.mp4"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver import LipSyncMock
+from vidu_lipsync_mock import LipSyncMock
 
 
 def test_ini_keys_configure_every_mock(lipsync_mock: LipSyncMock) -> None:

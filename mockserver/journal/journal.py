@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
-from .auth import key_fingerprint, redact
+from vidu_lipsync_mock.service.keys import key_fingerprint, redact
 
 __all__ = ["BODY_LIMIT", "Entry", "Journal", "RawEntry", "bearer_token"]
 

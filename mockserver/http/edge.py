@@ -18,16 +18,27 @@ from collections.abc import Sequence
 
 from starlette.types import Message, Receive, Scope, Send
 
-from . import wire
-from .connections import Connections
-from .errors import ApiError, internal_error, method_not_allowed, route_not_found
-from .exchange import JSON, Incoming, Reply, error_reply, send_reply
-from .fault_actions import FaultActions, Trail, TransportFault
-from .faults import MAX_DELAY_SECONDS, Decision, FaultError, RequestInfo, parse_fault_header
-from .journal import bearer_token
-from .router import Resolved, resolve
-from .routes import PublicApi
-from .state import MockState
+from vidu_lipsync_mock.faults.engine import (
+    MAX_DELAY_SECONDS,
+    Decision,
+    FaultError,
+    RequestInfo,
+    parse_fault_header,
+)
+from vidu_lipsync_mock.http import wire
+from vidu_lipsync_mock.http.connections import Connections
+from vidu_lipsync_mock.http.fault_actions import FaultActions, Trail, TransportFault
+from vidu_lipsync_mock.http.messages import JSON, Incoming, Reply, error_reply, send_reply
+from vidu_lipsync_mock.http.public_routes import PublicApi
+from vidu_lipsync_mock.http.router import Resolved, resolve
+from vidu_lipsync_mock.journal.journal import bearer_token
+from vidu_lipsync_mock.service.errors import (
+    ApiError,
+    internal_error,
+    method_not_allowed,
+    route_not_found,
+)
+from vidu_lipsync_mock.state import MockState
 
 __all__ = ["FAULT_HEADER", "Edge", "TransportFault"]
 

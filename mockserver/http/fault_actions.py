@@ -16,14 +16,14 @@ from collections.abc import Callable, Sequence
 
 from starlette.types import Receive, Scope, Send
 
-from .connections import Connections
-from .errors import ApiError
-from .exchange import Headers, Incoming, Reply, error_reply, send_reply
-from .faults import DEFAULT_MESSAGES, MAX_DELAY_SECONDS, Decision
-from .journal import BODY_LIMIT, Journal
-from .ratelimit import WINDOW_SECONDS
-from .router import Resolved
-from .state import MockState
+from vidu_lipsync_mock.faults.engine import DEFAULT_MESSAGES, MAX_DELAY_SECONDS, Decision
+from vidu_lipsync_mock.http.connections import Connections
+from vidu_lipsync_mock.http.messages import Headers, Incoming, Reply, error_reply, send_reply
+from vidu_lipsync_mock.http.router import Resolved
+from vidu_lipsync_mock.journal.journal import BODY_LIMIT, Journal
+from vidu_lipsync_mock.service.errors import ApiError
+from vidu_lipsync_mock.service.quotas import WINDOW_SECONDS
+from vidu_lipsync_mock.state import MockState
 
 __all__ = ["FaultActions", "Trail", "TransportFault"]
 

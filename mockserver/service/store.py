@@ -25,8 +25,16 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from .tasks import SUCCESS, Outcome, Progression, Task, TaskSnapshot, TaskStatus, TransitionError
-from .tasks import progression_view as view_of
+from vidu_lipsync_mock.service.tasks import (
+    SUCCESS,
+    Outcome,
+    Progression,
+    Task,
+    TaskSnapshot,
+    TaskStatus,
+    TransitionError,
+)
+from vidu_lipsync_mock.service.tasks import progression_view as view_of
 
 __all__ = ["DuplicateTaskId", "TaskStore"]
 

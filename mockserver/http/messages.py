@@ -14,9 +14,9 @@ from typing import Any
 
 from starlette.types import Scope, Send
 
-from . import wire
-from .errors import ApiError
-from .faults import Fault
+from vidu_lipsync_mock.faults.engine import Fault
+from vidu_lipsync_mock.http import wire
+from vidu_lipsync_mock.service.errors import ApiError
 
 __all__ = [
     "JSON",

@@ -13,15 +13,20 @@ import functools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
-from . import wire
-from .errors import ApiError, body_too_large, echo, range_not_satisfiable
-from .exchange import Headers, Incoming, Reply, json_reply
-from .faults import DEFAULT_MESSAGES, MAX_DELAY_SECONDS, Fault
-from .media import MediaFile, RangeNotSatisfiable, content_range, parse_range
-from .openapi import build_openapi
-from .ratelimit import Verdict
-from .state import MockState
-from .tasks import TaskSnapshot
+from vidu_lipsync_mock.faults.engine import DEFAULT_MESSAGES, MAX_DELAY_SECONDS, Fault
+from vidu_lipsync_mock.http import wire
+from vidu_lipsync_mock.http.messages import Headers, Incoming, Reply, json_reply
+from vidu_lipsync_mock.http.openapi import build_openapi
+from vidu_lipsync_mock.media.library import (
+    MediaFile,
+    RangeNotSatisfiable,
+    content_range,
+    parse_range,
+)
+from vidu_lipsync_mock.service.errors import ApiError, body_too_large, echo, range_not_satisfiable
+from vidu_lipsync_mock.service.quotas import Verdict
+from vidu_lipsync_mock.service.tasks import TaskSnapshot
+from vidu_lipsync_mock.state import MockState
 
 __all__ = ["Handler", "PublicApi", "base_url", "media_reply"]
 

@@ -18,7 +18,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ApiError, invalid_format, invalid_parameters, value_out_of_range
+from vidu_lipsync_mock.service.errors import (
+    ApiError,
+    invalid_format,
+    invalid_parameters,
+    value_out_of_range,
+)
 
 __all__ = ["SUPPORTED", "TYPE_WORDS", "Validator", "compile_schema"]
 

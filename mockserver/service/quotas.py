@@ -13,7 +13,7 @@ import math
 import threading
 from typing import NamedTuple
 
-from .errors import ApiError
+from vidu_lipsync_mock.service.errors import ApiError
 
 __all__ = ["RateLimiter", "Verdict"]
 

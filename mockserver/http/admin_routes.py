@@ -20,13 +20,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import wire
-from .auth import redact
-from .errors import ApiError, echo
-from .faults import FaultError
-from .journal import Entry
-from .state import MockState
-from .tasks import TaskSnapshot, TransitionError, progression_from_name
+from vidu_lipsync_mock.faults.engine import FaultError
+from vidu_lipsync_mock.http import wire
+from vidu_lipsync_mock.journal.journal import Entry
+from vidu_lipsync_mock.service.errors import ApiError, echo
+from vidu_lipsync_mock.service.keys import redact
+from vidu_lipsync_mock.service.tasks import TaskSnapshot, TransitionError, progression_from_name
+from vidu_lipsync_mock.state import MockState
 
 __all__ = ["ADMIN_PREFIX", "OPERATIONS", "AdminApi", "AdminOperation", "task_record"]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .registry import ModelSpec, Registry
+from vidu_lipsync_mock.service.registry import ModelSpec, Registry
 
 __all__ = ["ERROR_STATUSES", "build_openapi"]
 
@@ -205,7 +205,7 @@ def _file_operation(operation_id: str, summary: str, parameter: dict[str, Any]) 
 
 def _admin_paths() -> dict[str, Any]:
     """The admin API, from the same table that routes it."""
-    from .admin import ADMIN_PREFIX, OPERATIONS
+    from vidu_lipsync_mock.http.admin_routes import ADMIN_PREFIX, OPERATIONS
 
     paths: dict[str, Any] = {}
     envelope = {

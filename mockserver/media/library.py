@@ -26,7 +26,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mockserver.mp4info import Mp4Error, Mp4Info, probe_mp4
+from vidu_lipsync_mock.media.mp4info import Mp4Error, Mp4Info, probe_mp4
 
 __all__ = [
     "CONTENT_TYPES",
@@ -36,6 +36,7 @@ __all__ = [
     "MediaLibrary",
     "MediaNotFound",
     "RangeNotSatisfiable",
+    "ResultMedia",
     "content_range",
     "content_type_for",
     "parse_range",
@@ -98,7 +99,7 @@ class MediaFile:
 
 
 def _default_candidates() -> tuple[Path, ...]:
-    package_dir = Path(__file__).resolve().parent
+    package_dir = Path(__file__).resolve().parent.parent
     # The wheel ships the samples inside the package; a source checkout keeps them at the
     # repository root, next to the script that makes them.
     return (package_dir / "_media", package_dir.parent / "fixtures" / "media")
@@ -324,3 +325,13 @@ def content_range(r: ByteRange, size: int) -> str:
 def unsatisfied_content_range(size: int) -> str:
     """The ``Content-Range`` value a 416 response must carry (RFC 9110 15.5.17)."""
     return f"bytes */{size}"
+
+
+@dataclass(frozen=True)
+class ResultMedia:
+    """What the resource entry says about the result file (read off the real file)."""
+
+    width: int
+    height: int
+    format: str = "mp4"
+    type: str = "video"

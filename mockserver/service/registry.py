@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .validation import Validator, compile_schema
+from vidu_lipsync_mock.service.validation import Validator, compile_schema
 
 __all__ = ["ModelSpec", "Registry", "load_spec"]
 
@@ -114,7 +114,7 @@ class Registry:
     def bundled(cls) -> Registry:
         """The models shipped inside the package."""
         specs = []
-        folder = resources.files("mockserver").joinpath("specs")
+        folder = resources.files("vidu_lipsync_mock.service").joinpath("specs")
         for entry in sorted(folder.iterdir(), key=lambda e: e.name):
             if entry.name.endswith(".api_schema.json"):
                 specs.append(load_spec(json.loads(entry.read_text(encoding="utf-8")), entry.name))

@@ -11,14 +11,18 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from .errors import ApiError, invalid_format, invalid_json, unsupported_media_type
-from .tasks import TaskSnapshot, TaskStatus
+from vidu_lipsync_mock.media.library import ResultMedia
+from vidu_lipsync_mock.service.errors import (
+    ApiError,
+    invalid_format,
+    invalid_json,
+    unsupported_media_type,
+)
+from vidu_lipsync_mock.service.tasks import TaskSnapshot, TaskStatus
 
 __all__ = [
-    "ResultMedia",
     "dumps",
     "error_body",
     "is_json_type",
@@ -31,16 +35,6 @@ __all__ = [
 ]
 
 SUCCESS_MESSAGE = "success"
-
-
-@dataclass(frozen=True)
-class ResultMedia:
-    """What the resource entry says about the result file (read off the real file)."""
-
-    width: int
-    height: int
-    format: str = "mp4"
-    type: str = "video"
 
 
 def dumps(document: Mapping[str, Any]) -> bytes:

@@ -15,7 +15,7 @@ import secrets
 import string
 from collections.abc import Iterable
 
-from .errors import authentication_failed
+from vidu_lipsync_mock.service.errors import authentication_failed
 
 __all__ = ["KEY_PATTERN", "KeyPolicy", "key_fingerprint", "make_api_key", "redact"]
 

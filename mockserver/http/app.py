@@ -19,13 +19,18 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
-from . import wire
-from .admin import ADMIN_PREFIX, AdminApi
-from .connections import Connections
-from .edge import Edge
-from .errors import ApiError, internal_error, method_not_allowed, route_not_found
-from .router import route_path
-from .state import MockState
+from vidu_lipsync_mock.http import wire
+from vidu_lipsync_mock.http.admin_routes import ADMIN_PREFIX, AdminApi
+from vidu_lipsync_mock.http.connections import Connections
+from vidu_lipsync_mock.http.edge import Edge
+from vidu_lipsync_mock.http.router import route_path
+from vidu_lipsync_mock.service.errors import (
+    ApiError,
+    internal_error,
+    method_not_allowed,
+    route_not_found,
+)
+from vidu_lipsync_mock.state import MockState
 
 __all__ = ["MockApp", "create_app"]
 

@@ -12,8 +12,13 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .errors import ApiError, authentication_failed, echo, insufficient_balance
-from .faults import Fault
+from vidu_lipsync_mock.faults.engine import Fault
+from vidu_lipsync_mock.service.errors import (
+    ApiError,
+    authentication_failed,
+    echo,
+    insufficient_balance,
+)
 
 __all__ = [
     "MAGIC_KEYS",
