@@ -28,7 +28,6 @@ Directives:
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import inspect
 import json
@@ -192,7 +191,6 @@ class CliHelp(SphinxDirective):
             "COLUMNS": "100",
             "NO_COLOR": "1",
             "PYTHON_COLORS": "0",
-            "PYTHONPATH": str(REPO),
         }
         result = subprocess.run(
             [sys.executable, "-m", "vidu_lipsync_mock", *argv],
@@ -489,7 +487,7 @@ class FaultMessages(MarkdownDirective):
 
 class Profiles(MarkdownDirective):
     def sources(self) -> list[Path]:
-        return [REPO / "mockserver" / "profiles.py"]
+        return [REPO / "mockserver" / "faults" / "profiles.py"]
 
     def markdown(self) -> str:
         from vidu_lipsync_mock.faults.profiles import PROFILES
@@ -505,7 +503,7 @@ class Profiles(MarkdownDirective):
 
 class Magic(MarkdownDirective):
     def sources(self) -> list[Path]:
-        return [REPO / "mockserver" / "magic.py"]
+        return [REPO / "mockserver" / "service" / "magic.py"]
 
     def markdown(self) -> str:
         from vidu_lipsync_mock.service.keys import make_api_key
@@ -525,7 +523,8 @@ class ErrorMessages(MarkdownDirective):
     """Call every error constructor with placeholder arguments and show what it says."""
 
     def sources(self) -> list[Path]:
-        return [REPO / "mockserver" / "errors.py", REPO / "mockserver" / "ratelimit.py"]
+        service = REPO / "mockserver" / "service"
+        return [service / "errors.py", service / "quotas.py"]
 
     def markdown(self) -> str:
         from vidu_lipsync_mock.service import errors
@@ -552,9 +551,9 @@ class ErrorMessages(MarkdownDirective):
             error = function(**kwargs)
             rows.append([code(error.status), code(error.message), code(f"errors.{name}")])
         limited = rate_limit_error(Verdict(100, 0, 0, 60))
-        rows.append([code(429), code(limited.message), code("ratelimit.rate_limit_error")])
+        rows.append([code(429), code(limited.message), code("quotas.rate_limit_error")])
         busy = concurrency_error(3, None)
-        rows.append([code(429), code(busy.message), code("ratelimit.concurrency_error")])
+        rows.append([code(429), code(busy.message), code("quotas.concurrency_error")])
         rows.sort(key=lambda r: r[0])
         return table(["status", "message", "raised by"], rows)
 
@@ -567,7 +566,7 @@ class PytestOptions(MarkdownDirective):
         return [REPO / "pytest_plugin" / "settings.py", REPO / "pytest_plugin" / "plugin.py"]
 
     def markdown(self) -> str:
-        from pytest_plugin.settings import OPTIONS
+        from vidu_lipsync_mock.pytest_plugin.settings import OPTIONS
 
         rows = []
         for name, spec in OPTIONS.items():
@@ -637,7 +636,10 @@ class ModuleApi(MarkdownDirective):
     option_spec: ClassVar[dict[str, Callable[[str], Any]]] = {"module-docstring": directives.flag}
 
     def sources(self) -> list[Path]:
-        return [REPO / Path(*self.arguments[0].split(".")).with_suffix(".py")]
+        import importlib.util
+
+        spec = importlib.util.find_spec(self.arguments[0])
+        return [Path(spec.origin)] if spec is not None and spec.origin else []
 
     def markdown(self) -> str:
         import importlib
@@ -692,165 +694,50 @@ class ModuleApi(MarkdownDirective):
 
 # -- architecture ---------------------------------------------------------------------------
 
-#: The layers, in the direction of dependencies: a module may import from its own layer
-#: and the layers before it in this list, never from a later one. A layer is a sub-package
-#: of `mockserver/` (its folder name), or one of the top-level modules named here.
-LAYER_ORDER = ["faults", "service", "journal", "media", "state", "http", "runner"]
-TOP_LEVEL_LAYERS: dict[str, str] = {
-    "config": "state",
-    "state": "state",
-    "timetravel": "runner",
-    "server": "runner",
-    "mock": "runner",
-    "cli": "runner",
-    "__main__": "runner",
-    "__init__": "runner",
-}
 
-#: Imports against the direction, each with the reason it is tolerated.
-KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {}
+def _architecture() -> Any:
+    """`tools/architecture.py`, the rules the unit tests check too, loaded by its path."""
+    import importlib.util
 
-#: Third-party packages only the edge may import.
-FRAMEWORKS = ("starlette", "uvicorn", "httpx", "pytest")
-
-#: Modules that may import `time` and why; every other module gets time from a `Clock`.
-TIME_READERS: dict[str, str] = {
-    "clock": "the clocks themselves",
-    "timetravel": "patches `time.*` while fast-forward is active",
-    "edge": "the journal's `wall_time` and `duration_ms` (host time, by design)",
-    "fault_actions": "`duration_ms` of a faulted request's journal entry (host time, by design)",
-    "server": "waits for uvicorn to start",
-}
-
-
-def _imports(path: Path) -> tuple[set[str], set[str]]:
-    """(modules of the package it imports, as dotted names under `vidu_lipsync_mock`;
-    top-level third-party or stdlib packages)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    internal: set[str] = set()
-    external: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            top, _, rest = node.module.partition(".")
-            if node.level:
-                internal.add(node.module)
-            elif top == "vidu_lipsync_mock":
-                if rest:
-                    internal.add(rest)
-                else:
-                    internal.update(alias.name for alias in node.names)
-            else:
-                external.add(top)
-        elif isinstance(node, ast.Import):
-            external.update(alias.name.split(".")[0] for alias in node.names)
-    return internal, external
-
-
-def module_facts() -> dict[str, dict[str, Any]]:
-    """Every module of both source folders, keyed by its path under the repository."""
-    facts: dict[str, dict[str, Any]] = {}
-    for package in ("mockserver", "pytest_plugin"):
-        for path in sorted((REPO / package).rglob("*.py")):
-            internal, external = _imports(path)
-            doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
-            name = ".".join(path.relative_to(REPO / package).with_suffix("").parts)
-            facts[f"{package}/{path.relative_to(REPO / package)}"] = {
-                "path": path,
-                "package": package,
-                "name": name,
-                "internal": internal,
-                "external": external,
-                "summary": first_line(doc),
-            }
-    return facts
-
-
-def layer_of(module: str) -> str | None:
-    """The layer of a module named as under `vidu_lipsync_mock` (`service.clock`, `state`)."""
-    head = module.split(".")[0]
-    if head in LAYER_ORDER and (REPO / "mockserver" / head).is_dir():
-        return head
-    return TOP_LEVEL_LAYERS.get(head)
-
-
-def check_architecture(facts: dict[str, dict[str, Any]]) -> list[str]:
-    """Every rule the architecture page states, checked against the imports."""
-    problems = []
-    for qualified, fact in facts.items():
-        name = fact["name"]
-        if fact["package"] == "pytest_plugin":
-            continue
-        if name.endswith("__init__") and "." in name:
-            name = name.rsplit(".", 1)[0]
-        layer = layer_of(name)
-        if layer is None:
-            problems.append(f"{qualified} is in no layer of docs/_ext/mockref.py LAYERS")
-            continue
-        if "pytest" in fact["external"] or any(
-            i.startswith("pytest_plugin") for i in fact["internal"]
-        ):
-            problems.append(f"{qualified} imports pytest: mockserver must never")
-        if layer in ("core", "state"):
-            used = sorted(set(FRAMEWORKS) & fact["external"])
-            if used:
-                problems.append(f"{qualified} ({layer}) imports {used}: the core is pure Python")
-        if "time" in fact["external"] and name.split(".")[-1] not in TIME_READERS:
-            problems.append(f"{qualified} imports time: only {sorted(TIME_READERS)} may")
-        for target in sorted(fact["internal"]):
-            target_layer = layer_of(target)
-            if target_layer is None:
-                continue
-            if LAYER_ORDER.index(target_layer) > LAYER_ORDER.index(layer) and (
-                (name, target) not in KNOWN_EXCEPTIONS
-            ):
-                problems.append(
-                    f"{qualified} ({layer}) imports {target} ({target_layer}), against the "
-                    "direction of dependencies"
-                )
-    for name, target in KNOWN_EXCEPTIONS:
-        fact = next((f for f in facts.values() if f["name"] == name), None)
-        if fact is None or target not in fact["internal"]:
-            problems.append(f"known exception {name} -> {target} no longer exists: drop it")
-    return problems
+    name = "vidu_lipsync_mock_tools_architecture"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / "architecture.py")
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 class ModuleMap(MarkdownDirective):
     def sources(self) -> list[Path]:
         return [
+            REPO / "tools" / "architecture.py",
             *sorted((REPO / "mockserver").rglob("*.py")),
             *sorted((REPO / "pytest_plugin").rglob("*.py")),
         ]
 
     def markdown(self) -> str:
-        facts = module_facts()
-        for problem in check_architecture(facts):
+        rules = _architecture()
+        facts = rules.module_facts()
+        for problem in rules.check_architecture(facts):
             self.warn(f"architecture: {problem}")
+        groups: dict[str | None, list[Any]] = {k: [] for k in [*rules.LAYER_ORDER, "pytest_plugin"]}
+        for fact in facts.values():
+            layer = rules.layer_of(fact.name) if fact.package == "mockserver" else fact.package
+            groups.setdefault(layer, []).append(fact)
         out = []
-        groups: list[tuple[str, Callable[[dict[str, Any]], bool]]] = [
-            (
-                layer,
-                lambda f, layer=layer: (
-                    f["package"] == "mockserver" and layer_of(f["name"]) == layer
-                ),
-            )
-            for layer in LAYER_ORDER
-        ]
-        groups.append(("pytest_plugin", lambda f: f["package"] == "pytest_plugin"))
-        for title, wanted in groups:
-            rows = []
-            for fact in facts.values():
-                if not wanted(fact):
-                    continue
-                internal = ", ".join(sorted(fact["internal"]))
-                frameworks = ", ".join(sorted(set(FRAMEWORKS) & fact["external"]))
-                rows.append(
-                    [
-                        code(str(fact["path"].relative_to(REPO))),
-                        cell(rst_to_md(fact["summary"])),
-                        internal or "—",
-                        frameworks or "—",
-                    ]
-                )
+        for title, members in groups.items():
+            rows = [
+                [
+                    code(fact.where),
+                    cell(rst_to_md(fact.summary)),
+                    ", ".join(sorted(fact.internal)) or "—",
+                    ", ".join(sorted(set(rules.FRAMEWORKS) & fact.external)) or "—",
+                ]
+                for fact in members
+            ]
             out.append(f"**{title}**\n")
             out.append(
                 table(
@@ -862,16 +749,22 @@ class ModuleMap(MarkdownDirective):
 
 class KnownExceptions(MarkdownDirective):
     def sources(self) -> list[Path]:
-        return [REPO / "mockserver" / "state.py"]
+        return [REPO / "tools" / "architecture.py"]
 
     def markdown(self) -> str:
-        rows = [[code(f"{a} → {b}"), cell(why)] for (a, b), why in KNOWN_EXCEPTIONS.items()]
-        rows += [[code(f"{name} imports time"), cell(why)] for name, why in TIME_READERS.items()]
-        return table(["import", "why it is allowed"], rows)
+        rules = _architecture()
+        rows = [[code(f"{a} → {b}"), cell(why)] for (a, b), why in rules.KNOWN_EXCEPTIONS.items()]
+        rows += [
+            [code(f"{name} imports time"), cell(why)] for name, why in rules.TIME_READERS.items()
+        ]
+        rows += [
+            [code(f"{where}: over {rules.MAX_MODULE_LINES} lines"), cell(why)]
+            for where, why in rules.OVERSIZED.items()
+        ]
+        return table(["what", "why it is allowed (for now)"], rows)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
-    sys.path.insert(0, str(REPO))
     directives: dict[str, type[SphinxDirective]] = {
         "mock-config": ConfigTable,
         "mock-cli-help": CliHelp,
