@@ -24,9 +24,9 @@ import httpx
 from reference_app import create_reference_app
 from starlette.types import ASGIApp, Message
 
-from pytest_plugin.fixtures import _Session
-from pytest_plugin.transport import AsyncMockTransport, SyncMockTransport
 from vidu_lipsync_mock import LipSyncMock, MockConfig
+from vidu_lipsync_mock.pytest_plugin.fixtures import _Session
+from vidu_lipsync_mock.pytest_plugin.transport import AsyncMockTransport, SyncMockTransport
 
 __all__ = [
     "NEVER_MATCHING_RULE",

@@ -36,8 +36,8 @@ _FRAME = re.compile(r"^(?P<name>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
 
 def frame_name(frame: str) -> str:
-    """`FaultMiddleware.__call__ (mockserver/middleware.py:232)` ->
-    `FaultMiddleware.__call__ (mockserver/middleware.py)`."""
+    """`Edge.__call__ (mockserver/http/edge.py:232)` ->
+    `Edge.__call__ (mockserver/http/edge.py)`."""
     match = _FRAME.match(frame.strip())
     if match is None:
         return frame.strip()

@@ -87,7 +87,7 @@ class LipSyncMock(MockState):
 
     def fast_forward(self) -> FastForward:
         """A context manager in which the calling thread's sleeps advance this mock's clock
-        instead of waiting (see `mockserver.timetravel`)."""
+        instead of waiting (see `vidu_lipsync_mock.timetravel`)."""
         return FastForward(self.clock)
 
     def __enter__(self) -> LipSyncMock:

@@ -7,7 +7,7 @@ magic inputs by accident. Every value comes from the provider's own random gener
 seeding the Faker instance (or the class) makes the whole sequence repeat.
 
     from faker import Faker
-    from pytest_plugin.providers import LipSyncProvider
+    from vidu_lipsync_mock.pytest_plugin.providers import LipSyncProvider
 
     fake = Faker()
     fake.add_provider(LipSyncProvider)

@@ -3,7 +3,7 @@
 Bodies are derived from the provider's bundled api_schema at call time, not written out
 here, so a schema change (a new optional field, a tighter `maxLength`) changes what is
 generated without touching this module, and a second model dropped into
-`mockserver/specs/` is reachable with `model_id=`. Rules are drawn from the fault
+`mockserver/service/specs/` is reachable with `model_id=`. Rules are drawn from the fault
 catalogue in `vidu_lipsync_mock.faults.engine` for the same reason.
 
 Conventions follow Hypothesis: every public name is a function returning a strategy, named

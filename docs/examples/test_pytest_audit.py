@@ -7,8 +7,8 @@ import time
 import httpx
 import pytest
 
-from pytest_plugin.audit import AuditPolicy, assert_sound_retry_policy, audit
 from vidu_lipsync_mock import LipSyncMock
+from vidu_lipsync_mock.pytest_plugin.audit import AuditPolicy, assert_sound_retry_policy, audit
 
 SUBMIT = "/api/v1/vidu/lip-sync/async"
 BODY = {"video_url": "https://example.com/a.mp4"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from faker import Faker
 
-from pytest_plugin.providers import LipSyncProvider
+from vidu_lipsync_mock.pytest_plugin.providers import LipSyncProvider
 
 SUBMIT = "/api/v1/vidu/lip-sync/async"
 

@@ -12,15 +12,15 @@ from typing import Any
 import httpx
 from hypothesis import given, settings
 
-from pytest_plugin.strategies import (
+from vidu_lipsync_mock import LipSyncMock
+from vidu_lipsync_mock.pytest_plugin.strategies import (
     InvalidBody,
     api_keys,
     fault_rules,
     invalid_submit_bodies,
     submit_bodies,
 )
-from pytest_plugin.transport import SyncMockTransport
-from vidu_lipsync_mock import LipSyncMock
+from vidu_lipsync_mock.pytest_plugin.transport import SyncMockTransport
 
 SUBMIT = "/api/v1/vidu/lip-sync/async"
 MOCK = LipSyncMock(clock="manual")

@@ -7,8 +7,8 @@ import os
 
 import requests
 
-from pytest_plugin.fixtures import SampleMedia
 from vidu_lipsync_mock import LipSyncMock
+from vidu_lipsync_mock.pytest_plugin.fixtures import SampleMedia
 
 
 def lip_sync(video_url: str, audio_url: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from pytest_plugin.remote import RemoteMock
+from vidu_lipsync_mock.pytest_plugin.remote import RemoteMock
 
 KEY = "Bearer mdlx-" + "a" * 48
 
