@@ -110,8 +110,8 @@ def test_the_reference_covers_every_setting_route_and_flag(built: Path) -> None:
 
 
 def test_the_pytest_page_covers_every_fixture_and_option(built: Path, docs_tools: Any) -> None:
-    from pytest_plugin import plugin
-    from pytest_plugin.settings import OPTIONS
+    from vidu_lipsync_mock.pytest_plugin import plugin
+    from vidu_lipsync_mock.pytest_plugin.settings import OPTIONS
 
     source = (docs_tools.DOCS / "pytest.md").read_text(encoding="utf-8")
     fixtures = [name for name in plugin.__all__ if not name.startswith("_")]

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from faker import Faker
 
-from pytest_plugin.providers import LipSyncProvider
 from vidu_lipsync_mock import LipSyncMock
+from vidu_lipsync_mock.pytest_plugin.providers import LipSyncProvider
 from vidu_lipsync_mock.service.keys import KEY_PATTERN, KeyPolicy
 from vidu_lipsync_mock.service.registry import Registry
 

@@ -9,8 +9,8 @@ import sys
 import httpx
 import pytest
 
-from pytest_plugin.remote import RemoteMock
 from vidu_lipsync_mock import LipSyncMock
+from vidu_lipsync_mock.pytest_plugin.remote import RemoteMock
 from vidu_lipsync_mock.service.errors import ApiError
 
 SUBMIT = "/api/v1/vidu/lip-sync/async"

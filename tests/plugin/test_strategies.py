@@ -21,8 +21,10 @@ from hypothesis import find as hypothesis_find
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from pytest_plugin import strategies
-from pytest_plugin.strategies import (
+from vidu_lipsync_mock import LipSyncMock
+from vidu_lipsync_mock.faults.engine import FAULT_KINDS, FaultEngine, Rule, Schedule
+from vidu_lipsync_mock.pytest_plugin import strategies
+from vidu_lipsync_mock.pytest_plugin.strategies import (
     DEFECTS,
     InvalidBody,
     api_keys,
@@ -33,8 +35,6 @@ from pytest_plugin.strategies import (
     submit_bodies,
     task_ids,
 )
-from vidu_lipsync_mock import LipSyncMock
-from vidu_lipsync_mock.faults.engine import FAULT_KINDS, FaultEngine, Rule, Schedule
 from vidu_lipsync_mock.service.errors import ApiError
 from vidu_lipsync_mock.service.keys import KEY_PATTERN, KeyPolicy
 from vidu_lipsync_mock.service.registry import Registry, load_spec
