@@ -120,10 +120,8 @@ def _imports(name: str, tree: ast.Module) -> tuple[frozenset[str], frozenset[str
             top, _, rest = (node.module or "").partition(".")
             if top != "vidu_lipsync_mock":
                 external.add(top)
-            elif rest:
-                internal.add(rest)
-            else:
-                internal.update(alias.name for alias in node.names)
+            else:  # the package's own names come from its __init__, the runner's module
+                internal.add(rest or "__init__")
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 top, _, rest = alias.name.partition(".")

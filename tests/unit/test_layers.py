@@ -129,6 +129,11 @@ def _problems_of(tmp_path: Path, files: dict[str, str]) -> list[str]:
             "from vidu_lipsync_mock.state import MockState\n",
             "against the direction of dependencies",
         ),
+        (
+            "mockserver/state.py",
+            "from vidu_lipsync_mock import LipSyncMock\n",
+            "imports __init__ (runner), against the direction",
+        ),
         ("mockserver/journal/bad.py", "import starlette.responses\n", "plain Python"),
         ("mockserver/media/bad.py", "from httpx import Client\n", "plain Python"),
         ("mockserver/config.py", "import uvicorn\n", "plain Python"),
