@@ -22,7 +22,8 @@ Directives:
 ``mock-presets``           the lifecycle presets
 ``mock-pytest-options``    the plugin's `OPTIONS`: flag, ini key, type, help
 ``mock-module-map``        every module, its layer, docstring summary and internal imports,
-                           with the dependency rules of the architecture page checked
+                           with the rules of `tools/architecture.py` checked
+``mock-architecture-exceptions``  what those rules tolerate, and why
 ``mock-module-api``        a module's `__all__`: signatures, docstrings, `#:` comments
 """
 
