@@ -26,7 +26,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from vidu_lipsync_mock.faults.engine import FAULT_KINDS, ROUTES
+from vidu_lipsync_mock.faults import FAULT_KINDS, ROUTES
 from vidu_lipsync_mock.service.registry import ModelSpec, Registry
 from vidu_lipsync_mock.service.validation import TYPE_WORDS
 
@@ -494,7 +494,7 @@ def _options(
     elif kind == "task_slow":
         optional["factor"] = st.floats(0.1, 50.0)
     elif kind == "task_not_found":
-        optional["polls"] = st.integers(0, 4)
+        optional["polls"] = st.integers(1, 4)
     elif kind == "expire_early":
         optional["seconds"] = st.floats(0.0, 600.0)
     elif kind == "result_error":
@@ -569,7 +569,7 @@ def fault_rules(
     for kind in sorted(FAULT_KINDS):
         if kinds is not None and kind not in kinds:
             continue
-        group = FAULT_KINDS[kind][0]
+        group = FAULT_KINDS[kind].group
         kind_routes = [
             r for r in allowed_routes if group not in ("task", "result") or r in ("submit", "any")
         ]

@@ -34,7 +34,7 @@ from pytest_plugin.strategies import (
     task_ids,
 )
 from vidu_lipsync_mock import LipSyncMock
-from vidu_lipsync_mock.faults.engine import FAULT_KINDS, FaultEngine, Rule, Schedule
+from vidu_lipsync_mock.faults import FAULT_KINDS, FaultEngine, Rule, Schedule
 from vidu_lipsync_mock.service.errors import ApiError
 from vidu_lipsync_mock.service.keys import KEY_PATTERN, KeyPolicy
 from vidu_lipsync_mock.service.registry import Registry, load_spec
