@@ -601,10 +601,23 @@ class PytestOptions(MarkdownDirective):
 
 def _attr_docs(module_name: str) -> dict[tuple[str, str], str]:
     """`#:` comments of a module's attributes and dataclass fields, as Sphinx reads them."""
+    import importlib
+    import pkgutil
+
     from sphinx.pycode import ModuleAnalyzer
 
-    analyzer = ModuleAnalyzer.for_module(module_name)
-    return {key: " ".join(lines).strip() for key, lines in analyzer.find_attr_docs().items()}
+    package = importlib.import_module(module_name)
+    names = [module_name] + [  # a package re-exports names its modules document
+        f"{module_name}.{info.name}"
+        for info in pkgutil.iter_modules(getattr(package, "__path__", []))
+    ]
+    found: dict[tuple[str, str], str] = {}
+    for name in names:
+        analyzer = ModuleAnalyzer.for_module(name)
+        found.update(
+            {key: " ".join(lines).strip() for key, lines in analyzer.find_attr_docs().items()}
+        )
+    return found
 
 
 def _signature(obj: Any) -> str:
@@ -655,7 +668,8 @@ class ModuleApi(MarkdownDirective):
     option_spec: ClassVar[dict[str, Callable[[str], Any]]] = {"module-docstring": directives.flag}
 
     def sources(self) -> list[Path]:
-        return [REPO / Path(*self.arguments[0].split(".")).with_suffix(".py")]
+        path = REPO / Path(*self.arguments[0].split("."))
+        return [path / "__init__.py" if path.is_dir() else path.with_suffix(".py")]
 
     def markdown(self) -> str:
         import importlib
