@@ -30,6 +30,7 @@ __all__ = [
     "TaskEffects",
     "deliver_result",
     "drip",
+    "message_for",
 ]
 
 #: Messages the provider publishes, by status; others are ours, in its style.

@@ -17,8 +17,8 @@ from typing import NamedTuple
 
 from starlette.types import Message, Receive, Scope, Send
 
-from vidu_lipsync_mock.faults import DEFAULT_MESSAGES, Decision
-from vidu_lipsync_mock.faults.effects import drip
+from vidu_lipsync_mock.faults import Decision
+from vidu_lipsync_mock.faults.effects import drip, message_for
 from vidu_lipsync_mock.http.connections import Connections
 from vidu_lipsync_mock.http.messages import Headers, Incoming, Reply, error_reply, send_reply
 from vidu_lipsync_mock.http.router import Resolved
@@ -193,13 +193,11 @@ class FaultActions:
     def fault_error(self, decision: Decision) -> ApiError:
         """The envelope an `error` fault answers with, with the headers its status
         carries at the provider (a 429 looks like the rate limiter's own)."""
-        options = decision.fault.options
-        status = int(options.get("status", 500))
-        message = str(
-            options.get("message") or DEFAULT_MESSAGES.get(status) or "Internal server error"
-        )
+        fault = decision.fault
+        status = int(fault.param("status"))
+        message = str(fault.param("message") or message_for(status))
         headers: dict[str, str] = {}
-        retry_after = options.get("retry_after")
+        retry_after = fault.param("retry_after")
         if status == 429:
             now = self.state.clock.now()
             limit = self.state.limiter.limit or 100
@@ -254,7 +252,7 @@ class FaultActions:
             trail.status = 0
             raise TransportFault("hang")
         await _wait_for_disconnect(scene.receive, scene.decision.fault.param("seconds"))
-        await self._send_error(scene.send, ApiError(504, DEFAULT_MESSAGES[504]), trail)
+        await self._send_error(scene.send, ApiError(504, message_for(504)), trail)
 
     async def _close_after_headers(self, scene: _Scene) -> None:
         await _whole_body(scene.answer)

@@ -346,6 +346,14 @@ def _options_of(rule: dict[str, Any]) -> dict[str, Any]:
     return Rule.from_dict(rule, "r").fault.options
 
 
+@pytest.mark.parametrize("kind", list(FAULT_KINDS))
+def test_the_strategies_draw_every_kind(kind: str) -> None:
+    found = hypothesis_find(
+        fault_rules(), lambda r: Rule.from_dict(r, "r").fault.kind == kind, settings=GENERATE
+    )
+    assert Rule.from_dict(found, "r").fault.kind == kind
+
+
 @pytest.mark.parametrize(("kind", "name", "param"), PARAMS)
 def test_the_strategies_draw_every_parameter_within_its_range(
     kind: str, name: str, param: Param
