@@ -58,6 +58,7 @@ class FaultKind:
     label_param: str | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
         if self.group not in GROUPS:
             raise TypeError(f"{self.name}: group must be one of {', '.join(GROUPS)}")
         if (self.change is not None) != (self.group in ("task", "result")):

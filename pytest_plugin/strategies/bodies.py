@@ -15,11 +15,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from .arguments import (
-    check_names,
-    check_strategy,
-    model_spec,
-)
+from .arguments import check_names, check_strategy, model_spec
 
 __all__ = ["http_urls", "json_types", "submit_bodies"]
 

@@ -18,11 +18,7 @@ from hypothesis.errors import InvalidArgument
 
 from vidu_lipsync_mock.service.validation import TYPE_WORDS
 
-from .arguments import (
-    check_names,
-    check_strategy,
-    model_spec,
-)
+from .arguments import check_names, check_strategy, model_spec
 from .bodies import json_types, submit_bodies
 
 __all__ = ["DEFECTS", "InvalidBody", "invalid_submit_bodies"]

@@ -17,11 +17,7 @@ from hypothesis.errors import InvalidArgument
 
 from vidu_lipsync_mock.faults import FAULT_KINDS, ROUTES, FaultKind, Param
 
-from .arguments import (
-    check_names,
-    check_size,
-    check_strategy,
-)
+from .arguments import check_names, check_size, check_strategy
 
 __all__ = ["fault_rules", "fault_schedules"]
 
@@ -147,7 +143,8 @@ def fault_rules(
     - `schedules`: schedule dicts (`{"kind": "times", "n": 2}` …); default any kind.
     - `statuses`: the status of `error` faults; default the statuses the provider
       publishes a message for.
-    - `delays`: seconds for timed faults; default at most 50 ms, so a chaos run stays fast.
+    - `delays`: seconds for every parameter that is a real wait (timed faults, and the
+      `Retry-After` of an error); default at most 50 ms, so a chaos run stays fast.
     """
     check_names("routes", routes, ROUTES)
     check_names("kinds", kinds, sorted(FAULT_KINDS))
