@@ -15,7 +15,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-from vidu_lipsync_mock.faults.engine import FaultError, Rule
+from vidu_lipsync_mock.faults import FaultError, Rule
 from vidu_lipsync_mock.faults.profiles import PROFILES
 
 __all__ = ["PRESETS", "ConfigError", "MockConfig", "load_toml"]

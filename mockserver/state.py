@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vidu_lipsync_mock.config import MockConfig
-from vidu_lipsync_mock.faults.engine import NO_EFFECTS, Fault, FaultEngine, Rule, TaskEffects
+from vidu_lipsync_mock.faults import NO_EFFECTS, Fault, FaultEngine, Rule, TaskEffects
 from vidu_lipsync_mock.faults.profiles import profile_rules
 from vidu_lipsync_mock.journal.journal import Journal
 from vidu_lipsync_mock.media.library import MediaLibrary, ResultMedia

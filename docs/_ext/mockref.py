@@ -14,7 +14,7 @@ Directives:
 ``mock-api-routes``        the public routes of `build_openapi(Registry.bundled())`
 ``mock-api-schemas``       the response schemas of that document
 ``mock-admin-routes``      `AdminApi(...).routes()` with the state method each one calls
-``mock-fault-kinds``       `FAULT_KINDS` with each kind's group and options
+``mock-fault-kinds``       `FAULT_KINDS`: group, doc line, parameters with range and default
 ``mock-fault-messages``    the default message of an `error` fault, by status
 ``mock-profiles``          `PROFILES`, each rule as JSON
 ``mock-magic``             `MAGIC_SCENARIOS` and `MAGIC_KEYS`
@@ -461,26 +461,44 @@ class AdminRoutes(MarkdownDirective):
 # -- faults -------------------------------------------------------------------------------
 
 
+def _param_cell(name: str, param: Any) -> str:
+    """One parameter of a fault kind: its accepted values, default and meaning."""
+    if param.choices:
+        accepted = " or ".join(code(choice) for choice in param.choices)
+    elif param.type is str:
+        accepted = "text"
+    else:
+        low = f"> {param.low:g}" if param.above else f"{param.low:g}"
+        accepted = f"{param.type.__name__} {low} to {param.high:g}"
+    default = "" if param.default is None else f", default {code(param.default)}"
+    return f"{code(name)} ({accepted}{default}): {cell(param.doc)}"
+
+
 class FaultKinds(MarkdownDirective):
+    """`FAULT_KINDS`: every declaration, with its parameters' ranges and defaults."""
+
     def sources(self) -> list[Path]:
-        return [REPO / "mockserver" / "faults" / "engine.py"]
+        return [REPO / "mockserver" / "faults" / name for name in ("kinds.py", "params.py")]
 
     def markdown(self) -> str:
-        from vidu_lipsync_mock.faults.engine import FAULT_KINDS
+        from vidu_lipsync_mock.faults import FAULT_KINDS
 
         rows = []
-        for kind, (group, options) in FAULT_KINDS.items():
-            opts = ", ".join(f"{code(name)} ({t.__name__})" for name, t in options.items())
-            rows.append([code(kind), group, opts or "—"])
-        return table(["fault", "group", "options"], rows)
+        for kind in FAULT_KINDS.values():
+            params = [_param_cell(name, param) for name, param in kind.params.items()]
+            if kind.forms:
+                forms = " · ".join(", ".join(code(name) for name in form) for form in kind.forms)
+                params.append(f"combine as {forms}")
+            rows.append([code(kind.name), kind.group, cell(kind.doc), "; ".join(params) or "—"])
+        return table(["fault", "group", "what it does", "parameters"], rows)
 
 
 class FaultMessages(MarkdownDirective):
     def sources(self) -> list[Path]:
-        return [REPO / "mockserver" / "faults" / "engine.py"]
+        return [REPO / "mockserver" / "faults" / "effects.py"]
 
     def markdown(self) -> str:
-        from vidu_lipsync_mock.faults.engine import DEFAULT_MESSAGES
+        from vidu_lipsync_mock.faults import DEFAULT_MESSAGES
 
         rows = [[code(status), code(message)] for status, message in DEFAULT_MESSAGES.items()]
         return table(["status", "default message"], rows)
@@ -583,10 +601,23 @@ class PytestOptions(MarkdownDirective):
 
 def _attr_docs(module_name: str) -> dict[tuple[str, str], str]:
     """`#:` comments of a module's attributes and dataclass fields, as Sphinx reads them."""
+    import importlib
+    import pkgutil
+
     from sphinx.pycode import ModuleAnalyzer
 
-    analyzer = ModuleAnalyzer.for_module(module_name)
-    return {key: " ".join(lines).strip() for key, lines in analyzer.find_attr_docs().items()}
+    package = importlib.import_module(module_name)
+    names = [module_name] + [  # a package re-exports names its modules document
+        f"{module_name}.{info.name}"
+        for info in pkgutil.iter_modules(getattr(package, "__path__", []))
+    ]
+    found: dict[tuple[str, str], str] = {}
+    for name in names:
+        analyzer = ModuleAnalyzer.for_module(name)
+        found.update(
+            {key: " ".join(lines).strip() for key, lines in analyzer.find_attr_docs().items()}
+        )
+    return found
 
 
 def _signature(obj: Any) -> str:

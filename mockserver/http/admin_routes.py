@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from vidu_lipsync_mock.faults.engine import FaultError
+from vidu_lipsync_mock.faults import FaultError
 from vidu_lipsync_mock.http import wire
 from vidu_lipsync_mock.journal.journal import Entry
 from vidu_lipsync_mock.service.errors import ApiError, echo

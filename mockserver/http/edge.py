@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from starlette.types import Message, Receive, Scope, Send
 
-from vidu_lipsync_mock.faults.engine import (
+from vidu_lipsync_mock.faults import (
     MAX_DELAY_SECONDS,
     Decision,
     FaultError,

@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import NamedTuple
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
-from vidu_lipsync_mock.faults.engine import DEFAULT_MESSAGES, MAX_DELAY_SECONDS, Decision
+from vidu_lipsync_mock.faults import Decision
+from vidu_lipsync_mock.faults.effects import drip, message_for
 from vidu_lipsync_mock.http.connections import Connections
 from vidu_lipsync_mock.http.messages import Headers, Incoming, Reply, error_reply, send_reply
 from vidu_lipsync_mock.http.router import Resolved
@@ -25,21 +27,7 @@ from vidu_lipsync_mock.service.errors import ApiError
 from vidu_lipsync_mock.service.quotas import WINDOW_SECONDS
 from vidu_lipsync_mock.state import MockState
 
-__all__ = ["FaultActions", "Trail", "TransportFault"]
-
-#: Faults that need the service's real answer to mangle it.
-MANGLES = frozenset(
-    {
-        "close_after_headers",
-        "close_mid_body",
-        "truncated_json",
-        "malformed_json",
-        "empty_body",
-        "slow_body",
-    }
-)
-
-MALFORMED_JSON = b'{"code":0,"message":"success","data":{"status":"pending" "task_id":}'
+__all__ = ["ACTIONS", "FaultActions", "Trail", "TransportFault"]
 
 
 class TransportFault(ConnectionResetError):
@@ -164,6 +152,31 @@ async def _wait_for_disconnect(receive: Receive, seconds: float) -> None:
         await asyncio.wait_for(disconnected(), timeout=seconds)
 
 
+class _Scene(NamedTuple):
+    """What an action works with: the decision, the route's answer (when it ran) and the
+    exchange with the client."""
+
+    decision: Decision
+    reply: Reply | None
+    scope: Scope
+    receive: Receive
+    send: Send
+    trail: Trail
+
+    @property
+    def answer(self) -> Reply:
+        assert self.reply is not None  # the actions that mangle it ran the route first
+        return self.reply
+
+    def start(self) -> Message:
+        """The answer's status line and headers, as the route gave them."""
+        return {
+            "type": "http.response.start",
+            "status": self.answer.status,
+            "headers": self.trail.headers,
+        }
+
+
 class FaultActions:
     """Acts out the one fault that answers a request in place of the route."""
 
@@ -180,13 +193,11 @@ class FaultActions:
     def fault_error(self, decision: Decision) -> ApiError:
         """The envelope an `error` fault answers with, with the headers its status
         carries at the provider (a 429 looks like the rate limiter's own)."""
-        options = decision.fault.options
-        status = int(options.get("status", 500))
-        message = str(
-            options.get("message") or DEFAULT_MESSAGES.get(status) or "Internal server error"
-        )
+        fault = decision.fault
+        status = int(fault.param("status"))
+        message = str(fault.param("message") or message_for(status))
         headers: dict[str, str] = {}
-        retry_after = options.get("retry_after")
+        retry_after = fault.param("retry_after")
         if status == 429:
             now = self.state.clock.now()
             limit = self.state.limiter.limit or 100
@@ -216,82 +227,75 @@ class FaultActions:
         send: Send,
         trail: Trail,
     ) -> None:
-        kind = decision.fault.kind
-        options = decision.fault.options
-        scope = request.scope
+        """Act out the fault that answers this request, as its declaration names it."""
+        fault = decision.fault
+        assert fault.spec.action is not None  # only an answering fault is carried out
+        mangles, act = ACTIONS[fault.spec.action]
         reply: Reply | None = None
-        if decision.phase == "after" or kind in MANGLES:
+        if decision.phase == "after" or mangles:
             reply = self.answer(resolved, request)
             trail.answered(reply, reply.wire_headers(), None)
-        if kind == "error":
-            await self._send_error(send, self.fault_error(decision), trail)
-            return
-        if kind == "reset":
-            trail.status, trail.outcome = 0, "reset"
-            await self._break(scope, "reset", trail)
-            return
-        if kind == "hang":
-            trail.status, trail.outcome = 504, "hang"
-            if not self.connections.has(scope.get("client")):
-                # In-process there is no client timer to outlast: give up for it at once.
-                trail.status = 0
-                raise TransportFault("hang")
-            await _wait_for_disconnect(
-                receive, min(options.get("seconds", 30.0), MAX_DELAY_SECONDS)
-            )
-            await self._send_error(send, ApiError(504, DEFAULT_MESSAGES[504]), trail)
-            return
-        assert reply is not None  # every other kind mangles the real answer
-        body = await _whole_body(reply)
-        headers = trail.headers
-        status = reply.status
-        start = {"type": "http.response.start", "status": status, "headers": headers}
-        if kind == "close_after_headers":
-            await send(start)
-            trail.outcome = "closed_after_headers"
-            trail.reply_body = None
-            await self._break(scope, "closed_after_headers", trail)
-            return
-        if kind == "close_mid_body":
-            half = body[: len(body) // 2]
-            await send(start)
-            await send({"type": "http.response.body", "body": half, "more_body": True})
-            trail.outcome = "closed_mid_body"
-            trail.reply_body = half[:BODY_LIMIT]
-            await self._break(scope, "closed_mid_body", trail)
-            return
-        if kind == "slow_body":
-            await send(start)
-            total = min(options.get("seconds", 5.0), MAX_DELAY_SECONDS)
-            pieces = 10
-            step = max(1, -(-len(body) // pieces))
-            for offset in range(0, len(body), step):
-                await asyncio.sleep(total / pieces)
-                last = offset + step >= len(body)
-                await send(
-                    {
-                        "type": "http.response.body",
-                        "body": body[offset : offset + step],
-                        "more_body": not last,
-                    }
-                )
-            if not body:
-                await send({"type": "http.response.body", "body": b""})
-            trail.outcome = "slow_body"
-            trail.reply_body = body
-            return
-        if kind == "truncated_json":
-            mangled = body[: max(1, len(body) // 2)]
-        elif kind == "malformed_json":
-            mangled = MALFORMED_JSON
-        else:  # empty_body
-            mangled = b""
-        trail.outcome = kind
+        await act(self, _Scene(decision, reply, request.scope, receive, send, trail))
+
+    async def _error(self, scene: _Scene) -> None:
+        await self._send_error(scene.send, self.fault_error(scene.decision), scene.trail)
+
+    async def _reset(self, scene: _Scene) -> None:
+        scene.trail.status, scene.trail.outcome = 0, "reset"
+        await self._break(scene.scope, "reset", scene.trail)
+
+    async def _hang(self, scene: _Scene) -> None:
+        trail = scene.trail
+        trail.status, trail.outcome = 504, "hang"
+        if not self.connections.has(scene.scope.get("client")):
+            # In-process there is no client timer to outlast: give up for it at once.
+            trail.status = 0
+            raise TransportFault("hang")
+        await _wait_for_disconnect(scene.receive, scene.decision.fault.param("seconds"))
+        await self._send_error(scene.send, ApiError(504, message_for(504)), trail)
+
+    async def _close_after_headers(self, scene: _Scene) -> None:
+        await _whole_body(scene.answer)
+        await scene.send(scene.start())
+        scene.trail.outcome = "closed_after_headers"
+        scene.trail.reply_body = None
+        await self._break(scene.scope, "closed_after_headers", scene.trail)
+
+    async def _close_mid_body(self, scene: _Scene) -> None:
+        body = await _whole_body(scene.answer)
+        half = body[: len(body) // 2]
+        await scene.send(scene.start())
+        await scene.send({"type": "http.response.body", "body": half, "more_body": True})
+        scene.trail.outcome = "closed_mid_body"
+        scene.trail.reply_body = half[:BODY_LIMIT]
+        await self._break(scene.scope, "closed_mid_body", scene.trail)
+
+    async def _slow_body(self, scene: _Scene) -> None:
+        body = await _whole_body(scene.answer)
+        send = scene.send
+        await send(scene.start())
+        sent = 0
+        async for chunk in drip(body, scene.decision.fault.param("seconds"), 10):
+            sent += len(chunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": sent < len(body)})
+        if not body:
+            await send({"type": "http.response.body", "body": b""})
+        scene.trail.outcome = "slow_body"
+        scene.trail.reply_body = body
+
+    async def _rewrite(self, scene: _Scene) -> None:
+        """A 200 whose body is not the answer's: cut, garbled or empty."""
+        body = await _whole_body(scene.answer)
+        fault = scene.decision.fault
+        assert fault.spec.rewrite is not None  # declared with the rewrite action
+        mangled = fault.spec.rewrite(body)
+        trail = scene.trail
+        trail.outcome = fault.kind
         trail.status = 200
         trail.reply_body = mangled
-        trail.headers = _with_length(headers, len(mangled))
-        await send({"type": "http.response.start", "status": 200, "headers": trail.headers})
-        await send({"type": "http.response.body", "body": mangled})
+        trail.headers = _with_length(trail.headers, len(mangled))
+        await scene.send({"type": "http.response.start", "status": 200, "headers": trail.headers})
+        await scene.send({"type": "http.response.body", "body": mangled})
 
     async def _break(self, scope: Scope, outcome: str, trail: Trail) -> None:
         """Break the client's connection, journaling first: the client raises the moment
@@ -304,3 +308,16 @@ class FaultActions:
         # Let the transport report the loss, so the server does not try to answer.
         for _ in range(3):
             await asyncio.sleep(0)
+
+
+#: The HTTP effects the fault kinds name (`FaultKind.action`): whether the action needs the
+#: service's real answer (to mangle it), and the action.
+ACTIONS: Mapping[str, tuple[bool, Callable[[FaultActions, _Scene], Awaitable[None]]]] = {
+    "error": (False, FaultActions._error),
+    "reset": (False, FaultActions._reset),
+    "hang": (False, FaultActions._hang),
+    "close_after_headers": (True, FaultActions._close_after_headers),
+    "close_mid_body": (True, FaultActions._close_mid_body),
+    "slow_body": (True, FaultActions._slow_body),
+    "rewrite": (True, FaultActions._rewrite),
+}

@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.types import Scope, Send
 
-from vidu_lipsync_mock.faults.engine import Fault
+from vidu_lipsync_mock.faults import Fault
 from vidu_lipsync_mock.http import wire
 from vidu_lipsync_mock.service.errors import ApiError
 

@@ -8,12 +8,11 @@ and then decide what of its answer the client gets.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
 
-from vidu_lipsync_mock.faults.engine import DEFAULT_MESSAGES, MAX_DELAY_SECONDS, Fault
+from vidu_lipsync_mock.faults import Fault, deliver_result
 from vidu_lipsync_mock.http import wire
 from vidu_lipsync_mock.http.messages import Headers, Incoming, Reply, json_reply
 from vidu_lipsync_mock.http.openapi import build_openapi
@@ -101,33 +100,6 @@ def media_reply(request: Incoming, media: MediaFile, cache_seconds: int) -> Repl
         headers.append((b"content-length", str(len(body)).encode()))
         return Reply(b"", status, content_type, headers)
     return Reply(body, status, content_type, headers)
-
-
-def _damaged(media: MediaFile, fault: Fault) -> MediaFile:
-    """A result file broken the way storage and CDNs break them."""
-    data = media.data
-    if fault.kind == "result_truncated":
-        data = data[: len(data) // 2]
-    else:  # result_corrupt: keep the length, overwrite the structure after `ftyp`
-        data = data[:32] + bytes(b ^ 0x5A for b in data[32:96]) + data[96:]
-    return replace(media, data=data, etag=f'"{fault.kind}-{media.etag.strip(chr(34))}"', mp4=None)
-
-
-def _slow(media: MediaFile, seconds: float) -> Reply:
-    seconds = min(seconds, MAX_DELAY_SECONDS)
-    pieces = 20
-    step = max(1, -(-media.size // pieces))
-
-    async def drip() -> AsyncIterator[bytes]:
-        for offset in range(0, media.size, step):
-            await asyncio.sleep(seconds / pieces)
-            yield media.data[offset : offset + step]
-
-    headers: Headers = [
-        (b"content-length", str(media.size).encode()),
-        (b"etag", media.etag.encode("latin-1")),
-    ]
-    return Reply(b"", 200, media.content_type.encode("latin-1"), headers, stream=drip())
 
 
 class PublicApi:
@@ -221,12 +193,19 @@ class PublicApi:
         media = state.media.result_video()
         fault = task.result_fault
         if isinstance(fault, Fault):
-            if fault.kind == "result_error":
-                status = int(fault.options.get("status", 403))
-                raise ApiError(status, DEFAULT_MESSAGES.get(status, "Internal server error"))
-            if fault.kind == "result_slow":
-                return _slow(media, float(fault.options.get("seconds", 5.0)))
-            media = _damaged(media, fault)
+            served = deliver_result(fault, media.data)
+            if served.status != 200:
+                raise ApiError(served.status, served.message)
+            if served.stream is not None:
+                content_type = media.content_type.encode("latin-1")
+                headers: Headers = [
+                    (b"content-length", str(media.size).encode()),
+                    (b"etag", media.etag.encode("latin-1")),
+                ]
+                return Reply(b"", 200, content_type, headers, stream=served.stream)
+            if served.damaged:
+                etag = f'"{fault.kind}-{media.etag.strip(chr(34))}"'
+                media = replace(media, data=served.data, etag=etag, mp4=None)
         remaining = int(task.expires_at - state.clock.now())
         return media_reply(request, media, remaining)
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from vidu_lipsync_mock.faults.engine import Fault
+from vidu_lipsync_mock.faults import Fault
 from vidu_lipsync_mock.service.errors import (
     ApiError,
     authentication_failed,

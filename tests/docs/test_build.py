@@ -126,7 +126,7 @@ def test_the_pytest_page_covers_every_fixture_and_option(built: Path, docs_tools
 def test_the_cookbook_describes_every_fault_profile_and_magic_input(
     built: Path, docs_tools: Any
 ) -> None:
-    from vidu_lipsync_mock.faults.engine import FAULT_KINDS
+    from vidu_lipsync_mock.faults import FAULT_KINDS
     from vidu_lipsync_mock.faults.profiles import PROFILES
     from vidu_lipsync_mock.service.magic import MAGIC_SCENARIOS
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from vidu_lipsync_mock import ApiError, ByPolls
-from vidu_lipsync_mock.faults.engine import FaultError
+from vidu_lipsync_mock.faults import FaultError
 from vidu_lipsync_mock.http.admin_routes import task_record
 from vidu_lipsync_mock.service.tasks import TransitionError
 
@@ -307,7 +307,7 @@ def test_reset(pair, make_mock, api):
             "/faults",
             {"json": {"fault": "error", "status": 200}},
             400,
-            "Invalid parameters: an error fault needs a status from 400 to 599",
+            "Invalid parameters: fault error: status must be a whole number >= 400 and <= 599",
         ),
         (
             "POST",

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from vidu_lipsync_mock.faults.engine import FAULT_KINDS, Fault, FaultError, parse_fault_header
+from vidu_lipsync_mock.faults import FAULT_KINDS, Fault, FaultError, parse_fault_header
 
 EXAMPLES: dict[str, tuple[str, dict]] = {
     "error": (
@@ -61,11 +61,20 @@ MALFORMED = [
     ("error; status", "X-Mock-Fault option 'status' must be name=value"),
     ("error; status=abc", "X-Mock-Fault option status must be a number"),
     ("error; colour=red", "fault error takes no option 'colour'"),
-    ("error; status=200", "an error fault needs a status from 400 to 599"),
+    ("error; status=200", "fault error: status must be a whole number >= 400 and <= 599"),
     ("latency; seconds=-1", "fault latency: seconds must be a finite number >= 0"),
     ("latency; seconds=nan", "fault latency: seconds must be a finite number >= 0"),
-    ("task_stuck; status=success", "task_stuck status must be 'pending' or 'processing'"),
-    ("result_error; status=302", "a result_error fault needs a status from 400 to 599"),
+    (
+        "task_stuck; status=success",
+        "fault task_stuck: status must be one of 'pending', 'processing', not 'success'",
+    ),
+    (
+        "result_error; status=302",
+        "fault result_error: status must be a whole number >= 400 and <= 599, not 302",
+    ),
+    ("latency; seconds=1e9", "fault latency: seconds must be a finite number >= 0 and <= 120"),
+    ("task_not_found; polls=0", "fault task_not_found: polls must be a whole number >= 1"),
+    ("task_slow; factor=0", "fault task_slow: factor must be a finite number > 0 and <= 1000"),
 ]
 
 
@@ -89,9 +98,7 @@ def test_malformed_header_is_a_400_and_nothing_else(make_mock, api, expect_error
     assert (entry.status, entry.fault) == (400, None)
 
 
-@pytest.mark.parametrize(
-    "kind", [k for k, (group, _) in FAULT_KINDS.items() if group in ("task", "result")]
-)
+@pytest.mark.parametrize("kind", [name for name, kind in FAULT_KINDS.items() if kind.changes_task])
 @pytest.mark.parametrize("where", ["poll", "download", "sample"])
 def test_task_fault_outside_a_submit_is_a_400(make_mock, api, expect_error, kind, where):
     client = api(make_mock(seed=1))

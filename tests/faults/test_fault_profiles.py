@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from vidu_lipsync_mock.faults.engine import Rule
+from vidu_lipsync_mock.faults import Rule
 from vidu_lipsync_mock.faults.profiles import PROFILES
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from vidu_lipsync_mock.faults.engine import DEFAULT_MESSAGES
+from vidu_lipsync_mock.faults import DEFAULT_MESSAGES
 from vidu_lipsync_mock.media.mp4info import Mp4Error, probe_mp4
 from vidu_lipsync_mock.service.magic import MAGIC_SCENARIOS
 from vidu_lipsync_mock.service.tasks import TransitionError

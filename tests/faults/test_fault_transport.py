@@ -15,7 +15,7 @@ import pytest
 import requests
 import urllib3
 
-from vidu_lipsync_mock.faults.engine import DEFAULT_MESSAGES
+from vidu_lipsync_mock.faults import DEFAULT_MESSAGES
 
 ERROR_STATUSES = (400, 401, 402, 404, 429, 500, 502, 503, 504)
 BODY = {"video_url": "https://example.com/presenter.mp4"}

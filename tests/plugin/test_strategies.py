@@ -22,12 +22,13 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from vidu_lipsync_mock import LipSyncMock
-from vidu_lipsync_mock.faults.engine import FAULT_KINDS, FaultEngine, Rule, Schedule
+from vidu_lipsync_mock.faults import FAULT_KINDS, FaultEngine, Rule, Schedule
 from vidu_lipsync_mock.pytest_plugin import strategies
 from vidu_lipsync_mock.pytest_plugin.strategies import (
     DEFECTS,
     InvalidBody,
     api_keys,
+    arguments,
     fault_rules,
     fault_schedules,
     http_urls,
@@ -230,7 +231,7 @@ STAND_IN = {
 @pytest.fixture
 def stand_in(monkeypatch: pytest.MonkeyPatch) -> Any:
     spec = load_spec(STAND_IN, "stand-in")
-    monkeypatch.setattr(strategies, "_registry", lambda: Registry([spec]))
+    monkeypatch.setattr(arguments, "_registry", lambda: Registry([spec]))
     return spec
 
 
