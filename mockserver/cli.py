@@ -12,11 +12,14 @@ import gc
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vidu_lipsync_mock.config import ConfigError, MockConfig, load_toml
 
-__all__ = ["build_parser", "main"]
+if TYPE_CHECKING:
+    from vidu_lipsync_mock.mock import LipSyncMock
+
+__all__ = ["banner", "build_parser", "main"]
 
 _HANDLED_BY_HAND = {"api_keys", "faults"}
 
@@ -63,7 +66,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vidu-lipsync-mock",
-        description="Local emulator of the Modellix vidu/lip-sync API.",
+        description="Local emulator of the Modellix model API (see `openapi` for its models).",
     )
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="Run the mock server (the default command).")
@@ -97,6 +100,26 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
+def banner(mock: LipSyncMock, url: str) -> str:
+    """What the server prints once it listens: where, a submit line per model it serves, and
+    a key it accepts."""
+    specs = list(mock.registry)
+    submits = [f"POST {url}/api/v1/{spec.model_id}/async" for spec in specs]
+    width = max(map(len, submits))
+    lines = [f"vidu-lipsync-mock listening on {url}"]
+    for spec, submit in zip(specs, submits, strict=True):
+        result = f"{spec.card.name}: {spec.card.result.format} {spec.card.result.type}"
+        lines.append(f"  submit: {submit:<{width}}   {result}")
+    policy = json.dumps(mock.default_progression.describe())
+    config = mock.config
+    lines += [
+        f"  poll:   GET {url}/api/v1/tasks/<id>",
+        f"  progression: {policy}; clock: {config.clock} x{config.speed:g}",
+        f"  example key: {mock.api_key}",
+    ]
+    return "\n".join(lines)
+
+
 def _serve(config: MockConfig) -> int:
     import uvicorn
 
@@ -112,15 +135,7 @@ def _serve(config: MockConfig) -> int:
             file=sys.stderr,
         )
         return 2
-    url = url_for(config.host, sock.getsockname()[1])
-    policy = mock.default_progression.describe()
-    print(f"vidu-lipsync-mock listening on {url}", flush=True)
-    print(
-        f"  submit: POST {url}/api/v1/vidu/lip-sync/async   poll: GET {url}/api/v1/tasks/<id>\n"
-        f"  progression: {json.dumps(policy)}; clock: {config.clock} x{config.speed:g}\n"
-        f"  example key: {mock.api_key}",
-        flush=True,
-    )
+    print(banner(mock, url_for(config.host, sock.getsockname()[1])), flush=True)
     server_config = uvicorn_config(mock.app, config.log_level)
     server_config.load()  # import the HTTP protocol and event loop now, before the freeze
     _freeze_startup_objects()

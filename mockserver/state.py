@@ -67,7 +67,6 @@ class MockState:
         self._injected_clock = clock
         self.registry = registry or Registry.bundled()
         self.media = media or MediaLibrary()
-        self._result_media: tuple[MediaLibrary, ResultMedia] | None = None
         self._build()
 
     def _build(self) -> None:
@@ -154,7 +153,9 @@ class MockState:
         if spec is None:
             spec = self.model(model_id)
         spec.validator.validate(params)
-        fired = [*faults, *magic.task_effects_for(params)] if faults or magic.asks(params) else ()
+        field = spec.magic_field
+        named = magic.field_mentions_mock(params, field)
+        fired = [*faults, *magic.task_effects_for(params, field)] if faults or named else ()
         effects = TaskEffects.from_faults(fired) if fired else NO_EFFECTS
         now = self.clock.now()
         if self.max_concurrent_tasks and (
@@ -216,17 +217,10 @@ class MockState:
             raise ApiError(404, f"Resource not found: no result file for task '{echo(task_id)}'")
         return snapshot
 
-    def result_media(self) -> ResultMedia:
-        """What a success's resource entry says of the video, read off the file once."""
-        known = self._result_media
-        if known is None or known[0] is not self.media:
-            video = self.media.result_video()
-            info = video.mp4.video if video.mp4 is not None else None
-            if info is None:
-                raise RuntimeError(f"the result sample {video.name} has no video track")
-            known = (self.media, ResultMedia(width=info.width, height=info.height))
-            self._result_media = known
-        return known[1]
+    def result_media(self, model_id: str) -> ResultMedia:
+        """What a success of the model hands out: the file, served under its name, and what
+        the resource entry says of it (read off the file once)."""
+        return self.media.result(self.model(model_id).card.result)
 
     # -- tasks, for tests and the admin API -----------------------------------------------
 

@@ -102,17 +102,20 @@ class LipSyncProvider(BaseProvider):
         return self._media_url("video")
 
     def submit_body(
-        self, *, model_id: str = "vidu/lip-sync", optional: bool | None = None
+        self, *, model_id: str | None = None, optional: bool | None = None
     ) -> dict[str, Any]:
-        """A body the model's bundled schema accepts.
+        """A body the schema of a bundled model (by default, the registry's default model)
+        accepts.
 
         Required fields always appear; optional ones all (`optional=True`), none
         (`False`) or each on a coin flip (`None`). URL fields get media of the kind their
         name says; other string fields a short word.
         """
-        spec = _registry().get(model_id)
+        registry = _registry()
+        spec = registry.default_model if model_id is None else registry.get(model_id)
         if spec is None:
-            raise ValueError(f"model {model_id!r} is not bundled")
+            known = ", ".join(s.model_id for s in registry)
+            raise ValueError(f"model {model_id!r} is not bundled (bundled: {known})")
         schema = spec.request_schema
         required = set(schema.get("required", []))
         body: dict[str, Any] = {}

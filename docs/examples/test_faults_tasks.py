@@ -79,5 +79,5 @@ def test_result_faults(lipsync_mock: LipSyncMock, lipsync_client: httpx.Client) 
         return lipsync_client.get(url)
 
     assert download(expired).json() == {"code": 403, "message": "Forbidden: the link has expired"}
-    whole = lipsync_mock.media.result_video().size
+    whole = lipsync_mock.result_media("vidu/lip-sync").file.size
     assert len(download(truncated).content) == whole // 2

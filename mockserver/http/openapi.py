@@ -1,10 +1,12 @@
-"""`/openapi.json`, assembled from the bundled provider schemas plus the task and file
-endpoints the provider documents only in prose. Schema-driven tools (Schemathesis, Prism,
-client generators) test against exactly what the mock serves."""
+"""`/openapi.json`, assembled from the registry's models (a submit path per provider schema,
+a download path per result file) plus the task and file endpoints the provider documents
+only in prose. Schema-driven tools (Schemathesis, Prism, client generators) test against
+exactly what the mock serves."""
 
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from vidu_lipsync_mock.service.registry import ModelSpec, Registry
@@ -54,16 +56,17 @@ def _errors(*codes: str) -> dict[str, Any]:
     return responses
 
 
-def _components() -> dict[str, Any]:
+def _components(registry: Registry) -> dict[str, Any]:
+    results = [spec.card.result for spec in registry]
     resource = {
         "type": "object",
         "required": ["url", "type", "width", "height", "format"],
         "properties": {
             "url": {"type": "string", "format": "uri", "pattern": "^https?://"},
-            "type": {"type": "string", "enum": ["video"]},
+            "type": {"type": "string", "enum": sorted({r.type for r in results})},
             "width": {"type": "integer", "minimum": 1},
             "height": {"type": "integer", "minimum": 1},
-            "format": {"type": "string", "enum": ["mp4"]},
+            "format": {"type": "string", "enum": sorted({r.format for r in results})},
         },
     }
     task = {
@@ -177,8 +180,11 @@ def _submit_operation(spec: ModelSpec, suffix: str) -> dict[str, Any]:
     }
 
 
-def _file_operation(operation_id: str, summary: str, parameter: dict[str, Any]) -> dict[str, Any]:
+def _file_operation(
+    operation_id: str, summary: str, parameter: dict[str, Any], content_types: list[str]
+) -> dict[str, Any]:
     binary = {"schema": {"type": "string", "format": "binary"}}
+    content = {content_type: binary for content_type in content_types}
     return {
         "get": {
             "operationId": operation_id,
@@ -195,8 +201,8 @@ def _file_operation(operation_id: str, summary: str, parameter: dict[str, Any]) 
                 },
             ],
             "responses": {
-                "200": {"description": "The whole file", "content": {"*/*": binary}},
-                "206": {"description": "The requested byte range", "content": {"*/*": binary}},
+                "200": {"description": "The whole file", "content": content},
+                "206": {"description": "The requested byte range", "content": content},
                 **_errors("404", "405", "416"),
             },
         }
@@ -249,6 +255,17 @@ def _admin_paths() -> dict[str, Any]:
     return paths
 
 
+def _result_files(registry: Registry) -> dict[str, list[str]]:
+    """Each result file name the models use, with the types it is served with."""
+    files: dict[str, list[str]] = {}
+    for spec in registry:
+        result = spec.card.result
+        types = files.setdefault(result.file_name, [])
+        if result.content_type not in types:
+            types.append(result.content_type)
+    return files
+
+
 def build_openapi(registry: Registry) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for spec in registry:
@@ -276,15 +293,18 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
             },
         }
     }
-    paths["/files/{task_id}/result.mp4"] = _file_operation(
-        "downloadResult",
-        "Download a task's result video (what resources[].url points at)",
-        {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}},
-    )
+    for file_name, content_types in _result_files(registry).items():
+        paths[f"/files/{{task_id}}/{file_name}"] = _file_operation(
+            "download" + "".join(part.title() for part in re.split(r"[^A-Za-z0-9]+", file_name)),
+            "Download a task's result (what resources[].url points at)",
+            {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}},
+            content_types,
+        )
     paths["/media/{name}"] = _file_operation(
         "downloadSample",
         "Download a bundled sample input (video, audio, face image)",
         {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+        ["*/*"],
     )
     paths["/openapi.json"] = {
         "get": {
@@ -311,5 +331,5 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "paths": paths,
-        "components": _components(),
+        "components": _components(registry),
     }

@@ -180,17 +180,19 @@ class PublicApi:
         known = rendered.get(task.task_id)
         if known is not None and known[0] == key:
             return known[1]
-        body = wire.success_body(wire.task_data(task, base, state.result_media(), billing))
+        media = state.result_media(task.model_id)
+        body = wire.success_body(wire.task_data(task, base, media, billing))
         rendered[task.task_id] = (key, body)
         return body
 
     def result_file(self, request: Incoming) -> Reply:
         state = self.state
         task_id, filename = request.params
-        if filename != "result.mp4":
-            raise ApiError(404, f"Resource not found: no such file for task '{echo(task_id)}'")
         task = state.result_task(task_id)
-        media = state.media.result_video()
+        result = state.result_media(task.model_id)
+        if filename != result.spec.file_name:
+            raise ApiError(404, f"Resource not found: no such file for task '{echo(task_id)}'")
+        media = result.file
         fault = task.result_fault
         if isinstance(fault, Fault):
             served = deliver_result(fault, media.data)

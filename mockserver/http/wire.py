@@ -57,9 +57,9 @@ def task_url(base_url: str, task_id: str) -> str:
     return f"{base_url}/api/v1/tasks/{task_id}"
 
 
-def result_path(task_id: str) -> str:
-    """Where a task's video is served; shaped like a CDN object path, not an API route."""
-    return f"/files/{task_id}/result.mp4"
+def result_path(task_id: str, file_name: str) -> str:
+    """Where a task's result is served; shaped like a CDN object path, not an API route."""
+    return f"/files/{task_id}/{file_name}"
 
 
 def submit_data(task: TaskSnapshot, base_url: str) -> dict[str, Any]:
@@ -117,11 +117,11 @@ def task_data(
         data["result"] = {
             "resources": [
                 {
-                    "url": base_url + result_path(task.task_id),
-                    "type": media.type,
+                    "url": base_url + result_path(task.task_id, media.spec.file_name),
+                    "type": media.spec.type,
                     "width": media.width,
                     "height": media.height,
-                    "format": media.format,
+                    "format": media.spec.format,
                 }
             ]
         }

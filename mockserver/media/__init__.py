@@ -1,2 +1,2 @@
-"""Media files: the bundled samples, the result video, byte ranges, and the MP4 reader
-that tells the task answer how large the video is."""
+"""Media files: the bundled samples, each model's result file, byte ranges, and the MP4 and
+PNG readers that tell the task answer how large a result is."""

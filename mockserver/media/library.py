@@ -23,14 +23,16 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from vidu_lipsync_mock.media.mp4info import Mp4Error, Mp4Info, probe_mp4
+from vidu_lipsync_mock.media.pnginfo import PngInfo, probe_png
+from vidu_lipsync_mock.service.registry import ResultSpec
 
 __all__ = [
     "CONTENT_TYPES",
-    "RESULT_VIDEO",
+    "SAMPLES_MARKER",
     "ByteRange",
     "MediaFile",
     "MediaLibrary",
@@ -43,7 +45,8 @@ __all__ = [
     "unsatisfied_content_range",
 ]
 
-RESULT_VIDEO = "result.mp4"
+#: A sample whose presence marks the bundled samples directory (the bundled model's result).
+SAMPLES_MARKER = "result.mp4"
 
 CONTENT_TYPES: dict[str, str] = {
     ".mp4": "video/mp4",
@@ -75,7 +78,7 @@ class MediaNotFound(FileNotFoundError):
     def __init__(self, tried: tuple[Path, ...]) -> None:
         self.tried = tried
         listed = ", ".join(str(p) for p in tried)
-        super().__init__(f"no sample media directory with {RESULT_VIDEO} found; tried: {listed}")
+        super().__init__(f"no sample media directory with {SAMPLES_MARKER} found; tried: {listed}")
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,8 @@ class MediaFile:
 
     `etag` is the complete header value, quotes included, derived from the content so it is
     strong and stays stable across restarts (clients may revalidate cached downloads).
-    `mp4` is the probed structure for ISO-BMFF files and None for other formats.
+    `mp4` is the probed structure for ISO-BMFF files and `png` the header of a PNG; None
+    for other formats.
     """
 
     name: str
@@ -92,6 +96,7 @@ class MediaFile:
     content_type: str
     etag: str
     mp4: Mp4Info | None
+    png: PngInfo | None = None
 
     @property
     def size(self) -> int:
@@ -120,7 +125,7 @@ class MediaLibrary:
                 raise MediaNotFound((chosen,))
         else:
             candidates = _default_candidates()
-            found = next((c for c in candidates if (c / RESULT_VIDEO).is_file()), None)
+            found = next((c for c in candidates if (c / SAMPLES_MARKER).is_file()), None)
             if found is None:
                 raise MediaNotFound(candidates)
             chosen = found
@@ -128,6 +133,7 @@ class MediaLibrary:
         self._lock = threading.Lock()
         self._bytes: dict[str, bytes] = {}
         self._files: dict[str, MediaFile] = {}
+        self._results: dict[int, ResultMedia] = {}
 
     @property
     def directory(self) -> Path:
@@ -181,7 +187,8 @@ class MediaLibrary:
             return self._bytes.setdefault(name, data)
 
     def get(self, name: str) -> MediaFile:
-        """A sample with its metadata; raises `Mp4Error` if an MP4 sample is corrupt.
+        """A sample with its metadata; raises `Mp4Error` (`PngError`) if an MP4 (a PNG)
+        sample is corrupt.
 
         A broken fixture should fail loudly at first use rather than be served to a client
         whose test would then fail for a reason that has nothing to do with its code.
@@ -191,27 +198,45 @@ class MediaLibrary:
         if cached is not None:
             return cached
         data = self.read(name)
-        mp4 = probe_mp4(data) if Path(name).suffix.lower() in _ISO_BMFF else None
+        suffix = Path(name).suffix.lower()
         built = MediaFile(
             name=name,
             data=data,
             content_type=content_type_for(name),
             etag=f'"{hashlib.sha256(data).hexdigest()[:32]}"',
-            mp4=mp4,
+            mp4=probe_mp4(data) if suffix in _ISO_BMFF else None,
+            png=probe_png(data) if suffix == ".png" else None,
         )
         with self._lock:
             return self._files.setdefault(name, built)
 
-    def result_video(self) -> MediaFile:
-        """The clip every successful task hands out; it must hold a video track.
+    def result(self, spec: ResultSpec) -> ResultMedia:
+        """What every successful task of a model hands out, built once per result spec.
 
-        The server reports the result's width and height from this track, so a sample without
-        one is a packaging error, not something to paper over with made-up numbers.
+        The task answer reports the result's width and height from the sample's video track
+        or PNG header, so a sample with neither is a packaging error, not something to
+        paper over with made-up numbers.
         """
-        media = self.get(RESULT_VIDEO)
-        if media.mp4 is None or media.mp4.video is None:
-            raise Mp4Error(f"{self.path(RESULT_VIDEO)}: no video track")
-        return media
+        # Kept by the spec's identity (hashing its fields costs more than the lookup); an
+        # entry holds its spec, so no other object can come to have that id. One dict read,
+        # atomic: no lock on the hot path.
+        known = self._results.get(id(spec))
+        if known is not None:
+            return known
+        media = self.get(spec.sample)
+        if media.mp4 is not None:
+            if media.mp4.video is None:
+                raise Mp4Error(f"{self.path(spec.sample)}: no video track")
+            width, height = media.mp4.video.width, media.mp4.video.height
+        elif media.png is not None:
+            width, height = media.png.width, media.png.height
+        else:
+            raise ValueError(f"{self.path(spec.sample)}: a result sample must be an MP4 or PNG")
+        if media.content_type != spec.content_type:
+            media = replace(media, content_type=spec.content_type)
+        built = ResultMedia(spec=spec, file=media, width=width, height=height)
+        with self._lock:
+            return self._results.setdefault(id(spec), built)
 
 
 class RangeNotSatisfiable(ValueError):
@@ -329,9 +354,11 @@ def unsatisfied_content_range(size: int) -> str:
 
 @dataclass(frozen=True)
 class ResultMedia:
-    """What the resource entry says about the result file (read off the real file)."""
+    """A model's result as the download serves it (`file`, under `spec.file_name`) and the
+    task answer's resource entry describes it (`spec.type`, `spec.format`, and the size
+    read off the file)."""
 
+    spec: ResultSpec
+    file: MediaFile
     width: int
     height: int
-    format: str = "mp4"
-    type: str = "video"

@@ -1,6 +1,6 @@
 """Just enough ISO-BMFF (MP4) parsing to describe a file's tracks.
 
-The mock reports the result video's resolution and duration from the bytes it actually serves,
+The mock reports a video result's resolution and duration from the bytes it actually serves,
 so the numbers in a task's JSON can never drift from the file; tests use the same reader to
 prove a download is a complete, playable-looking MP4 rather than trusting a Content-Type.
 Pulling in a media library for that would add a heavy (often native) dependency to a testing
@@ -26,7 +26,7 @@ class Mp4Error(ValueError):
 
 @dataclass(frozen=True)
 class Mp4Track:
-    """One `trak`, reduced to what a client of the lip-sync API can observe.
+    """One `trak`, reduced to what a client of the API can observe.
 
     `kind` is "video" or "audio" for the two handlers clients care about, otherwise the raw
     handler type (e.g. "text", "meta") so unexpected tracks stay visible rather than dropped.

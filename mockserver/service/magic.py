@@ -1,9 +1,9 @@
 """Magic inputs: documented values that force an outcome, for clients you cannot change.
 
 Like a payment provider's test cards, a client that can only send ordinary requests can
-still reach every path: put `mock=<scenario>` in the query string or fragment of
-`video_url`, or use one of the magic API keys. Nothing here looks at anything but the
-request itself.
+still reach every path: put `mock=<scenario>` in the query string or fragment of the
+model's magic field (its description names it: `video_url` for the bundled model), or use
+one of the magic API keys. Nothing here looks at anything but the request itself.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ __all__ = [
     "MAGIC_KEYS",
     "MAGIC_KEY_PREFIX",
     "MAGIC_SCENARIOS",
-    "asks",
+    "field_mentions_mock",
     "key_effect",
     "task_effects_for",
 ]
 
-#: `video_url` scenarios: `https://example.com/talk.mp4?mock=fail`.
+#: Scenarios of the magic field: `https://example.com/talk.mp4?mock=fail`.
 MAGIC_SCENARIOS: Mapping[str, Fault] = {
     "fail": Fault("task_fail", {"message": "Task failed: no face detected in the video"}),
     "stuck-pending": Fault("task_stuck", {"status": "pending"}),
@@ -83,17 +83,20 @@ def _scenarios(url: str) -> list[str]:
     return found
 
 
-def asks(params: Mapping[str, Any]) -> bool:
-    """Whether a submit body could ask for anything (one look; most bodies do not)."""
-    url = params.get("video_url")
+def field_mentions_mock(params: Mapping[str, Any], field: str | None) -> bool:
+    """Whether the body's magic `field` is a string with `mock` in it: the one cheap look
+    that tells the few bodies that may name a scenario from the rest."""
+    if field is None:
+        return False
+    url = params.get(field)
     return isinstance(url, str) and "mock" in url
 
 
-def task_effects_for(params: Mapping[str, Any]) -> list[Fault]:
-    """Task faults asked for by magic values in the submit body."""
-    if not asks(params):
+def task_effects_for(params: Mapping[str, Any], field: str | None) -> list[Fault]:
+    """Task faults asked for by magic values in the submit body's magic `field`."""
+    if field is None or not field_mentions_mock(params, field):
         return []
-    url: str = params["video_url"]
+    url: str = params[field]
     faults = []
     for name in _scenarios(url):
         fault = MAGIC_SCENARIOS.get(name)

@@ -1,27 +1,71 @@
-"""The models the emulator serves, each loaded from a provider api_schema file.
+"""The models the emulator serves: each one a provider api_schema file plus a short
+description of our own.
 
 Modellix routes every model through `POST /api/v1/{provider}/{model}[/async]`. Adding a
-second model to the emulator means dropping its `*.api_schema.json` into `specs/`: the
-submit route, validation and `/openapi.json` are all driven from what is loaded here.
+model to the emulator means dropping two files with one stem into `specs/` (or a folder
+given to `Registry.from_directory`):
+
+* `<stem>.api_schema.json`, the provider's schema as published: the submit route,
+  validation and `/openapi.json` are driven from it;
+* `<stem>.model.json`, what the schema does not say: the listing's fields (`slug`, `name`,
+  `category`, `description`, `docs_url`), which body field carries magic inputs
+  (`magic_field`, optional) and what a successful task hands out (`result`: `type`,
+  `format`, `file_name`, `content_type`, and `sample`, the media file served).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vidu_lipsync_mock.service.validation import Validator, compile_schema
 
-__all__ = ["ModelSpec", "Registry", "load_spec"]
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
+
+__all__ = ["ModelCard", "ModelSpec", "Registry", "ResultSpec", "load_spec"]
+
+SCHEMA_SUFFIX = ".api_schema.json"
+CARD_SUFFIX = ".model.json"
+
+
+@dataclass(frozen=True)
+class ResultSpec:
+    """What a successful task of a model hands out: the resource entry's `type` and
+    `format`, the name its URL ends in, the type it is served with, and the sample file
+    (a name in the media library) every task of the model gets."""
+
+    type: str
+    format: str
+    file_name: str
+    content_type: str
+    sample: str
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """A model as a listing shows it (the fields of `GET /api/v1/models`), and its result."""
+
+    slug: str
+    name: str
+    provider_slug: str
+    category: str
+    description: str
+    docs_url: str
+    result: ResultSpec
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One model as the provider documents it."""
+    """One model: the provider's schema, and our description of it (`card`).
+
+    `magic_field` is the body field whose `mock=` values force outcomes (see `magic`), or
+    None for a model that takes none.
+    """
 
     model_id: str
     summary: str
@@ -31,6 +75,8 @@ class ModelSpec:
     request_examples: Mapping[str, Any]
     responses: Mapping[str, Any]
     source: str
+    card: ModelCard
+    magic_field: str | None
     validator: Validator = field(repr=False, compare=False)
 
     @property
@@ -58,7 +104,54 @@ def _model_id_of(document: Mapping[str, Any], source: str) -> str:
     raise ValueError(f"{source}: cannot tell which provider/model this schema describes")
 
 
-def load_spec(document: Mapping[str, Any], source: str = "<memory>") -> ModelSpec:
+def _text(card: Mapping[str, Any], key: str, source: str) -> str:
+    value = card.get(key)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{source}: the model description needs a non-empty '{key}'")
+    return value
+
+
+def _card(card: Mapping[str, Any], model_id: str, source: str) -> ModelCard:
+    if card.get("slug") != model_id:
+        raise ValueError(
+            f"{source}: the description's slug {card.get('slug')!r} is not the schema's "
+            f"model {model_id!r}"
+        )
+    result = card.get("result")
+    if not isinstance(result, Mapping):
+        raise ValueError(f"{source}: the model description needs a 'result' object")
+    where = f"{source} result"
+    return ModelCard(
+        slug=model_id,
+        name=_text(card, "name", source),
+        provider_slug=model_id.split("/", 1)[0],
+        category=_text(card, "category", source),
+        description=_text(card, "description", source),
+        docs_url=_text(card, "docs_url", source),
+        result=ResultSpec(
+            type=_text(result, "type", where),
+            format=_text(result, "format", where),
+            file_name=_text(result, "file_name", where),
+            content_type=_text(result, "content_type", where),
+            sample=_text(result, "sample", where),
+        ),
+    )
+
+
+def _magic_field(card: Mapping[str, Any], schema: Mapping[str, Any], source: str) -> str | None:
+    name = card.get("magic_field")
+    if name is None:
+        return None
+    prop = schema.get("properties", {}).get(name)
+    if not isinstance(prop, Mapping) or prop.get("type") != "string":
+        raise ValueError(f"{source}: magic_field {name!r} is not a string field of the schema")
+    return str(name)
+
+
+def load_spec(
+    document: Mapping[str, Any], source: str = "<memory>", *, card: Mapping[str, Any]
+) -> ModelSpec:
+    """A model from its provider schema `document` and our description `card`."""
     post = document.get("post")
     if not isinstance(post, Mapping):
         raise ValueError(f"{source}: an api_schema file must describe a 'post' operation")
@@ -76,16 +169,45 @@ def load_spec(document: Mapping[str, Any], source: str = "<memory>") -> ModelSpe
         request_examples=dict(content.get("examples", {})),
         responses=dict(post.get("responses", {})),
         source=source,
+        card=_card(card, model_id, source),
+        magic_field=_magic_field(card, schema, source),
         validator=compile_schema(schema),
     )
 
 
-class Registry:
-    """Models keyed by `provider/model`; read-only once built, so shared freely."""
+def _read_json(entry: Traversable) -> Any:
+    return json.loads(entry.read_text(encoding="utf-8"))
 
-    def __init__(self, specs: list[ModelSpec] | None = None) -> None:
+
+def _load_folder(folder: Traversable, where: str) -> list[ModelSpec]:
+    """Every schema of a folder with the description of the same stem; a file of either
+    kind without its partner is refused, since it is half a model."""
+    entries = {entry.name: entry for entry in folder.iterdir()}
+    stems = {
+        name.removesuffix(suffix)
+        for name in entries
+        for suffix in (SCHEMA_SUFFIX, CARD_SUFFIX)
+        if name.endswith(suffix)
+    }
+    specs = []
+    for stem in sorted(stems):
+        schema, card = entries.get(stem + SCHEMA_SUFFIX), entries.get(stem + CARD_SUFFIX)
+        if schema is None or card is None:
+            missing = stem + (SCHEMA_SUFFIX if schema is None else CARD_SUFFIX)
+            raise ValueError(f"{where}/{missing}: missing; a model is both files")
+        specs.append(load_spec(_read_json(schema), f"{where}/{schema.name}", card=_read_json(card)))
+    return specs
+
+
+class Registry:
+    """Models keyed by `provider/model`; read-only once built, so shared freely.
+
+    The first model is the `default_model`: the one a caller means when it names none.
+    """
+
+    def __init__(self, specs: Iterable[ModelSpec] = ()) -> None:
         self._specs: dict[str, ModelSpec] = {}
-        for spec in specs or []:
+        for spec in specs:
             self.add(spec)
 
     def add(self, spec: ModelSpec) -> None:
@@ -102,20 +224,23 @@ class Registry:
     def __len__(self) -> int:
         return len(self._specs)
 
+    @property
+    def default_model(self) -> ModelSpec:
+        """The first model (in the bundled registry, the bundled model)."""
+        for spec in self._specs.values():
+            return spec
+        raise LookupError("the registry holds no model")
+
+    def cards(self) -> list[ModelCard]:
+        """Every model as a listing shows it, in registry order."""
+        return [spec.card for spec in self._specs.values()]
+
     @classmethod
     def from_directory(cls, directory: Path) -> Registry:
-        specs = [
-            load_spec(json.loads(path.read_text(encoding="utf-8")), str(path))
-            for path in sorted(directory.glob("*.api_schema.json"))
-        ]
-        return cls(specs)
+        return cls(_load_folder(directory, str(directory)))
 
     @classmethod
     def bundled(cls) -> Registry:
         """The models shipped inside the package."""
-        specs = []
         folder = resources.files("vidu_lipsync_mock.service").joinpath("specs")
-        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-            if entry.name.endswith(".api_schema.json"):
-                specs.append(load_spec(json.loads(entry.read_text(encoding="utf-8")), entry.name))
-        return cls(specs)
+        return cls(_load_folder(folder, "specs"))

@@ -391,7 +391,7 @@ def test_the_unpacked_wheel_runs_without_the_checkout(wheel, tmp_path):
             "package": vidu_lipsync_mock.__file__,
             "plugin": plugin.__file__,
             "media": str(MediaLibrary().directory),
-            "probed": MediaLibrary().result_video().mp4 is not None,
+            "probed": MediaLibrary().result(Registry.bundled().default_model.card.result).width > 0,
             "models": [spec.model_id for spec in Registry.bundled()],
         }))
     """

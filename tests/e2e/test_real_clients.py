@@ -159,7 +159,7 @@ def test_a_bug_in_a_route_is_a_500_envelope_and_the_server_keeps_serving(make_mo
     url = mock.start()
     headers = mock.auth_headers
 
-    def broken() -> None:
+    def broken(model_id: str) -> None:
         raise RuntimeError("bug in the mock")
 
     task_id = requests.post(url + SUBMIT_PATH, json=BODY, headers=headers, timeout=10).json()[

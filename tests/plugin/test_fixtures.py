@@ -104,7 +104,7 @@ def test_a_crash_inside_the_mock_fails_the_test_at_teardown(pytester: pytest.Pyt
     pytester.makepyfile(
         """
         def test_client_ignores_500(lipsync_mock, lipsync_client, monkeypatch):
-            def broken():
+            def broken(model_id):
                 raise RuntimeError("bug in the mock")
             monkeypatch.setattr(lipsync_mock, "result_media", broken)
             r = lipsync_client.post("/api/v1/vidu/lip-sync/async", json={"video_url": "https://a/v.mp4"})

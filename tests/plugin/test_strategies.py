@@ -230,7 +230,21 @@ STAND_IN = {
 
 @pytest.fixture
 def stand_in(monkeypatch: pytest.MonkeyPatch) -> Any:
-    spec = load_spec(STAND_IN, "stand-in")
+    card = {
+        "slug": "acme/dubber",
+        "name": "Acme Dubber",
+        "category": "video",
+        "description": "A stand-in model",
+        "docs_url": "https://docs.example.com/acme/dubber",
+        "result": {
+            "type": "video",
+            "format": "mp4",
+            "file_name": "result.mp4",
+            "content_type": "video/mp4",
+            "sample": "result.mp4",
+        },
+    }
+    spec = load_spec(STAND_IN, "stand-in", card=card)
     monkeypatch.setattr(arguments, "_registry", lambda: Registry([spec]))
     return spec
 

@@ -274,7 +274,7 @@ def start_load(
     """`threads` sync clients (alternately requests and httpx) and one thread running
     `coroutines` asyncio clients, each submitting `n_tasks` tasks."""
     base, headers = mock.url, mock.auth_headers
-    size = mock.media.result_video().size
+    size = mock.result_media("vidu/lip-sync").file.size
     tallies: list[Tally] = []
     futures: list[Future[None]] = []
     for number in range(threads):

@@ -21,9 +21,12 @@ from vidu_lipsync_mock.media.library import (
     unsatisfied_content_range,
 )
 from vidu_lipsync_mock.media.mp4info import Mp4Error
+from vidu_lipsync_mock.service.registry import Registry
 
 REPO_MEDIA = Path(__file__).resolve().parents[2] / "fixtures" / "media"
 SAMPLES = ("face.jpg", "input-audio.mp3", "input-video.mp4", "result.mp4")
+#: What the bundled model hands out: `result.mp4`, served as video/mp4.
+LIPSYNC_RESULT = Registry.bundled().default_model.card.result
 
 
 @pytest.fixture
@@ -191,7 +194,7 @@ def test_concurrent_first_reads_share_one_copy() -> None:
 def test_result_video_describes_the_real_file() -> None:
     library = MediaLibrary()
 
-    result = library.result_video()
+    result = library.result(LIPSYNC_RESULT).file
 
     assert isinstance(result, MediaFile)
     assert result.name == "result.mp4"
@@ -203,7 +206,7 @@ def test_result_video_describes_the_real_file() -> None:
     assert (result.mp4.video.width, result.mp4.video.height) == (1280, 720)
     assert result.mp4.audio is not None
     assert result.mp4.audio.codec == "mp4a"
-    assert library.result_video() is result
+    assert library.result(LIPSYNC_RESULT).file is result
 
 
 def test_etag_is_a_quoted_content_hash() -> None:
@@ -274,7 +277,7 @@ def test_corrupt_result_video_fails_loudly(library_copy: Path) -> None:
     (library_copy / "result.mp4").write_bytes(b"\xff\xd8\xff\xe0 definitely a jpeg")
 
     with pytest.raises(Mp4Error, match="not an MP4"):
-        MediaLibrary(library_copy).result_video()
+        MediaLibrary(library_copy).result(LIPSYNC_RESULT)
 
 
 def test_result_video_without_a_video_track_is_refused(library_copy: Path) -> None:
@@ -285,7 +288,7 @@ def test_result_video_without_a_video_track_is_refused(library_copy: Path) -> No
     (library_copy / "result.mp4").write_bytes(bytes(data))
 
     with pytest.raises(Mp4Error, match="no video track"):
-        MediaLibrary(library_copy).result_video()
+        MediaLibrary(library_copy).result(LIPSYNC_RESULT)
 
 
 @pytest.mark.parametrize(
@@ -401,7 +404,7 @@ def test_byte_range_shape() -> None:
 
 
 def test_range_against_the_real_sample() -> None:
-    sample = MediaLibrary().result_video()
+    sample = MediaLibrary().result(LIPSYNC_RESULT).file
 
     r = parse_range("bytes=-16", sample.size)
 

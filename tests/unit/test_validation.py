@@ -1,5 +1,5 @@
-"""Request validation in the provider's words, checked against `jsonschema` as an oracle,
-and the registry that loads each model's schema from its api_schema file."""
+"""Request validation in the provider's words, checked against `jsonschema` as an oracle
+(the registry that loads each model is tested in test_registry.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vidu_lipsync_mock.service.errors import ApiError
-from vidu_lipsync_mock.service.registry import Registry, load_spec
+from vidu_lipsync_mock.service.registry import Registry
 from vidu_lipsync_mock.service.validation import SUPPORTED, compile_schema
 
 SPEC_FILE = (
@@ -393,103 +393,3 @@ def test_every_keyword_of_the_bundled_schema_is_supported() -> None:
 
     ignored = {"description", "example", "examples", "title", "default"}
     assert keywords(SCHEMA) - ignored <= SUPPORTED
-
-
-# --- the registry ------------------------------------------------------------------------------
-
-
-def second_model_document(href: str | None = "acme/talker", server: str | None = None) -> dict:
-    post: dict[str, Any] = {
-        "summary": "Acme talker",
-        "requestBody": {
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["text"],
-                        "properties": {"text": {"type": "string", "minLength": 1}},
-                    }
-                }
-            }
-        },
-    }
-    if href is not None:
-        post["x-mint"] = {"href": href}
-    document: dict[str, Any] = {"post": post}
-    if server is not None:
-        document["servers"] = [{"url": server}]
-    return document
-
-
-def test_the_bundled_registry_serves_exactly_lip_sync_with_the_shipped_schema() -> None:
-    registry = Registry.bundled()
-    assert [spec.model_id for spec in registry] == ["vidu/lip-sync"]
-    assert len(registry) == 1
-    spec = registry.get("vidu/lip-sync")
-    assert spec is not None
-    assert (spec.provider, spec.model) == ("vidu", "lip-sync")
-    assert spec.request_schema == SCHEMA
-    assert spec.operation_id == "viduLipSyncAsync"
-    assert set(spec.request_examples) == {"with_audio", "with_reference_face"}
-    assert spec.validator.first_error({}) is not None
-    assert registry.get("vidu/other") is None
-
-
-def test_a_model_is_added_by_dropping_its_file_into_the_directory(tmp_path: Path) -> None:
-    (tmp_path / SPEC_FILE.name).write_text(SPEC_FILE.read_text(encoding="utf-8"), "utf-8")
-    (tmp_path / "acme-talker.api_schema.json").write_text(
-        json.dumps(second_model_document()), "utf-8"
-    )
-    (tmp_path / "notes.json").write_text("not a spec", "utf-8")  # ignored: wrong suffix
-    registry = Registry.from_directory(tmp_path)
-    assert sorted(spec.model_id for spec in registry) == ["acme/talker", "vidu/lip-sync"]
-    talker = registry.get("acme/talker")
-    assert talker is not None
-    assert talker.summary == "Acme talker"
-    assert talker.source.endswith("acme-talker.api_schema.json")
-    assert message_for(talker.validator, {}) == "Invalid parameters: parameter 'text' is required"
-    assert talker.validator.first_error({"text": "hi"}) is None
-
-
-def test_the_model_id_falls_back_to_the_server_url(tmp_path: Path) -> None:
-    document = second_model_document(
-        href=None, server="https://api.modellix.ai/api/v1/acme/dubber/async"
-    )
-    (tmp_path / "dubber.api_schema.json").write_text(json.dumps(document), "utf-8")
-    assert [spec.model_id for spec in Registry.from_directory(tmp_path)] == ["acme/dubber"]
-
-
-def test_an_href_that_is_not_provider_slash_model_falls_back_too() -> None:
-    document = second_model_document(
-        href="/docs/acme/dubber", server="https://api.modellix.ai/api/v1/acme/dubber"
-    )
-    assert load_spec(document).model_id == "acme/dubber"
-
-
-def test_a_model_defined_twice_is_refused(tmp_path: Path) -> None:
-    for name in ("a.api_schema.json", "b.api_schema.json"):
-        (tmp_path / name).write_text(json.dumps(second_model_document()), "utf-8")
-    with pytest.raises(ValueError, match="'acme/talker' is defined twice"):
-        Registry.from_directory(tmp_path)
-
-
-@pytest.mark.parametrize(
-    ("document", "match"),
-    [
-        ({}, "must describe a 'post' operation"),
-        ({"post": {"requestBody": {}}}, "no application/json request schema"),
-        (second_model_document(href=None), "cannot tell which provider/model"),
-        (
-            second_model_document(href=None, server="https://api.modellix.ai/v2/acme"),
-            "cannot tell which provider/model",
-        ),
-    ],
-)
-def test_unusable_spec_files_are_refused_with_their_name(document: dict, match: str) -> None:
-    with pytest.raises(ValueError, match=match) as caught:
-        load_spec(document, "broken.api_schema.json")
-    assert str(caught.value).startswith("broken.api_schema.json: ")
-
-
-def test_an_empty_directory_gives_an_empty_registry(tmp_path: Path) -> None:
-    assert len(Registry.from_directory(tmp_path)) == 0

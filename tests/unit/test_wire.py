@@ -10,14 +10,15 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from vidu_lipsync_mock.http import wire
-from vidu_lipsync_mock.media.library import ResultMedia
+from vidu_lipsync_mock.media.library import MediaLibrary
 from vidu_lipsync_mock.service.errors import ApiError, task_not_found
+from vidu_lipsync_mock.service.registry import Registry
 from vidu_lipsync_mock.service.store import TaskStore
 from vidu_lipsync_mock.service.tasks import ByClock, Manual, Task, TaskSnapshot, TaskStatus
 
 T0 = 1_700_000_000.0
 BASE = "http://127.0.0.1:8123"
-MEDIA = ResultMedia(width=1280, height=720)
+MEDIA = MediaLibrary().result(Registry.bundled().default_model.card.result)  # 1280x720 mp4
 DAY_MS = 86_400_000
 JSON = "application/json"
 
@@ -166,7 +167,7 @@ def test_dumps_is_compact_utf8() -> None:
 
 
 def test_result_path_looks_like_a_cdn_object() -> None:
-    assert wire.result_path("task-abc") == "/files/task-abc/result.mp4"
+    assert wire.result_path("task-abc", "result.mp4") == "/files/task-abc/result.mp4"
 
 
 # --- parse_json_object ------------------------------------------------------------------------
