@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -59,7 +59,6 @@ class TestSettings:
     faults: Sequence[Mapping[str, Any]] = ()
     fast_forward: bool = False
     audit: Mapping[str, Any] | None = None
-    extras: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _from_options(config: pytest.Config) -> dict[str, Any]:

@@ -42,7 +42,6 @@ __all__ = [
     "content_range",
     "content_type_for",
     "parse_range",
-    "unsatisfied_content_range",
 ]
 
 #: A sample whose presence marks the bundled samples directory (the bundled model's result).
@@ -345,11 +344,6 @@ def content_range(r: ByteRange, size: int) -> str:
     if r.end_inclusive >= size:
         raise ValueError(f"range {r.start}-{r.end_inclusive} exceeds size {size}")
     return f"bytes {r.start}-{r.end_inclusive}/{size}"
-
-
-def unsatisfied_content_range(size: int) -> str:
-    """The ``Content-Range`` value a 416 response must carry (RFC 9110 15.5.17)."""
-    return f"bytes */{size}"
 
 
 @dataclass(frozen=True)

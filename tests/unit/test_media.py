@@ -18,9 +18,9 @@ from vidu_lipsync_mock.media.library import (
     content_range,
     content_type_for,
     parse_range,
-    unsatisfied_content_range,
 )
 from vidu_lipsync_mock.media.mp4info import Mp4Error
+from vidu_lipsync_mock.service.errors import range_not_satisfiable
 from vidu_lipsync_mock.service.registry import Registry
 
 REPO_MEDIA = Path(__file__).resolve().parents[2] / "fixtures" / "media"
@@ -386,7 +386,7 @@ def test_parse_range_rejects_negative_size() -> None:
 def test_content_range_headers() -> None:
     assert content_range(ByteRange(0, 99), 100) == "bytes 0-99/100"
     assert content_range(ByteRange(5, 5), 6) == "bytes 5-5/6"
-    assert unsatisfied_content_range(1234) == "bytes */1234"
+    assert range_not_satisfiable(1234).headers["Content-Range"] == "bytes */1234"
     with pytest.raises(ValueError, match="exceeds"):
         content_range(ByteRange(0, 100), 100)
 
