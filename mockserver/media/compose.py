@@ -62,6 +62,7 @@ __all__ = ["BuiltResult", "build_result", "compose"]
 
 # The encoder settings used when a stream must be re-encoded: fast, and good enough to look at.
 _X264_OPTIONS = {"preset": "veryfast", "crf": "23"}
+_AAC_OPTIONS = {"aac_coder": "fast"}
 # How many packets later, in decode order, a frame shown earlier can still come (H.264 keeps
 # at most 16 reference frames).
 _REORDER_LOOKAHEAD = 16
@@ -130,7 +131,7 @@ def compose(video: MediaSource, audio: MediaSource | None = None) -> BuiltResult
                 _audio_packets(out, sound, sound_stream) if sound_stream else ([], None, True)
             )
             # Without a replacement audio the input keeps its own length.
-            replay = _Replay(video, end if audio is not None else None)
+            replay = _Replay(video, end if audio is not None else None, opened=template)
             video_packets = replay.copied(video_out) if copy_video else replay.encoded(video_out)
             _interleave(out, video_packets, audio_packets)
         data = target.read_bytes()
@@ -175,7 +176,7 @@ def _audio_packets(
         return packets, max(ends, default=0) * (stream.time_base or Fraction(0)), True
     rate = stream.rate if stream.rate in _AAC_RATES else 48000
     layout = "mono" if stream.channels == 1 else "stereo"
-    encoder: AudioStream = out.add_stream("aac", rate=rate, layout=layout)
+    encoder: AudioStream = out.add_stream("aac", rate=rate, layout=layout, options=_AAC_OPTIONS)
     packets, samples = [], 0
     for frame in sound.decode(stream):
         samples += frame.samples
@@ -200,9 +201,9 @@ def _interleave(out: OutputContainer, video: Iterator[AnyPacket], audio: list[An
         waiting = next(pending, None)
 
 
-def _seconds(packet: AnyPacket) -> Fraction:
+def _seconds(packet: AnyPacket) -> float:
     stamp = packet.dts if packet.dts is not None else packet.pts
-    return Fraction(stamp or 0) * (packet.time_base or Fraction(0))
+    return (stamp or 0) * float(packet.time_base or 0)
 
 
 class _Replay:
@@ -212,8 +213,11 @@ class _Replay:
     first presentation time to the end of its last frame, so timestamps keep rising.
     """
 
-    def __init__(self, source: MediaSource, end: Fraction | None) -> None:
+    def __init__(
+        self, source: MediaSource, end: Fraction | None, *, opened: InputContainer
+    ) -> None:
         self._source = source
+        self._opened: InputContainer | None = opened  # the first play reads this one
         self._end = end
         self._shift = 0
         self._origin: int | None = None
@@ -224,7 +228,8 @@ class _Replay:
 
     def _plays(self) -> Iterator[tuple[VideoStream, Iterator[AnyPacket]]]:
         while True:
-            with open_media(self._source) as container:
+            container, self._opened = self._opened or open_media(self._source), None
+            with container:
                 stream = visible_video(container)
                 if stream is None or stream.time_base is None:
                     raise MediaRejected(f"{FAILED}: video_url holds no video stream")
