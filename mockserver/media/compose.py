@@ -1,8 +1,8 @@
 """Building a task's result: the input video's picture with the replacement audio as its sound.
 
 The mock cannot move lips, but it can hand back what a client's pipeline would receive from
-the real model: an H.264 + AAC MP4 with the input's picture size that lasts exactly as long
-as the audio. Work is kept to what the inputs force:
+the real model: an H.264 + AAC MP4 with the input's picture size that lasts as long as the
+audio, to the frame. Work is kept to what the inputs force:
 
 * H.264 video is copied packet for packet (remuxed), never re-encoded; any other video codec
   is re-encoded to H.264. AAC audio is copied; any other audio is re-encoded to AAC.
@@ -66,7 +66,10 @@ _AAC_OPTIONS = {"aac_coder": "fast"}
 # How many packets later, in decode order, a frame shown earlier can still come (H.264 keeps
 # at most 16 reference frames).
 _REORDER_LOOKAHEAD = 16
-_AAC_RATES = frozenset({96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000})
+# The sampling rates AAC defines; audio at any other rate is resampled to 48 kHz.
+_AAC_RATES = frozenset(
+    {96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350}
+)
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,8 @@ def build_result(
     if audio is not None:
         check_limits("audio_url", probe(audio, role="audio_url"), limits)
     if image is not None:
-        check_limits("reference_face_image_url", probe(image, role="reference_face_image_url"))
+        face = probe(image, role="reference_face_image_url")
+        check_limits("reference_face_image_url", face, limits)
     av = load_av()
     try:
         return compose(video, audio)
@@ -128,7 +132,7 @@ def compose(video: MediaSource, audio: MediaSource | None = None) -> BuiltResult
             copy_video = picture.codec_context.codec.canonical_name == "h264"
             video_out = _video_output(out, picture, copy=copy_video)
             audio_packets, end, copy_audio = (
-                _audio_packets(out, sound, sound_stream) if sound_stream else ([], None, True)
+                _audio_packets(out, sound, sound_stream) if sound_stream else ([], None, False)
             )
             # Without a replacement audio the input keeps its own length.
             replay = _Replay(video, end if audio is not None else None, opened=template)
@@ -142,7 +146,7 @@ def compose(video: MediaSource, audio: MediaSource | None = None) -> BuiltResult
         height=info.height,
         duration_ms=info.duration_ms,
         video_copied=copy_video,
-        audio_copied=copy_audio and sound_stream is not None,
+        audio_copied=copy_audio,
     )
 
 

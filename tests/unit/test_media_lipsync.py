@@ -80,14 +80,15 @@ def make_video(
     codec: str = "libx264",
     tone: float | None = 440,
     bframes: bool = True,
-    faststart: bool = False,
+    container: str = "mp4",
 ) -> bytes:
-    """A moving noise picture (x264 then uses B-frames) and optionally a tone."""
+    """A moving noise picture (x264 then uses B-frames) and optionally a tone; 64 frames at
+    most (the noise shifts by 4 bytes a frame)."""
     import av
 
     buffer = io.BytesIO()
     options = {} if bframes or codec != "libx264" else {"bf": "0"}
-    with av.open(buffer, "w", format="mp4") as out:
+    with av.open(buffer, "w", format=container) as out:
         video = out.add_stream(codec, rate=FPS, options=options)
         video.width, video.height, video.pix_fmt = W, H, "yuv420p"
         audio = out.add_stream("aac", rate=RATE, layout="mono") if tone else None
@@ -517,6 +518,15 @@ def test_other_video_codecs_are_encoded_to_h264(media):
     assert_result(result, seconds=3.0)
     assert (result.video_copied, result.audio_copied) == (False, False)
     assert probe(media["mpeg4_video"]).video_codec == "mpeg4"
+
+
+@needs_av
+def test_h264_in_avi_is_copied_into_the_mp4(media):
+    avi = make_video(tone=None, bframes=False, container="avi")
+    assert probe(avi).container == "avi"
+    result = build_result(avi, media["wav_3s"])
+    assert_result(result, seconds=3.0)
+    assert result.video_copied
 
 
 @needs_av
