@@ -29,9 +29,11 @@ if TYPE_CHECKING:
     from av.video.stream import VideoStream
 
 __all__ = [
+    "FAILED",
     "MEDIA_EXTRA_HINT",
     "InputLimits",
     "MediaInfo",
+    "MediaKind",
     "MediaRejected",
     "MediaSource",
     "MediaUnavailable",
