@@ -16,6 +16,7 @@ import array
 import io
 import json
 import math
+import random
 import statistics
 import sys
 import time
@@ -28,21 +29,29 @@ from vidu_lipsync_mock.media.compose import build_result
 from vidu_lipsync_mock.media.probe import probe
 
 WIDTH, HEIGHT, FPS, RATE = 1280, 720, 25, 44_100
+PATCH = 128
 
 
 def make_video(seconds: float) -> bytes:
-    """A smooth moving pattern (a talking-head-like bitrate, not noise) with a 440 Hz track."""
+    """A moving pattern with a small noisy patch, about 2 Mbit/s (a phone-made talking head's
+    bitrate), and a 440 Hz track."""
     row = bytes(int(128 + 100 * math.sin(x / 23)) for x in range(WIDTH + 4 * FPS * 60))
+    rnd = random.Random(15)
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as out:
         video = out.add_stream("libx264", rate=FPS, options={"preset": "veryfast"})
         video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
         audio = out.add_stream("aac", rate=RATE, layout="mono")
         for i in range(round(seconds * FPS)):
+            rows = [row[i * 4 + y % 8 : i * 4 + y % 8 + WIDTH] for y in range(HEIGHT)]
+            patch = rnd.randbytes(PATCH * PATCH)  # the "face": fresh detail every frame
+            for y in range(PATCH):
+                line = rows[y + 300]
+                rows[y + 300] = (
+                    line[:600] + patch[y * PATCH : (y + 1) * PATCH] + line[600 + PATCH :]
+                )
             frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
-            frame.planes[0].update(
-                b"".join(row[i * 4 + y % 8 : i * 4 + y % 8 + WIDTH] for y in range(HEIGHT))
-            )
+            frame.planes[0].update(b"".join(rows))
             for plane in frame.planes[1:]:
                 plane.update(bytes([128]) * plane.buffer_size)
             frame.pts = i
