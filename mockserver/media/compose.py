@@ -41,6 +41,8 @@ from vidu_lipsync_mock.media.probe import (
     MediaSource,
     ModelLimits,
     check_limits,
+    codec_name,
+    first_audio,
     load_av,
     open_media,
     probe,
@@ -124,12 +126,12 @@ def compose(video: MediaSource, audio: MediaSource | None = None) -> BuiltResult
             )
             sound = open_media(audio if audio is not None else video)
             stack.enter_context(sound)
-            sound_stream = sound.streams.audio[0] if sound.streams.audio else None
+            sound_stream = first_audio(sound)
             template = stack.enter_context(open_media(video))
             picture = visible_video(template)
             if picture is None:
                 raise MediaRejected(f"{FAILED}: video_url holds no video stream")
-            copy_video = picture.codec_context.codec.canonical_name == "h264"
+            copy_video = codec_name(picture) == "h264"
             video_out = _video_output(out, picture, copy=copy_video)
             audio_packets, end, copy_audio = (
                 _audio_packets(out, sound, sound_stream) if sound_stream else ([], None, False)
@@ -171,7 +173,7 @@ def _audio_packets(
     All of it is produced before any video so the video knows where to stop; a compressed
     track of ten minutes is a few megabytes.
     """
-    if stream.codec_context.codec.canonical_name == "aac":
+    if codec_name(stream) == "aac":
         copied = out.add_stream_from_template(stream)
         packets = [p for p in sound.demux(stream) if p.dts is not None]
         for packet in packets:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 from vidu_lipsync_mock.service.tasks import default_failure_message
 
 if TYPE_CHECKING:
+    from av.audio.stream import AudioStream
     from av.container import InputContainer
     from av.stream import Stream
     from av.video.stream import VideoStream
@@ -40,6 +41,8 @@ __all__ = [
     "ModelLimits",
     "Role",
     "check_limits",
+    "codec_name",
+    "first_audio",
     "load_av",
     "media_unavailable_reason",
     "open_media",
@@ -160,9 +163,17 @@ def open_media(source: MediaSource) -> InputContainer:
     """An input container over bytes or a path (the caller closes it)."""
     av = load_av()
     opened: InputContainer = av.open(
-        io.BytesIO(source) if isinstance(source, bytes) else str(source), "r"
+        io.BytesIO(source) if isinstance(source, bytes) else str(source),
+        "r",
+        metadata_errors="replace",  # a damaged tag must not make the whole file unreadable
     )
     return opened
+
+
+def codec_name(stream: Stream | None) -> str | None:
+    """The stream's codec (``h264``, ``aac``, ``mp3``...); None when there is no decoder."""
+    context = stream.codec_context if stream is not None else None
+    return context.codec.canonical_name if context is not None else None
 
 
 def _short_container(demuxer: str, brand: str, kind: MediaKind) -> str:
@@ -182,12 +193,17 @@ _IMAGE_CODECS = {"mjpeg": "jpeg"}
 
 
 def visible_video(container: InputContainer) -> VideoStream | None:
-    """The container's picture stream, if any, skipping cover art."""
+    """The container's first decodable picture stream, skipping cover art."""
     # Cover art in an mp3 or m4a is a one-frame "video" stream flagged attached_pic.
     for stream in container.streams.video:
-        if not stream.disposition & 0x400:  # AV_DISPOSITION_ATTACHED_PIC
+        if not stream.disposition & 0x400 and codec_name(stream):  # AV_DISPOSITION_ATTACHED_PIC
             return stream
     return None
+
+
+def first_audio(container: InputContainer) -> AudioStream | None:
+    """The container's first decodable audio stream."""
+    return next((s for s in container.streams.audio if codec_name(s)), None)
 
 
 def _packet_end(container: InputContainer, stream: Stream) -> Fraction:
@@ -229,14 +245,14 @@ def probe(source: MediaSource, *, role: str = "input") -> MediaInfo:
 
 def _describe(container: InputContainer, size: int, role: str) -> MediaInfo:
     video = visible_video(container)
-    audio = container.streams.audio[0] if container.streams.audio else None
+    audio = first_audio(container)
     demuxer = container.format.name
     image = video is not None and (demuxer.endswith("_pipe") or demuxer == "image2")
     kind: MediaKind = "image" if image else "video" if video else "audio"
     primary = video if video is not None else audio
     if primary is None:
-        raise MediaRejected(f"{FAILED}: {role} holds no video or audio stream")
-    codec = primary.codec_context.codec.canonical_name
+        raise MediaRejected(f"{FAILED}: {role} holds no video or audio stream it can decode")
+    codec = codec_name(primary) or ""
     if next(iter(container.decode(primary)), None) is None:
         raise MediaRejected(f"{FAILED}: {role} holds no decodable frame")
     reached = Fraction(0)
@@ -260,8 +276,8 @@ def _describe(container: InputContainer, size: int, role: str) -> MediaInfo:
         else _short_container(demuxer, brand, kind),
         size=size,
         duration_ms=round(reached * 1000),
-        video_codec=video.codec_context.codec.canonical_name if video is not None else None,
-        audio_codec=audio.codec_context.codec.canonical_name if audio is not None else None,
+        video_codec=codec_name(video),
+        audio_codec=codec_name(audio),
         width=video.codec_context.width if video is not None else 0,
         height=video.codec_context.height if video is not None else 0,
     )

@@ -424,6 +424,40 @@ def test_a_reference_image_that_is_not_media_is_refused(media):
         build_result(media["video"], media["wav_3s"], b"GIF? no, text")
 
 
+@needs_av
+def test_a_damaged_tag_does_not_make_the_file_unreadable(media):
+    tagged = media["m4a_3s"]
+    assert tagged.count(b"Lavf") == 1  # the muxer's "encoder" tag
+    damaged = tagged.replace(b"Lavf", b"\xa5\x9bvf")  # not UTF-8
+    assert probe(damaged) == replace(probe(tagged), size=len(damaged))
+
+
+@needs_av
+def test_damaged_inputs_are_refused_or_built_never_crash(media):
+    """Seeded byte flips and cuts over each kind of input (a fuzz run found the two cases
+    above; this keeps a sample of its inputs in the suite)."""
+    rnd = random.Random(2026)
+    outcomes, messages = set(), []
+    for _ in range(30):
+        role = rnd.choice(["video", "mp3_1_5s", "m4a_3s"])
+        data = bytearray(media[role])
+        for _ in range(rnd.choice([1, 5, 50])):
+            data[rnd.randrange(min(len(data), 4000))] = rnd.randrange(256)
+        if rnd.random() < 0.2:
+            data = data[: rnd.randrange(len(data))]
+        video, audio = (
+            (bytes(data), media["wav_3s"]) if role == "video" else (media["video"], bytes(data))
+        )
+        try:
+            build_result(video, audio)
+            outcomes.add("built")
+        except MediaRejected as exc:
+            messages.append(exc.message)
+            outcomes.add("refused")
+    assert outcomes == {"built", "refused"}
+    assert all(m.startswith("Task failed: ") for m in messages)
+
+
 def test_without_pyav_the_hint_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "av", None)  # makes `import av` raise ImportError
     assert media_unavailable_reason() == MEDIA_EXTRA_HINT
