@@ -1,0 +1,217 @@
+"""Where the task lifecycle gets real lip-sync results: a bounded pool of builders and a cache.
+
+Building a result takes from milliseconds (a remux) to seconds (re-encoding), far too long for
+an HTTP handler, so the lifecycle hands a task's inputs to `ResultBuilder.submit` when the task
+is accepted and collects the future when the task reaches its end. PyAV releases the GIL while
+it demuxes and encodes, so a few threads build in parallel without starving the server.
+
+Clients retry and test suites reuse the same sample files, so results are cached by the
+inputs' SHA-256 digests: the same inputs give byte-identical results without rebuilding, and
+concurrent submits of the same inputs share one build. The cache is bounded by entries and
+bytes (least recently used first out) and reports its figures for memory reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from vidu_lipsync_mock.media.compose import BuiltResult, build_result
+from vidu_lipsync_mock.media.probe import (
+    MediaRejected,
+    MediaSource,
+    MediaUnavailable,
+    ModelLimits,
+)
+from vidu_lipsync_mock.service.tasks import default_failure_message
+
+__all__ = ["CacheStats", "InputDigests", "ResultBuilder", "ResultCache", "ResultInputs"]
+
+
+@dataclass(frozen=True)
+class InputDigests:
+    """The SHA-256 (hex) of each input: the identity of a result."""
+
+    video: str
+    audio: str | None
+    image: str | None
+
+
+def _digest(source: MediaSource | None) -> str | None:
+    if source is None:
+        return None
+    if isinstance(source, bytes):
+        return hashlib.sha256(source).hexdigest()
+    digest = hashlib.sha256()
+    with Path(source).open("rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ResultInputs:
+    """A task's media, fetched: the video, and the replacement audio and face image if given."""
+
+    video: MediaSource
+    audio: MediaSource | None = None
+    image: MediaSource | None = None
+
+    def digests(self) -> InputDigests:
+        video = _digest(self.video)
+        assert video is not None
+        return InputDigests(video=video, audio=_digest(self.audio), image=_digest(self.image))
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """What the cache holds and how it has done, for memory reports and tests."""
+
+    entries: int
+    bytes: int
+    max_entries: int
+    max_bytes: int
+    hits: int
+    misses: int
+    evictions: int
+
+
+class ResultCache:
+    """Built results by input digests, least recently used evicted first.
+
+    A result larger than `max_bytes` on its own is handed back but not kept.
+    """
+
+    def __init__(self, *, max_entries: int = 64, max_bytes: int = 256 * 2**20) -> None:
+        if max_entries < 1 or max_bytes < 1:
+            raise ValueError("a result cache needs room for at least one entry and one byte")
+        self._max_entries = max_entries
+        self._max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._results: OrderedDict[InputDigests, BuiltResult] = OrderedDict()
+        self._bytes = self._hits = self._misses = self._evictions = 0
+
+    def get(self, key: InputDigests) -> BuiltResult | None:
+        with self._lock:
+            found = self._results.get(key)
+            if found is None:
+                self._misses += 1
+                return None
+            self._results.move_to_end(key)
+            self._hits += 1
+            return found
+
+    def put(self, key: InputDigests, result: BuiltResult) -> None:
+        size = len(result.data)
+        if size > self._max_bytes:
+            return
+        with self._lock:
+            old = self._results.pop(key, None)
+            self._bytes -= len(old.data) if old is not None else 0
+            while self._results and (
+                len(self._results) >= self._max_entries or self._bytes + size > self._max_bytes
+            ):
+                _, evicted = self._results.popitem(last=False)
+                self._bytes -= len(evicted.data)
+                self._evictions += 1
+            self._results[key] = result
+            self._bytes += size
+
+    def clear(self) -> None:
+        with self._lock:
+            self._results.clear()
+            self._bytes = 0
+
+    def stats(self) -> CacheStats:
+        with self._lock:
+            return CacheStats(
+                entries=len(self._results),
+                bytes=self._bytes,
+                max_entries=self._max_entries,
+                max_bytes=self._max_bytes,
+                hits=self._hits,
+                misses=self._misses,
+                evictions=self._evictions,
+            )
+
+
+class ResultBuilder:
+    """Builds results on at most `max_workers` threads, through a `ResultCache`.
+
+    A future from `submit` gives the `BuiltResult`, or raises `MediaRejected` whose `message`
+    is the failed task's error (any unexpected error while building is turned into one, so a
+    bad input can never take the server down), or `MediaUnavailable` when PyAV is missing
+    (check `probe.media_unavailable_reason()` before offering real results).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_workers: int = 2,
+        cache: ResultCache | None = None,
+        limits: ModelLimits | None = None,
+    ) -> None:
+        self.cache = cache if cache is not None else ResultCache()
+        self._limits = limits
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lipsync")
+        self._lock = threading.Lock()
+        # Builds under way, so a second submit of the same inputs waits for the first.
+        self._building: dict[InputDigests, Future[BuiltResult]] = {}
+
+    def submit(self, inputs: ResultInputs) -> Future[BuiltResult]:
+        """Start building (digests are computed on the worker, not the caller's thread)."""
+        return self._pool.submit(self.build, inputs)
+
+    def build(self, inputs: ResultInputs) -> BuiltResult:
+        """The result for `inputs`, built on the calling thread unless cached or under way."""
+        key = inputs.digests()
+        with self._lock:
+            cached = self.cache.get(key)
+            if cached is not None:
+                return cached
+            leader = self._building.get(key)
+            if leader is None:
+                mine: Future[BuiltResult] = Future()
+                self._building[key] = mine
+        if leader is not None:
+            return leader.result()
+        try:
+            result = self._build(inputs)
+        except BaseException as exc:
+            mine.set_exception(exc)
+            raise
+        else:
+            self.cache.put(key, result)
+            mine.set_result(result)
+            return result
+        finally:
+            with self._lock:
+                del self._building[key]
+
+    def _build(self, inputs: ResultInputs) -> BuiltResult:
+        try:
+            return build_result(inputs.video, inputs.audio, inputs.image, limits=self._limits)
+        except (MediaRejected, MediaUnavailable):
+            raise
+        except Exception as exc:
+            raise MediaRejected(f"{default_failure_message()} ({exc!r})") from exc
+
+    def close(self, *, wait: bool = True) -> None:
+        """Stop taking work; with `wait`, finish the builds already started or queued."""
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+
+    def __enter__(self) -> ResultBuilder:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
