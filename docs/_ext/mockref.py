@@ -717,7 +717,7 @@ FRAMEWORKS = ("starlette", "uvicorn", "httpx", "pytest")
 TIME_READERS: dict[str, str] = {
     "clock": "the clocks themselves",
     "timetravel": "patches `time.*` while fast-forward is active",
-    "edge": "the journal's `wall_time` and `duration_ms` (host time, by design)",
+    "public_app": "the journal's `wall_time` and `duration_ms` (host time, by design)",
     "fault_actions": "`duration_ms` of a faulted request's journal entry (host time, by design)",
     "server": "waits for uvicorn to start",
 }
