@@ -1,10 +1,11 @@
-"""The request and the answer as the edge and the public routes hand them to each other.
+"""The request and the answer as the public app and its routes hand them to each other,
+and the one rendering of an error.
 
 Building Starlette's `Request` and `Response` objects, and passing the answer through a
 chain of `send` wrappers, cost more than everything the mock itself does on a poll. So the
-public routes take one plain record of the request, filled once by the edge, and give back
-a `Reply`: plain data the edge can send as it is, hold back, mangle or drop when a fault
-says so, and keep for the journal without re-reading what was sent.
+public routes take one plain record of the request, filled once by the public app, and give
+back a `Reply`: plain data the app can send as it is, hold back, mangle or drop when a
+fault says so, and keep for the journal without re-reading what was sent.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class Incoming:
     `headers` keeps the first value of each name (as Starlette's `Headers.get` does);
     `raw_headers` is the scope's own list, kept for the journal; `declared_length` is the
     `Content-Length`, when it is a number. `parsed` is the submit
-    body when the edge already had to decode it (a fault rule matches on body fields), so
+    body when the public app already had to decode it (a fault rule matches on body fields), so
     it is decoded once. `task_faults` are the task and result faults that fired on a submit.
     """
 

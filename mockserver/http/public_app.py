@@ -42,7 +42,7 @@ from vidu_lipsync_mock.service.admission import decode_json_object
 from vidu_lipsync_mock.service.errors import ApiError, method_not_allowed, route_not_found
 from vidu_lipsync_mock.state import MockState
 
-__all__ = ["FAULT_HEADER", "PublicApp", "TransportFault"]
+__all__ = ["FAULT_HEADER", "PublicApp"]
 
 FAULT_HEADER = b"x-mock-fault"
 
@@ -59,7 +59,7 @@ def _kept_body(reply: Reply, route: str) -> bytes | None:
 
 async def _rest_of_body(receive: Receive, first: Message, limit: int) -> bytes | None:
     """The body after its first message, at most `limit` + 1 bytes in all (enough for the
-    route to see it is too large); None if the client went away before sending it all."""
+    admission to see it is too large); None if the client went away before sending it all."""
     message = first
     chunks: list[bytes] = []
     size = 0

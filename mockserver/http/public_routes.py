@@ -138,7 +138,7 @@ class PublicApi:
         self._rendered_for: object = None
 
     def routes(self) -> tuple[PublicRoute, ...]:
-        """The table the edge serves: paths, methods, the names rules and the journal use,
+        """The table the public app serves: paths, methods, the names rules and the journal use,
         handlers. Only a POST to a model path is a submit (a paid request, to the audit and
         to rules); any request under `/media/` is a request for a sample."""
         read = ("GET", "HEAD")

@@ -1,7 +1,8 @@
 """The only module that knows the provider's field names and envelope.
 
-Routes parse with it and render with it; the core hands it snapshots and errors. If the
-provider renames a field, this is the one file to change.
+Routes render with it; the core hands it snapshots and errors (reading a request body is
+the admission's, `service.admission`). If the provider renames a field, this is the one
+file to change.
 """
 
 from __future__ import annotations
