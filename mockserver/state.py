@@ -24,7 +24,7 @@ from vidu_lipsync_mock.media.library import MediaLibrary, ResultMedia
 from vidu_lipsync_mock.service import magic
 from vidu_lipsync_mock.service.admission import Admission
 from vidu_lipsync_mock.service.clock import Clock, clock_from_name
-from vidu_lipsync_mock.service.errors import ApiError, echo, model_not_found, task_not_found
+from vidu_lipsync_mock.service.errors import ApiError, echo, task_not_found
 from vidu_lipsync_mock.service.keys import KeyPolicy
 from vidu_lipsync_mock.service.quotas import RateLimiter, Verdict, concurrency_error
 from vidu_lipsync_mock.service.registry import ModelSpec, Registry
@@ -110,19 +110,13 @@ class MockState:
             return Manual()
         return ByClock(config.pending_seconds, config.processing_seconds)
 
-    # -- identity and models ------------------------------------------------------------
+    # -- identity -----------------------------------------------------------------------
 
     def new_task_id(self) -> str:
         """`task-` and 24 lower-case hex digits (96 random bits); drawn from the seeded
         generator so that a replay with the same seed hands out the same ids."""
         # One C call on the shared generator: atomic under the GIL, so no lock is needed.
         return f"task-{self._rng.getrandbits(96):024x}"
-
-    def model(self, model_id: str) -> ModelSpec:
-        spec = self.registry.get(model_id)
-        if spec is None:
-            raise model_not_found(model_id)
-        return spec
 
     # -- the client's operations --------------------------------------------------------
 
@@ -141,7 +135,7 @@ class MockState:
         `spec` and `verdict` come from an `Admission` that let the request in: the model
         it found, `params` already valid for it, and the quota a concurrency 429 shows."""
         if spec is None:
-            spec = self.model(model_id)
+            spec = self.admission.model(model_id)
             spec.validator.validate(params)
         fired = [*faults, *magic.task_effects_for(params)] if faults or magic.asks(params) else ()
         effects = TaskEffects.from_faults(fired) if fired else NO_EFFECTS

@@ -5,9 +5,11 @@ check comes first is part of the contract: the key (401, or a magic key's 401/40
 the quota (429; a request refused later still counted), then, for a submit, the model
 (404), the body's size (413), its type (415), its JSON and its fields (400). `Admission`
 runs them in that order and hands the route what it needs; every refusal after the quota
-carries the quota headers, as every answer does. It takes plain values (the header
-strings, the body bytes, the declared length), so the Python API and any transport ask
-the same questions and get the same answers.
+carries the quota headers, as every answer does. What a valid submit may still meet is the
+task's creation (`MockState.submit`: magic inputs, then the concurrency limit).
+
+It takes plain values (the header strings, the body bytes, the declared length), so the
+Python API and any transport ask the same questions and get the same answers.
 """
 
 from __future__ import annotations
@@ -69,6 +71,13 @@ class Admission:
         self.registry = registry
         self.max_body_bytes = max_body_bytes
 
+    def model(self, model_id: str) -> ModelSpec:
+        """The model a request names, or the provider's 404."""
+        spec = self.registry.get(model_id)
+        if spec is None:
+            raise model_not_found(model_id)
+        return spec
+
     def oversized(self, length: int) -> bool:
         """Whether a body of this many bytes is refused (413): the HTTP layer asks before
         reading a body whose declared length already says so."""
@@ -100,9 +109,7 @@ class Admission:
         `parsed` is the body already decoded (a fault rule looked at it), if it was."""
         api_key, verdict = self.admit(authorization)
         try:
-            spec = self.registry.get(model_id)
-            if spec is None:
-                raise model_not_found(model_id)
+            spec = self.model(model_id)
             size = len(body)
             if declared_length is not None and declared_length > size:
                 size = declared_length  # what was read, or more if the rest was not
