@@ -27,7 +27,7 @@ from vidu_lipsync_mock.media.library import (
     parse_range,
 )
 from vidu_lipsync_mock.service.errors import ApiError, echo, range_not_satisfiable
-from vidu_lipsync_mock.service.quotas import Verdict, with_quota
+from vidu_lipsync_mock.service.quotas import with_quota
 from vidu_lipsync_mock.service.tasks import TaskSnapshot
 from vidu_lipsync_mock.state import MockState
 
@@ -60,10 +60,6 @@ def base_url(request: Incoming, state: MockState) -> str:
         return _origin(scheme, None, host, root_path)
     server = scope.get("server")
     return _origin(scheme, tuple(server) if server else None, None, root_path)
-
-
-def _quota_headers(verdict: Verdict | None) -> Headers | None:
-    return None if verdict is None else encode_headers(verdict.headers())
 
 
 def media_reply(request: Incoming, media: MediaFile, cache_seconds: int) -> Reply:
@@ -181,9 +177,8 @@ class PublicApi:
             )
         except ApiError as error:
             raise with_quota(error, verdict) from None
-        reply = json_reply(
-            wire.submit_body(task, base_url(request, state)), _quota_headers(verdict)
-        )
+        quota = None if verdict is None else encode_headers(verdict.headers())
+        reply = json_reply(wire.submit_body(task, base_url(request, state)), quota)
         reply.task_id = task.task_id
         return reply
 
@@ -194,7 +189,8 @@ class PublicApi:
             task = state.poll(request.params[0])
         except ApiError as error:
             raise with_quota(error, verdict) from None
-        return json_reply(self._task_body(task, base_url(request, state)), _quota_headers(verdict))
+        quota = None if verdict is None else encode_headers(verdict.headers())
+        return json_reply(self._task_body(task, base_url(request, state)), quota)
 
     def _task_body(self, task: TaskSnapshot, base: str) -> bytes:
         """A poll's answer changes only when the task's status does, so the last one
