@@ -74,31 +74,29 @@ class Resolved(NamedTuple):
     path: str
 
 
-class _Pattern(NamedTuple):
-    """A template compiled for matching. `fixed` picks the fixed segments after the first
-    out of a split path and `want` is what they must be; `params` picks the placeholders'
-    values (a bare value when `one_param`); `reserved` are values a placeholder may not
-    take (another route's fixed segment there). The pickers are `itemgetter`s: one C call
-    each, since every path seen for the first time is matched."""
+class _Target(NamedTuple):
+    """What a matched template leads to, worked out once: its route, which parameter is
+    the task's id, the `Allow` list and the name of a request the route refuses."""
 
     route: PublicRoute
-    fixed: Callable[[list[str]], object] | None
-    want: object
-    params: Callable[[list[str]], Any] | None
-    one_param: bool
-    reserved: tuple[tuple[int, frozenset[str]], ...]
     task_param: int | None
     allow: tuple[str, ...]
     refused_as: str
 
 
-_Candidate = tuple[
+#: A template compiled for matching, a plain tuple unpacked in one step (every path seen
+#: for the first time is matched, and a named tuple's fields are slower to read): what
+#: picks the fixed segments after the first out of a split path, what they must be, what
+#: picks the placeholders' values (a bare value when the next item is true), the values a
+#: placeholder may not take (another route's fixed segment there), and the target. The
+#: pickers are `itemgetter`s, one C call each.
+_Pattern = tuple[
     Callable[[list[str]], object] | None,
     object,
     Callable[[list[str]], Any] | None,
     bool,
     tuple[tuple[int, frozenset[str]], ...],
-    _Pattern,
+    _Target,
 ]
 
 
@@ -128,19 +126,16 @@ def _compile(route: PublicRoute, table: Iterable[PublicRoute]) -> _Pattern:
         if claimed:
             reserved.append((index, claimed))
     names = [segments[i][1:-1] for i in params]
-    task_param = names.index("task_id") if "task_id" in names else None
-    want = operator.itemgetter(*fixed)(segments) if fixed else None
-    return _Pattern(
+    target = _Target(
         route=route,
-        fixed=operator.itemgetter(*fixed) if fixed else None,
-        want=want,
-        params=operator.itemgetter(*params) if params else None,
-        one_param=len(params) == 1,
-        reserved=tuple(reserved),
-        task_param=task_param,
+        task_param=names.index("task_id") if "task_id" in names else None,
         allow=tuple(sorted(route.methods)),
         refused_as=route.route if route.refused_as is None else route.refused_as,
     )
+    pick_fixed = operator.itemgetter(*fixed) if fixed else None
+    pick_params = operator.itemgetter(*params) if params else None
+    want = pick_fixed(segments) if pick_fixed is not None else None
+    return pick_fixed, want, pick_params, len(params) == 1, tuple(reserved), target
 
 
 class Router:
@@ -152,14 +147,12 @@ class Router:
 
     def __init__(self, routes: Iterable[PublicRoute]) -> None:
         self.routes = tuple(routes)
-        #: Patterns by (segment count, first segment), each with its matching fields in
-        #: front, unpacked in one step (a named tuple's fields are slower to read).
-        self._shapes: dict[tuple[int, str], list[_Candidate]] = {}
+        #: Patterns by (segment count, first segment): the only ones a path can match.
+        self._shapes: dict[tuple[int, str], list[_Pattern]] = {}
         for route in self.routes:
-            p = _compile(route, self.routes)
             segments = route.segments
-            candidate = (p.fixed, p.want, p.params, p.one_param, p.reserved, p)
-            self._shapes.setdefault((len(segments), segments[1]), []).append(candidate)
+            shape = self._shapes.setdefault((len(segments), segments[1]), [])
+            shape.append(_compile(route, self.routes))
         self._owners = tuple((r.prefix, r.route) for r in self.routes if r.owns_prefix)
         self._known: dict[tuple[str, str], Resolved] = {}
 
@@ -173,11 +166,11 @@ class Router:
             self._known[key] = known
         return known
 
-    def _match(self, path: str) -> tuple[_Pattern, tuple[str, ...]] | None:
+    def _match(self, path: str) -> tuple[_Target, tuple[str, ...]] | None:
         parts = path.split("/")
         if parts[0] or len(parts) < 2:
             return None
-        for fixed, want, take, one_param, reserved, pattern in self._shapes.get(
+        for fixed, want, take, one_param, reserved, target in self._shapes.get(
             (len(parts), parts[1]), ()
         ):
             if fixed is not None and fixed(parts) != want:
@@ -189,7 +182,7 @@ class Router:
                 if parts[index] in words:
                     break
             else:
-                return pattern, params
+                return target, params
         return None
 
     def _resolve(self, method: str, path: str) -> Resolved:
@@ -201,12 +194,12 @@ class Router:
                     name = owner
                     break
             return Resolved(None, (), (), name, None, method, path)
-        pattern, params = found
-        route = pattern.route
-        task_id = None if pattern.task_param is None else params[pattern.task_param]
+        target, params = found
+        route = target.route
+        task_id = None if target.task_param is None else params[target.task_param]
         if method in route.methods:
             return Resolved(route.handler, params, (), route.route, task_id, method, path)
-        return Resolved(None, params, pattern.allow, pattern.refused_as, task_id, method, path)
+        return Resolved(None, params, target.allow, target.refused_as, task_id, method, path)
 
 
 def route_path(path: str, root_path: str) -> str:
