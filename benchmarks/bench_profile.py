@@ -36,8 +36,8 @@ _FRAME = re.compile(r"^(?P<name>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
 
 def frame_name(frame: str) -> str:
-    """`Edge.__call__ (mockserver/http/edge.py:232)` ->
-    `Edge.__call__ (mockserver/http/edge.py)`."""
+    """`PublicApp.serve (mockserver/http/public_app.py:232)` ->
+    `PublicApp.serve (mockserver/http/public_app.py)`."""
     match = _FRAME.match(frame.strip())
     if match is None:
         return frame.strip()

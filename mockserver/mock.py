@@ -10,10 +10,8 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
-from starlette.applications import Starlette
-
 from vidu_lipsync_mock.config import MockConfig
-from vidu_lipsync_mock.http.app import create_app
+from vidu_lipsync_mock.http.app import MockApp, create_app
 from vidu_lipsync_mock.media.library import MediaLibrary
 from vidu_lipsync_mock.server import ServerThread
 from vidu_lipsync_mock.service.clock import Clock
@@ -48,12 +46,12 @@ class LipSyncMock(MockState):
             clock = None
         merged = MockConfig.build(config.as_dict() if config else None, **settings)
         super().__init__(merged, clock=clock, registry=registry, media=media)
-        self._app: Starlette | None = None
+        self._app: MockApp | None = None
         self._server: ServerThread | None = None
         self.api_key = make_api_key("vidulipsyncmock")
 
     @property
-    def app(self) -> Starlette:
+    def app(self) -> MockApp:
         if self._app is None:
             self._app = create_app(self)
         return self._app

@@ -22,8 +22,9 @@ from vidu_lipsync_mock.faults.profiles import profile_rules
 from vidu_lipsync_mock.journal.journal import Journal
 from vidu_lipsync_mock.media.library import MediaLibrary, ResultMedia
 from vidu_lipsync_mock.service import magic
+from vidu_lipsync_mock.service.admission import Admission
 from vidu_lipsync_mock.service.clock import Clock, clock_from_name
-from vidu_lipsync_mock.service.errors import ApiError, echo, model_not_found, task_not_found
+from vidu_lipsync_mock.service.errors import ApiError, echo, task_not_found
 from vidu_lipsync_mock.service.keys import KeyPolicy
 from vidu_lipsync_mock.service.quotas import RateLimiter, Verdict, concurrency_error
 from vidu_lipsync_mock.service.registry import ModelSpec, Registry
@@ -83,6 +84,9 @@ class MockState:
         self.limiter = RateLimiter(config.rate_limit)
         self.max_concurrent_tasks = config.max_concurrent_tasks
         self.journal = Journal(config.journal_max_entries)
+        self.admission = Admission(
+            self.keys, self.limiter, self.clock, self.registry, config.max_body_bytes
+        )
         if config.profile:
             self.use_profile(config.profile)
         for rule in config.faults:
@@ -105,35 +109,13 @@ class MockState:
             return Manual()
         return ByClock(config.pending_seconds, config.processing_seconds)
 
-    # -- identity and admission ---------------------------------------------------------
+    # -- identity -----------------------------------------------------------------------
 
     def new_task_id(self) -> str:
         """`task-` and 24 lower-case hex digits (96 random bits); drawn from the seeded
         generator so that a replay with the same seed hands out the same ids."""
         # One C call on the shared generator: atomic under the GIL, so no lock is needed.
         return f"task-{self._rng.getrandbits(96):024x}"
-
-    def model(self, model_id: str) -> ModelSpec:
-        spec = self.registry.get(model_id)
-        if spec is None:
-            raise model_not_found(model_id)
-        return spec
-
-    def authenticate(self, authorization: str | None) -> str:
-        """The caller's key, or the 401/402 its header (or a magic key) calls for."""
-        api_key = self.keys.authenticate(authorization)
-        if api_key.startswith(magic.MAGIC_KEY_PREFIX):
-            tight = magic.key_effect(api_key)
-            if tight is not None and self.limiter.limit_for(api_key) != tight:
-                self.limiter.set_limit(api_key, tight)
-        return api_key
-
-    def admit(self, api_key: str) -> Verdict | None:
-        """Count one API request against the key's quota; raises the provider's 429."""
-        limiter = self.limiter
-        if limiter.limit <= 0 and not limiter.overrides:
-            return None  # limiting off for every key: nothing to count
-        return limiter.admit(api_key, self.clock.now())
 
     # -- the client's operations --------------------------------------------------------
 
@@ -148,11 +130,12 @@ class MockState:
         verdict: Verdict | None = None,
         spec: ModelSpec | None = None,
     ) -> TaskSnapshot:
-        """Validate and create a task; `faults` are task faults that fired on this submit
-        (`spec`, when the caller already looked the model up)."""
+        """Validate and create a task; `faults` are task faults that fired on this submit.
+        `spec` and `verdict` come from an `Admission` that let the request in: the model
+        it found, `params` already valid for it, and the quota a concurrency 429 shows."""
         if spec is None:
-            spec = self.model(model_id)
-        spec.validator.validate(params)
+            spec = self.admission.model(model_id)
+            spec.validator.validate(params)
         field = spec.magic_field
         named = magic.field_mentions_mock(params, field)
         fired = [*faults, *magic.task_effects_for(params, field)] if faults or named else ()
@@ -216,6 +199,10 @@ class MockState:
         if snapshot is None or snapshot.status is not TaskStatus.SUCCESS:
             raise ApiError(404, f"Resource not found: no result file for task '{echo(task_id)}'")
         return snapshot
+
+    def model(self, model_id: str) -> ModelSpec:
+        """A served model, or the provider's 404 (decided by the admission, in one place)."""
+        return self.admission.model(model_id)
 
     def result_media(self, model_id: str) -> ResultMedia:
         """What a success of the model hands out: the file, served under its name, and what

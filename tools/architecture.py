@@ -56,7 +56,7 @@ KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {}
 TIME_READERS: dict[str, str] = {
     "service.clock": "the clocks themselves",
     "timetravel": "patches `time.*` while fast-forward is active",
-    "http.edge": "the journal's `wall_time` and `duration_ms` (host time, by design)",
+    "http.public_app": "the journal's `wall_time` and `duration_ms` (host time, by design)",
     "http.fault_actions": "`duration_ms` of a faulted request's journal entry (host time)",
     "server": "waits for uvicorn to start",
 }

@@ -1,16 +1,16 @@
-"""`create_app(state)`: the Starlette application around one `MockState`.
+"""`create_app(state)`: the ASGI application around one `MockState`.
 
-The edge (`edge.Edge`, plain ASGI) serves the provider's routes; Starlette's router
-serves the admin API beside it. Every way a request can go wrong ends here as the
-provider's envelope: errors raised by the core (`ApiError`), the router's own 404/405, and
-any bug of ours (500, recorded on the state so the test that triggered it can fail loudly
-instead of passing on a 500).
+A plain ASGI callable with two parts: the public app (`public_app.PublicApp`) serves the
+provider's routes, hot and few; a Starlette app serves the admin API under `/_mock`, and
+the lifespan and any other kind of connection. Every way a request can go wrong ends as the
+provider's envelope (`messages.error_reply`): errors raised by the core (`ApiError`), the
+routers' own 404/405, and any bug of ours (500, recorded on the state so the test that
+triggered it can fail loudly instead of passing on a 500).
 """
 
 from __future__ import annotations
 
-import traceback
-from typing import Any
+from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -19,34 +19,31 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
-from vidu_lipsync_mock.http import wire
 from vidu_lipsync_mock.http.admin_routes import ADMIN_PREFIX, AdminApi
 from vidu_lipsync_mock.http.connections import Connections
-from vidu_lipsync_mock.http.edge import Edge
+from vidu_lipsync_mock.http.messages import Reply, crash_reply, error_reply
+from vidu_lipsync_mock.http.public_app import PublicApp
 from vidu_lipsync_mock.http.router import route_path
-from vidu_lipsync_mock.service.errors import (
-    ApiError,
-    internal_error,
-    method_not_allowed,
-    route_not_found,
-)
+from vidu_lipsync_mock.service.errors import ApiError, method_not_allowed, route_not_found
 from vidu_lipsync_mock.state import MockState
 
-__all__ = ["MockApp", "create_app"]
+__all__ = ["AppState", "MockApp", "create_app"]
 
 
-def _render(error: ApiError) -> Response:
-    return Response(
-        wire.error_body(error),
-        status_code=error.status,
-        media_type="application/json",
-        headers=error.headers,
-    )
+@dataclass(frozen=True)
+class AppState:
+    """What the runner and tests reach through `app.state`: the mock, and the registry of
+    live connections a real server fills so that transport faults can break sockets."""
+
+    mock: MockState
+    connections: Connections
 
 
-async def _on_api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return _render(exc)
+def _response(reply: Reply) -> Response:
+    """A reply as Starlette sends it, with exactly the reply's headers."""
+    response = Response(reply.body, reply.status)
+    response.raw_headers = reply.wire_headers()
+    return response
 
 
 def _allowed_methods(request: Request) -> list[str]:
@@ -60,49 +57,28 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+async def _on_api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return _response(error_reply(exc))
+
+
 async def _on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     method, path = request.method, request.url.path
     if exc.status_code == 404:
-        return _render(route_not_found(method, path))
-    if exc.status_code == 405:
-        return _render(method_not_allowed(method, path, _allowed_methods(request)))
-    return _render(ApiError(exc.status_code, f"Request failed: {exc.detail}"))
+        error = route_not_found(method, path)
+    elif exc.status_code == 405:
+        error = method_not_allowed(method, path, _allowed_methods(request))
+    else:
+        error = ApiError(exc.status_code, f"Request failed: {exc.detail}")
+    return _response(error_reply(error))
 
 
-class MockApp(Starlette):
-    """Starlette for the admin API; every other HTTP request goes straight to the edge,
-    past Starlette's middleware and exception layers (the edge renders its own errors)."""
-
-    def __init__(self, state: MockState, connections: Connections, **options: Any) -> None:
-        super().__init__(**options)
-        self.edge = Edge(state, connections)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path: str = scope["path"]
-            root_path = scope.get("root_path")
-            local_path = route_path(path, root_path) if root_path else path
-            if not local_path.startswith(ADMIN_PREFIX):
-                await self.edge(scope, receive, send, local_path)
-                return
-        await super().__call__(scope, receive, send)
-
-
-def create_app(state: MockState, connections: Connections | None = None) -> Starlette:
-    """The app for one state. `connections` is the registry a real server fills, so that
-    transport faults can break sockets; `app.state.connections` hands it to the runner."""
-    connections = connections or Connections()
-
+def _admin_app(state: MockState) -> Starlette:
     async def on_crash(request: Request, exc: Exception) -> Response:
-        state.record_crash(
-            request.method, request.url.path, "".join(traceback.format_exception(exc))
-        )
-        return _render(internal_error())
+        return _response(crash_reply(state, request.method, request.url.path, exc))
 
-    app = MockApp(
-        state,
-        connections,
+    admin = Starlette(
         routes=AdminApi(state).routes(),
         exception_handlers={
             ApiError: _on_api_error,
@@ -112,7 +88,31 @@ def create_app(state: MockState, connections: Connections | None = None) -> Star
     )
     # A trailing slash is a different path to the provider; Starlette's default 307 would
     # make a client send a paid POST twice.
-    app.router.redirect_slashes = False
-    app.state.mock = state
-    app.state.connections = connections
-    return app
+    admin.router.redirect_slashes = False
+    return admin
+
+
+class MockApp:
+    """Every HTTP request outside `/_mock` goes straight to the public app, past any
+    Starlette machinery (it renders its own errors); the rest goes to Starlette."""
+
+    def __init__(self, state: MockState, connections: Connections) -> None:
+        self.state = AppState(state, connections)
+        self.public = PublicApp(state, connections)
+        self.admin = _admin_app(state)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            root_path = scope.get("root_path")
+            local_path = route_path(path, root_path) if root_path else path
+            if not local_path.startswith(ADMIN_PREFIX):
+                await self.public.serve(scope, receive, send, local_path)
+                return
+        await self.admin(scope, receive, send)
+
+
+def create_app(state: MockState, connections: Connections | None = None) -> MockApp:
+    """The app for one state. `connections` is the registry a real server fills, so that
+    transport faults can break sockets; `app.state.connections` hands it to the runner."""
+    return MockApp(state, connections or Connections())

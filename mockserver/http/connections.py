@@ -2,8 +2,8 @@
 
 ASGI gives an app no handle on its socket. The server runner installs a protocol subclass
 that registers each transport under the client's address (the same `(host, port)` the ASGI
-scope carries), and the edge looks it up to reset it. In-process (no socket), the
-registry is empty and the edge raises instead.
+scope carries), and the public app looks it up to reset it. In-process (no socket), the
+registry is empty and the app raises instead.
 """
 
 from __future__ import annotations

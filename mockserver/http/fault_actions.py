@@ -24,7 +24,6 @@ from vidu_lipsync_mock.http.messages import Headers, Incoming, Reply, error_repl
 from vidu_lipsync_mock.http.router import Resolved
 from vidu_lipsync_mock.journal.journal import BODY_LIMIT, Journal
 from vidu_lipsync_mock.service.errors import ApiError
-from vidu_lipsync_mock.service.quotas import WINDOW_SECONDS
 from vidu_lipsync_mock.state import MockState
 
 __all__ = ["ACTIONS", "FaultActions", "Trail", "TransportFault"]
@@ -199,16 +198,7 @@ class FaultActions:
         headers: dict[str, str] = {}
         retry_after = fault.param("retry_after")
         if status == 429:
-            now = self.state.clock.now()
-            limit = self.state.limiter.limit or 100
-            reset_at = int((now // WINDOW_SECONDS + 1) * WINDOW_SECONDS)
-            wait = retry_after if retry_after is not None else max(1, reset_at - now)
-            headers = {
-                "X-RateLimit-Limit": str(limit),
-                "X-RateLimit-Remaining": "0",
-                "X-RateLimit-Reset": str(reset_at),
-                "Retry-After": str(int(wait + 0.999)),
-            }
+            headers = self.state.limiter.exhausted(self.state.clock.now(), retry_after).headers()
         elif retry_after is not None:
             headers["Retry-After"] = str(int(retry_after + 0.999))
         return ApiError(status, message, headers)

@@ -1,14 +1,16 @@
-"""The request and the answer as the edge and the public routes hand them to each other.
+"""The request and the answer as the public app and its routes hand them to each other,
+and the one rendering of an error.
 
 Building Starlette's `Request` and `Response` objects, and passing the answer through a
 chain of `send` wrappers, cost more than everything the mock itself does on a poll. So the
-public routes take one plain record of the request, filled once by the edge, and give back
-a `Reply`: plain data the edge can send as it is, hold back, mangle or drop when a fault
-says so, and keep for the journal without re-reading what was sent.
+public routes take one plain record of the request, filled once by the public app, and give
+back a `Reply`: plain data the app can send as it is, hold back, mangle or drop when a
+fault says so, and keep for the journal without re-reading what was sent.
 """
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -16,13 +18,15 @@ from starlette.types import Scope, Send
 
 from vidu_lipsync_mock.faults import Fault
 from vidu_lipsync_mock.http import wire
-from vidu_lipsync_mock.service.errors import ApiError
+from vidu_lipsync_mock.service.errors import ApiError, internal_error
+from vidu_lipsync_mock.state import MockState
 
 __all__ = [
     "JSON",
     "Headers",
     "Incoming",
     "Reply",
+    "crash_reply",
     "encode_headers",
     "error_reply",
     "json_reply",
@@ -39,13 +43,15 @@ class Incoming:
     """One public request, read once.
 
     `headers` keeps the first value of each name (as Starlette's `Headers.get` does);
-    `raw_headers` is the scope's own list, kept for the journal. `parsed` is the submit
-    body when the edge already had to decode it (a fault rule matches on body fields), so
+    `raw_headers` is the scope's own list, kept for the journal; `declared_length` is the
+    `Content-Length`, when it is a number. `parsed` is the submit
+    body when the public app already had to decode it (a fault rule matches on body fields), so
     it is decoded once. `task_faults` are the task and result faults that fired on a submit.
     """
 
     __slots__ = (
         "body",
+        "declared_length",
         "headers",
         "method",
         "params",
@@ -64,6 +70,7 @@ class Incoming:
         params: tuple[str, ...],
         headers: dict[bytes, bytes],
         body: bytes,
+        declared_length: int | None = None,
     ) -> None:
         self.scope = scope
         self.method = method
@@ -72,6 +79,7 @@ class Incoming:
         self.headers = headers
         self.raw_headers: Sequence[tuple[bytes, bytes]] = scope["headers"]
         self.body = body
+        self.declared_length = declared_length
         self.parsed: dict[str, Any] | None = None
         self.task_faults: Sequence[Fault] = ()
 
@@ -136,8 +144,16 @@ def json_reply(body: bytes, headers: Headers | None = None) -> Reply:
 
 
 def error_reply(error: ApiError) -> Reply:
-    """The provider's error envelope, with whatever headers the error carries."""
+    """The provider's error envelope, with whatever headers the error carries: the one
+    rendering of an error, for the public routes and the admin API alike."""
     return Reply(wire.error_body(error), error.status, JSON, encode_headers(error.headers))
+
+
+def crash_reply(state: MockState, method: str, path: str, error: BaseException) -> Reply:
+    """A bug of ours, as the client sees it: the provider's 500. The traceback is kept on
+    the state, so the test that triggered it can fail loudly instead of passing on a 500."""
+    state.record_crash(method, path, "".join(traceback.format_exception(error)))
+    return error_reply(internal_error())
 
 
 async def send_reply(send: Send, reply: Reply, headers: Headers) -> None:

@@ -1,35 +1,35 @@
-"""The provider's public endpoints. Each handler parses, calls the state, renders: no rules
-of the service live here, so the Python API and the HTTP API cannot disagree.
+"""The provider's public endpoints and their route table. Each handler hands the request's
+plain values to the state (whose `Admission` decides the order of the service's checks),
+calls the state and renders the answer: no rules of the service live here, so the Python
+API and the HTTP API cannot disagree.
 
-Handlers are plain functions from an `Incoming` request to a `Reply` (see `exchange`):
-the edge has already read the body, so nothing here awaits, and a fault can run a handler
+Handlers are plain functions from an `Incoming` request to a `Reply` (see `messages`): the
+public app has already read the body, so nothing here awaits, and a fault can run a handler
 and then decide what of its answer the client gets.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import replace
 
 from vidu_lipsync_mock.faults import Fault, deliver_result
 from vidu_lipsync_mock.http import wire
-from vidu_lipsync_mock.http.messages import Headers, Incoming, Reply, json_reply
+from vidu_lipsync_mock.http.messages import Headers, Incoming, Reply, encode_headers, json_reply
 from vidu_lipsync_mock.http.openapi import build_openapi
+from vidu_lipsync_mock.http.router import UNROUTED, PublicRoute
 from vidu_lipsync_mock.media.library import (
     MediaFile,
     RangeNotSatisfiable,
     content_range,
     parse_range,
 )
-from vidu_lipsync_mock.service.errors import ApiError, body_too_large, echo, range_not_satisfiable
-from vidu_lipsync_mock.service.quotas import Verdict
+from vidu_lipsync_mock.service.errors import ApiError, echo, range_not_satisfiable
+from vidu_lipsync_mock.service.quotas import with_quota
 from vidu_lipsync_mock.service.tasks import TaskSnapshot
 from vidu_lipsync_mock.state import MockState
 
-__all__ = ["Handler", "PublicApi", "base_url", "media_reply"]
-
-Handler = Callable[[Incoming], Reply]
+__all__ = ["PublicApi", "base_url", "media_reply"]
 
 
 @functools.lru_cache(maxsize=256)
@@ -58,18 +58,6 @@ def base_url(request: Incoming, state: MockState) -> str:
         return _origin(scheme, None, host, root_path)
     server = scope.get("server")
     return _origin(scheme, tuple(server) if server else None, None, root_path)
-
-
-def _with_quota(error: ApiError, verdict: Verdict | None) -> ApiError:
-    """Errors after admission still carry the quota headers, as every response does."""
-    if verdict is not None:
-        for name, value in verdict.headers().items():
-            error.headers.setdefault(name, value)
-    return error
-
-
-def _quota_headers(verdict: Verdict | None) -> Headers | None:
-    return None if verdict is None else verdict.raw_headers()
 
 
 def media_reply(request: Incoming, media: MediaFile, cache_seconds: int) -> Reply:
@@ -115,30 +103,41 @@ class PublicApi:
         self._openapi: bytes | None = None
         self._rendered: dict[str, tuple[tuple[str, str, str], bytes]] = {}
         self._rendered_for: object = None
-        self.handlers: dict[str, Handler] = {
-            "poll": self.poll,
-            "submit": self.submit,
-            "submit_cli": self.submit,
-            "download": self.result_file,
-            "sample": self.sample_file,
-            "openapi": self.openapi,
-        }
+
+    def routes(self) -> tuple[PublicRoute, ...]:
+        """The table the public app serves: paths, methods, the names rules and the journal use,
+        handlers. Only a POST to a model path is a submit (a paid request, to the audit and
+        to rules); any request under `/media/` is a request for a sample."""
+        read = ("GET", "HEAD")
+        return (
+            PublicRoute("/api/v1/tasks/{task_id}", read, "poll", self.poll),
+            PublicRoute(
+                "/api/v1/{provider}/{model}/async",
+                ("POST",),
+                "submit",
+                self.submit,
+                refused_as=UNROUTED,
+            ),
+            PublicRoute(
+                "/api/v1/{provider}/{model}", ("POST",), "submit", self.submit, refused_as=UNROUTED
+            ),
+            PublicRoute("/files/{task_id}/{filename}", read, "download", self.result_file),
+            PublicRoute("/media/{name}", read, "sample", self.sample_file, owns_prefix=True),
+            PublicRoute("/openapi.json", read, "openapi", self.openapi),
+        )
 
     def submit(self, request: Incoming) -> Reply:
         state = self.state
-        api_key = state.authenticate(request.header(b"authorization"))
-        verdict = state.admit(api_key)
+        provider, model = request.params
+        api_key, verdict, spec, params = state.admission.admit_submit(
+            request.header(b"authorization"),
+            f"{provider}/{model}",
+            request.body,
+            request.declared_length,
+            request.header(b"content-type"),
+            request.parsed,
+        )
         try:
-            provider, model = request.params
-            spec = state.model(f"{provider}/{model}")
-            limit = state.config.max_body_bytes
-            declared = request.headers.get(b"content-length", b"")
-            if len(request.body) > limit or (declared.isdigit() and int(declared) > limit):
-                raise body_too_large(limit)
-            content_type = request.header(b"content-type")
-            params = request.parsed
-            if params is None or not wire.is_json_type(content_type):
-                params = wire.parse_json_object(request.body, content_type)
             task = state.submit(
                 spec.model_id,
                 params,
@@ -148,22 +147,21 @@ class PublicApi:
                 spec=spec,
             )
         except ApiError as error:
-            raise _with_quota(error, verdict) from None
-        reply = json_reply(
-            wire.submit_body(task, base_url(request, state)), _quota_headers(verdict)
-        )
+            raise with_quota(error, verdict) from None
+        quota = None if verdict is None else encode_headers(verdict.headers())
+        reply = json_reply(wire.submit_body(task, base_url(request, state)), quota)
         reply.task_id = task.task_id
         return reply
 
     def poll(self, request: Incoming) -> Reply:
         state = self.state
-        api_key = state.authenticate(request.header(b"authorization"))
-        verdict = state.admit(api_key)
+        _, verdict = state.admission.admit(request.header(b"authorization"))
         try:
             task = state.poll(request.params[0])
         except ApiError as error:
-            raise _with_quota(error, verdict) from None
-        return json_reply(self._task_body(task, base_url(request, state)), _quota_headers(verdict))
+            raise with_quota(error, verdict) from None
+        quota = None if verdict is None else encode_headers(verdict.headers())
+        return json_reply(self._task_body(task, base_url(request, state)), quota)
 
     def _task_body(self, task: TaskSnapshot, base: str) -> bytes:
         """A poll's answer changes only when the task's status does, so the last one

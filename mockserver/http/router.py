@@ -1,116 +1,205 @@
-"""The public routes in one table: the edge dispatches on it, answers 404 and 405 from it,
-and names requests by it for fault rules and the journal.
+"""The public routes' table and what resolves a request against it.
 
-The paths are few and fixed, so matching is done on path segments rather than with a
-regular expression per route: one `split` decides every request, and a path can match at
-most one route, which makes the 405's `Allow` list exactly that route's methods.
+Each route declares its path template, its methods, the name fault rules and the journal
+give its requests, and its handler; `Router` answers every request from that table alone:
+the handler to run, or the 404 or 405 (with `Allow` exactly the matched route's methods).
+
+Templates are matched on path segments, not with a regular expression per route: one
+`split`, then the few routes with as many segments and the same first one. A fixed segment
+claims its place: `/api/v1/tasks/…` is a task path, so `tasks` never fills `{provider}` of
+another route, and a path matches at most one route.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import NamedTuple
+import operator
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
-__all__ = ["ROUTES", "PublicRoute", "Resolved", "resolve", "route_path"]
+from vidu_lipsync_mock.http.messages import Incoming, Reply
+
+__all__ = ["UNROUTED", "Handler", "PublicRoute", "Resolved", "Router", "route_path"]
+
+Handler = Callable[[Incoming], Reply]
+
+#: What rules and the journal call a request no route serves.
+UNROUTED = "other"
 
 
 @dataclass(frozen=True)
 class PublicRoute:
-    """`name` is the handler's; `kind` is what rules and the journal call the request."""
+    """One public endpoint.
 
-    name: str
-    template: str
+    `path` is its template (`/api/v1/tasks/{task_id}`; a `{task_id}` names the task the
+    request is about); `route` is what fault rules and the journal call its requests.
+    `refused_as` is what they call a request with a method it does not serve (by default,
+    still `route`); `owns_prefix` names after it every path under its fixed leading
+    segments, even one it does not match (`/media/a/b` is still a request for a sample).
+    """
+
+    path: str
     methods: tuple[str, ...]
-    kind: str
+    route: str
+    handler: Handler = field(compare=False)
+    refused_as: str | None = None
+    owns_prefix: bool = False
 
+    @property
+    def segments(self) -> list[str]:
+        return self.path.split("/")
 
-POLL = PublicRoute("poll", "/api/v1/tasks/{task_id}", ("GET", "HEAD"), "poll")
-SUBMIT = PublicRoute("submit", "/api/v1/{provider}/{model}/async", ("POST",), "submit")
-SUBMIT_CLI = PublicRoute("submit_cli", "/api/v1/{provider}/{model}", ("POST",), "submit")
-DOWNLOAD = PublicRoute("download", "/files/{task_id}/{filename}", ("GET", "HEAD"), "download")
-SAMPLE = PublicRoute("sample", "/media/{name}", ("GET", "HEAD"), "sample")
-OPENAPI = PublicRoute("openapi", "/openapi.json", ("GET", "HEAD"), "openapi")
-
-ROUTES: tuple[PublicRoute, ...] = (POLL, SUBMIT, SUBMIT_CLI, DOWNLOAD, SAMPLE, OPENAPI)
+    @property
+    def prefix(self) -> str:
+        """The fixed start of the template, up to its first placeholder."""
+        return self.path.split("{", 1)[0]
 
 
 class Resolved(NamedTuple):
-    """What a path and method come to.
+    """What a method and path come to.
 
-    `route` is the route whose path matched (None: no route has this path, a 404) and
-    `allowed` whether it serves this method (if not, a 405). `kind` names the request for
-    rules and the journal; `task_id` is the id in the path of a poll or a download.
+    `handler` is None when the request is refused: `allow` is then empty for a 404 (no
+    route has this path) or the matched route's methods, sorted, for a 405. `route` names
+    the request for rules and the journal; `task_id` is the one in its path, if any.
     `method` and `path` are the request's own, as first seen: the journal keeps these
     shared copies rather than one pair of strings per request.
     """
 
-    route: PublicRoute | None
+    handler: Handler | None
     params: tuple[str, ...]
-    allowed: bool
-    kind: str
+    allow: tuple[str, ...]
+    route: str
     task_id: str | None
-    method: str = ""
-    path: str = ""
+    method: str
+    path: str
 
 
-def _match(path: str) -> tuple[PublicRoute, tuple[str, ...]] | None:
-    parts = path.split("/")
-    count = len(parts)
-    if parts[0] or count < 2:
-        return None
-    head = parts[1]
-    if head == "api":
-        if count < 5 or parts[2] != "v1" or not parts[3] or not parts[4]:
+class _Target(NamedTuple):
+    """What a matched template leads to, worked out once: its route, which parameter is
+    the task's id, the `Allow` list and the name of a request the route refuses."""
+
+    route: PublicRoute
+    task_param: int | None
+    allow: tuple[str, ...]
+    refused_as: str
+
+
+#: A template compiled for matching, a plain tuple unpacked in one step (every path seen
+#: for the first time is matched, and a named tuple's fields are slower to read): what
+#: picks the fixed segments after the first out of a split path, what they must be, what
+#: picks the placeholders' values (a bare value when the next item is true), the values a
+#: placeholder may not take (another route's fixed segment there), and the target. The
+#: pickers are `itemgetter`s, one C call each.
+_Pattern = tuple[
+    Callable[[list[str]], object] | None,
+    object,
+    Callable[[list[str]], Any] | None,
+    bool,
+    tuple[tuple[int, frozenset[str]], ...],
+    _Target,
+]
+
+
+def _is_placeholder(segment: str) -> bool:
+    return segment.startswith("{") and segment.endswith("}")
+
+
+def _compile(route: PublicRoute, table: Iterable[PublicRoute]) -> _Pattern:
+    segments = route.segments
+    if segments[0] or len(segments) < 2 or _is_placeholder(segments[1]):
+        raise ValueError(f"a route's path starts with a fixed segment: {route.path!r}")
+    fixed = tuple(i for i, s in enumerate(segments) if i > 1 and not _is_placeholder(s))
+    params = tuple(i for i, s in enumerate(segments) if _is_placeholder(s))
+    reserved = []
+    for index in params:
+        claimed = frozenset(
+            other.segments[index]
+            for other in table
+            if other is not route
+            and len(other.segments) > index
+            and not _is_placeholder(other.segments[index])
+            and all(
+                a == b or _is_placeholder(a) or _is_placeholder(b)
+                for a, b in zip(segments[:index], other.segments[:index], strict=True)
+            )
+        )
+        if claimed:
+            reserved.append((index, claimed))
+    names = [segments[i][1:-1] for i in params]
+    target = _Target(
+        route=route,
+        task_param=names.index("task_id") if "task_id" in names else None,
+        allow=tuple(sorted(route.methods)),
+        refused_as=route.route if route.refused_as is None else route.refused_as,
+    )
+    pick_fixed = operator.itemgetter(*fixed) if fixed else None
+    pick_params = operator.itemgetter(*params) if params else None
+    want = pick_fixed(segments) if pick_fixed is not None else None
+    return pick_fixed, want, pick_params, len(params) == 1, tuple(reserved), target
+
+
+class Router:
+    """Resolves requests against one table of routes, remembering its answers: a client
+    polls the same path many times and submits to one. Each app has its own."""
+
+    #: Resolutions remembered; the memory is dropped whole when it grows past this.
+    KNOWN_LIMIT = 4096
+
+    def __init__(self, routes: Iterable[PublicRoute]) -> None:
+        self.routes = tuple(routes)
+        #: Patterns by (segment count, first segment): the only ones a path can match.
+        self._shapes: dict[tuple[int, str], list[_Pattern]] = {}
+        for route in self.routes:
+            segments = route.segments
+            shape = self._shapes.setdefault((len(segments), segments[1]), [])
+            shape.append(_compile(route, self.routes))
+        self._owners = tuple((r.prefix, r.route) for r in self.routes if r.owns_prefix)
+        self._known: dict[tuple[str, str], Resolved] = {}
+
+    def resolve(self, method: str, path: str) -> Resolved:
+        key = (method, path)
+        known = self._known.get(key)
+        if known is None:
+            known = self._resolve(method, path)
+            if len(self._known) >= self.KNOWN_LIMIT:
+                self._known.clear()
+            self._known[key] = known
+        return known
+
+    def _match(self, path: str) -> tuple[_Target, tuple[str, ...]] | None:
+        parts = path.split("/")
+        if parts[0] or len(parts) < 2:
             return None
-        if parts[3] == "tasks":
-            # `tasks` is never a provider, so a POST here is a wrong method, not a submit.
-            return (POLL, (parts[4],)) if count == 5 else None
-        if count == 5:
-            return SUBMIT_CLI, (parts[3], parts[4])
-        if count == 6 and parts[5] == "async":
-            return SUBMIT, (parts[3], parts[4])
+        for fixed, want, take, one_param, reserved, target in self._shapes.get(
+            (len(parts), parts[1]), ()
+        ):
+            if fixed is not None and fixed(parts) != want:
+                continue
+            params = () if take is None else (take(parts),) if one_param else take(parts)
+            if "" in params:
+                continue
+            for index, words in reserved:
+                if parts[index] in words:
+                    break
+            else:
+                return target, params
         return None
-    if head == "files":
-        if count == 4 and parts[2] and parts[3]:
-            return DOWNLOAD, (parts[2], parts[3])
-        return None
-    if head == "media":
-        return (SAMPLE, (parts[2],)) if count == 3 and parts[2] else None
-    if head == "openapi.json" and count == 2:
-        return OPENAPI, ()
-    return None
 
-
-#: Resolutions remembered (a client polls the same path many times, and submits to one);
-#: dropped whole when it grows past this.
-_KNOWN_LIMIT = 4096
-_known: dict[tuple[str, str], Resolved] = {}
-
-
-def resolve(method: str, path: str) -> Resolved:
-    key = (method, path)
-    known = _known.get(key)
-    if known is None:
-        known = _resolve(method, path)
-        if len(_known) >= _KNOWN_LIMIT:
-            _known.clear()
-        _known[key] = known
-    return known
-
-
-def _resolve(method: str, path: str) -> Resolved:
-    found = _match(path)
-    if found is None:
-        # A sample path that is not a file is still a request for a sample.
-        kind = "sample" if path.startswith("/media/") else "other"
-        return Resolved(None, (), False, kind, None, method, path)
-    route, params = found
-    allowed = method in route.methods
-    kind = route.kind
-    if kind == "submit" and not allowed:
-        kind = "other"  # only a POST to a model path is a submit
-    task_id = params[0] if kind in ("poll", "download") else None
-    return Resolved(route, params, allowed, kind, task_id, method, path)
+    def _resolve(self, method: str, path: str) -> Resolved:
+        found = self._match(path)
+        if found is None:
+            name = UNROUTED
+            for prefix, owner in self._owners:
+                if path.startswith(prefix):
+                    name = owner
+                    break
+            return Resolved(None, (), (), name, None, method, path)
+        target, params = found
+        route = target.route
+        task_id = None if target.task_param is None else params[target.task_param]
+        if method in route.methods:
+            return Resolved(route.handler, params, (), route.route, task_id, method, path)
+        return Resolved(None, params, target.allow, target.refused_as, task_id, method, path)
 
 
 def route_path(path: str, root_path: str) -> str:

@@ -1,32 +1,24 @@
 """The only module that knows the provider's field names and envelope.
 
-Routes parse with it and render with it; the core hands it snapshots and errors. If the
-provider renames a field, this is the one file to change.
+Routes render with it; the core hands it snapshots and errors (reading a request body is
+the admission's, `service.admission`). If the provider renames a field, this is the one
+file to change.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from vidu_lipsync_mock.media.library import ResultMedia
-from vidu_lipsync_mock.service.errors import (
-    ApiError,
-    invalid_format,
-    invalid_json,
-    unsupported_media_type,
-)
+from vidu_lipsync_mock.service.errors import ApiError
 from vidu_lipsync_mock.service.tasks import TaskSnapshot, TaskStatus
 
 __all__ = [
     "dumps",
     "error_body",
-    "is_json_type",
-    "parse_json_object",
     "result_path",
     "submit_body",
     "submit_data",
@@ -130,78 +122,3 @@ def task_data(
     elif task.status is TaskStatus.FAILED:
         data["error_message"] = task.error_message
     return data
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} does not fit in a double")
-    return value
-
-
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-
-
-def _has_lone_surrogate(value: Any) -> bool:
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(v) for v in value)
-    return False
-
-
-@functools.lru_cache(maxsize=256)
-def is_json_type(content_type: str | None) -> bool:
-    """`application/json` or a `+json` type, parameters aside."""
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or media_type.endswith("+json")
-
-
-#: What JSON counts as whitespace (RFC 8259), and nothing else.
-_JSON_WHITESPACE = " \t\n\r"
-
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
-
-
-def decode_json_object(raw: bytes) -> dict[str, Any]:
-    """A body as a JSON object, strictly (see `parse_json_object`), whatever its type."""
-    try:
-        text = raw.decode("utf-8").strip(_JSON_WHITESPACE)
-        # `raw_decode` on the stripped text, not `decode`: the same strictness (a value,
-        # then nothing), without `decode`'s two regular-expression passes per body.
-        value, end = _DECODER.raw_decode(text)
-    except (ValueError, RecursionError):
-        raise invalid_json() from None  # the provider's verbatim message, empty bodies too
-    if end != len(text):
-        raise invalid_json()
-    # A `\ud800` escape decodes to a string no UTF-8 encoder accepts; only look when the
-    # text has such an escape at all, so ordinary bodies pay nothing.
-    if "\\u" in text and _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
-        raise invalid_json()
-    if not isinstance(value, dict):
-        raise invalid_format("request body must be a JSON object")
-    return value
-
-
-def parse_json_object(raw: bytes, content_type: str | None) -> dict[str, Any]:
-    """Decode a submit body the way a strict JSON API does.
-
-    Only `application/json` (or a `+json` type) is accepted: a client that forgets the
-    header must find out here, not in production. Bodies must be UTF-8 JSON objects;
-    NaN/Infinity, invalid UTF-8, numbers too long to parse and nesting too deep to parse
-    are all reported as invalid JSON rather than crashing the handler.
-    """
-    if not is_json_type(content_type):
-        media_type = (content_type or "").split(";", 1)[0].strip().lower()
-        raise unsupported_media_type(media_type)
-    return decode_json_object(raw)

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from vidu_lipsync_mock.service.errors import ApiError
 
-__all__ = ["RateLimiter", "Verdict"]
+__all__ = ["RateLimiter", "Verdict", "concurrency_error", "rate_limit_error", "with_quota"]
 
 WINDOW_SECONDS = 60.0
 
@@ -28,18 +28,9 @@ class Verdict(NamedTuple):
     reset_at: int
     retry_after: int | None = None
 
-    def raw_headers(self) -> list[tuple[bytes, bytes]]:
-        """`headers()` as an ASGI response sends them."""
-        headers = [
-            (b"x-ratelimit-limit", str(self.limit).encode()),
-            (b"x-ratelimit-remaining", str(self.remaining).encode()),
-            (b"x-ratelimit-reset", str(self.reset_at).encode()),
-        ]
-        if self.retry_after is not None:
-            headers.append((b"retry-after", str(self.retry_after).encode()))
-        return headers
-
     def headers(self) -> dict[str, str]:
+        """The `X-RateLimit-*` headers (and `Retry-After` when refused): the one place they
+        are written, for the limiter's 429, an injected 429 and every admitted answer."""
         headers = {
             "X-RateLimit-Limit": str(self.limit),
             "X-RateLimit-Remaining": str(self.remaining),
@@ -48,6 +39,15 @@ class Verdict(NamedTuple):
         if self.retry_after is not None:
             headers["Retry-After"] = str(self.retry_after)
         return headers
+
+
+def with_quota(error: ApiError, verdict: Verdict | None) -> ApiError:
+    """A refusal after admission still carries the quota headers, as every answer does
+    (a header the error already has, such as a concurrency 429's `Retry-After`, stays)."""
+    if verdict is not None:
+        for name, value in verdict.headers().items():
+            error.headers.setdefault(name, value)
+    return error
 
 
 def rate_limit_error(verdict: Verdict) -> ApiError:
@@ -80,10 +80,6 @@ class RateLimiter:
         self.overrides: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    @property
-    def enabled(self) -> bool:
-        return self.limit > 0
-
     def set_limit(self, api_key: str, limit: int) -> None:
         """A tighter (or looser) quota for one key, as a magic key or a test asks."""
         with self._lock:
@@ -111,6 +107,9 @@ class RateLimiter:
             self._counts[api_key] = (window_start, used)
         return Verdict(limit, limit - used, reset_at)
 
-    def reset(self) -> None:
-        with self._lock:
-            self._counts.clear()
+    def exhausted(self, now: float, retry_after: float | None = None) -> Verdict:
+        """The quota an injected 429 shows: this limiter's (100 when limiting is off), used
+        up until the window ends, or for `retry_after` seconds when the fault says so."""
+        reset_at = int((now // self.window + 1) * self.window)
+        wait = retry_after if retry_after is not None else max(1, reset_at - now)
+        return Verdict(self.limit or 100, 0, reset_at, int(wait + 0.999))

@@ -139,9 +139,10 @@ class TaskStore:
         index: int = record[_POLICY]
         return self._own_policies[record[_ID]] if index == _OWN_POLICY else self._policies[index]
 
-    def _flatten(self, task: Task) -> None:
+    def _flatten(self, task: Task) -> Record:
+        """Write a task back as its record, and return the record."""
         outcome = task.outcome
-        self._records[task.task_id] = (
+        record = self._records[task.task_id] = (
             task.task_id,
             task.model_id,
             task.api_key,
@@ -159,6 +160,7 @@ class TaskStore:
             task.hidden_polls,
             self._plain_params(task.task_id, task.params),
         )
+        return record
 
     def _plain_params(self, task_id: str, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The parameters for the record, or None with them kept beside it."""
@@ -214,16 +216,24 @@ class TaskStore:
             self._result_faults.get(task_id),
         )  # fmt: skip
 
-    def _snapshot(self, record: Record) -> TaskSnapshot:
-        """A finished task's snapshot, straight from its record."""
+    def _snapshot(self, record: Record, params: Mapping[str, Any] | None = None) -> TaskSnapshot:
+        """The one place a `TaskSnapshot` is made: every operation hands out what its
+        record says (`params`, when the caller holds them already, saves a lookup)."""
         task_id: str = record[_ID]
         index: int = record[_POLICY]
-        view = self._views[index] if index != _OWN_POLICY else view_of(self._policy(record))
-        return TaskSnapshot(
-            task_id, record[_MODEL], _STATUSES[record[_STATUS]], record[_SUBMITTED],
-            record[_STARTED], record[_FINISHED], record[_FINISHED] + record[_RETENTION],
-            record[_MESSAGE], record[_POLLS], record[_KEY], self._params_of(record), view, None,
-            record[_HIDDEN], self._result_faults.get(task_id),
+        policy = self._policies[index] if index != _OWN_POLICY else self._own_policies[task_id]
+        view = self._views[index] if index != _OWN_POLICY else view_of(policy)
+        status: str = record[_STATUS]
+        if status in _TERMINAL:
+            expires, message, end = record[_FINISHED] + record[_RETENTION], record[_MESSAGE], None
+        else:  # kept from its submit until it ends; no message before its outcome
+            expires, message = record[_SUBMITTED] + record[_RETENTION], None
+            end = policy.ends_at(record[_ANCHOR])
+        return TaskSnapshot(  # positional: a snapshot is made on every request that looks
+            task_id, record[_MODEL], _STATUSES[status], record[_SUBMITTED], record[_STARTED],
+            record[_FINISHED], expires, message, record[_POLLS], record[_KEY],
+            self._params_of(record) if params is None else params, view, end, record[_HIDDEN],
+            self._result_faults.get(task_id),
         )  # fmt: skip
 
     def _expires_at(self, record: Record, now: float) -> float:
@@ -304,21 +314,6 @@ class TaskStore:
 
     # -- operations ----------------------------------------------------------------------
 
-    def add(self, task: Task, now: float) -> TaskSnapshot:
-        with self._lock:
-            self._make_room(task.task_id, now)
-            self._flatten(task)
-            self._file(
-                task.task_id,
-                task.api_key,
-                task.result_fault,
-                task.submitted_at + task.retention_seconds,
-            )
-            self._schedule(task)
-            if task.status.terminal:
-                self._ended.append(task.task_id)
-            return task.snapshot()
-
     def create(
         self,
         task_id: str,
@@ -333,8 +328,8 @@ class TaskStore:
         hidden_polls: int = 0,
         result_fault: Any = None,
     ) -> TaskSnapshot:
-        """`add` for a task just submitted (pending, anchored now), written straight into
-        its record: a submit needs no `Task` object to apply rules to."""
+        """A task just submitted (pending, anchored now), written straight into its
+        record: a submit needs no `Task` object to apply rules to."""
         with self._lock:
             records = self._records
             expiry, endings = self._expiry, self._endings
@@ -349,20 +344,17 @@ class TaskStore:
                 index = self._last_index
             else:
                 index = self._policy_ref(task_id, progression)
-            records[task_id] = (
+            record = records[task_id] = (
                 task_id, model_id, api_key, now, index, retention_seconds,
                 outcome.status._value_, outcome.error_message, now, "pending", None, None, 0, 0,
                 hidden_polls, self._plain_params(task_id, params),
             )  # fmt: skip
             self._file(task_id, api_key, result_fault, now + retention_seconds)
-            end = progression.ends_at(now)
+            snapshot = self._snapshot(record, params)
+            end = snapshot.scheduled_end
             if end is not None:
                 heapq.heappush(endings, (end, task_id))
-            view = self._views[index] if index != _OWN_POLICY else view_of(progression)
-            return TaskSnapshot(
-                task_id, model_id, TaskStatus.PENDING, now, None, None, now + retention_seconds,
-                None, 0, api_key, params, view, end, hidden_polls, result_fault,
-            )  # fmt: skip
+            return snapshot
 
     def _make_room(self, task_id: str, now: float) -> None:
         if task_id in self._records:
@@ -409,8 +401,7 @@ class TaskStore:
             task = self._live(task_id, now, poll=poll)
             if task is None:
                 return None
-            self._flatten(task)
-            return task.snapshot()
+            return self._snapshot(self._flatten(task))
 
     def force(
         self, task_id: str, status: TaskStatus, now: float, error_message: str | None = None
@@ -421,10 +412,10 @@ class TaskStore:
                 return None
             was_terminal = task.status.terminal
             task.force(status, now, error_message)
-            self._flatten(task)
+            record = self._flatten(task)
             if task.status.terminal and not was_terminal:
                 self._ended_now(task, now)
-            return task.snapshot()
+            return self._snapshot(record)
 
     def set_progression(
         self, task_id: str, progression: Progression, now: float
@@ -439,12 +430,12 @@ class TaskStore:
                 raise TransitionError(f"task {task_id} already ended; its progression is final")
             task.use_progression(progression, now)
             task.refresh(now)
-            self._flatten(task)
+            record = self._flatten(task)
             if task.status.terminal:
                 self._ended_now(task, now)
             else:
                 self._schedule(task)
-            return task.snapshot()
+            return self._snapshot(record)
 
     def unfinished_count(self, api_key: str, now: float) -> int:
         """Tasks of one key still pending or processing (for the concurrency limit)."""
@@ -481,8 +472,7 @@ class TaskStore:
             for task_id in list(self._records):
                 task = self._live(task_id, now)
                 if task is not None:
-                    self._flatten(task)
-                    snapshots.append(task.snapshot())
+                    snapshots.append(self._snapshot(self._flatten(task)))
             return snapshots
 
     def sweep(self, now: float) -> int:

@@ -234,7 +234,8 @@ class TaskSnapshot(NamedTuple):
 @dataclass(eq=False, slots=True)
 class Task:
     """A task as the lifecycle rules work on it. The store keeps tasks in a flatter form
-    (see `task_store`) and makes one of these only to apply a rule, under its lock."""
+    (see `store`) and makes one of these only to apply a rule, under its lock; what it
+    hands out is a `TaskSnapshot` of the record (`TaskStore._snapshot`)."""
 
     task_id: str
     model_id: str
@@ -252,19 +253,14 @@ class Task:
     polls_since_anchor: int = 0
     hidden_polls: int = 0
     result_fault: Any = None
-    #: `describe()` of the progression, read-only; computed when not handed in.
-    progression_view: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.anchor != self.anchor:  # NaN: not given
             self.anchor = self.submitted_at
-        if self.progression_view is None:
-            self.progression_view = progression_view(self.progression)
 
     def use_progression(self, progression: Progression, now: float) -> None:
         """Follow a new policy, counted from now."""
         self.progression = progression
-        self.progression_view = progression_view(progression)
         self.anchor = now
         self.polls_since_anchor = 0
 
@@ -307,26 +303,6 @@ class Task:
             self.outcome = SUCCESS
         self.status = status
         self.finished_at = now
-
-    def snapshot(self) -> TaskSnapshot:
-        terminal = self.status.terminal
-        return TaskSnapshot(  # positional: a snapshot is made on every request that looks
-            self.task_id,
-            self.model_id,
-            self.status,
-            self.submitted_at,
-            self.started_at,
-            self.finished_at,
-            self.expires_at,
-            self.outcome.error_message if terminal else None,
-            self.polls,
-            self.api_key,
-            self.params,
-            self.progression_view or progression_view(self.progression),
-            None if terminal else self.progression.ends_at(self.anchor),
-            self.hidden_polls,
-            self.result_fault,
-        )
 
 
 def default_failure_message() -> str:

@@ -286,7 +286,7 @@ NAMES_MEANT = {
     "tests/unit/test_layers.py",
     "tools/architecture.py",
 }
-#: A path into a source folder (`mockserver/http/edge.py`, `mockserver/service/specs/`).
+#: A path into a source folder (`mockserver/http/public_app.py`, `mockserver/service/specs/`).
 PATH_IN_SOURCE_FOLDER = re.compile(r"(?<![\w/.-])((?:mockserver|pytest_plugin)/[\w./*-]*\w)")
 #: Output printed by a benchmark run on a named commit, kept as it was printed.
 RECORDED = {"benchmarks/RESULTS.md"}

@@ -358,7 +358,8 @@ def test_the_poll_answers_kept_for_reuse_stay_bounded(client, mock, check, monke
     from vidu_lipsync_mock.http.public_routes import PublicApi
 
     monkeypatch.setattr(PublicApi, "RENDERED_LIMIT", 8)
-    api = mock.app.edge.handlers["poll"].__self__
+    (handler,) = [r.handler for r in mock.app.public.router.routes if r.route == "poll"]
+    api = handler.__self__  # type: ignore[attr-defined]
     for _ in range(30):
         task_id = check.success(client.post(SUBMIT_PATH, json=BODY, headers=mock.auth_headers))[
             "task_id"

@@ -50,7 +50,7 @@ def test_every_module_of_the_package_is_in_a_layer(facts) -> None:
     }
     assert "mockserver/service/clock.py" in placed
     assert placed["mockserver/state.py"] == "state"
-    assert placed["mockserver/http/edge.py"] == "http"
+    assert placed["mockserver/http/public_app.py"] == "http"
     assert placed["mockserver/cli.py"] == "runner"
     assert [where for where, layer in placed.items() if layer is None] == []
 
@@ -121,7 +121,7 @@ def _problems_of(tmp_path: Path, files: dict[str, str]) -> list[str]:
     [
         (
             "mockserver/faults/bad.py",
-            "from vidu_lipsync_mock.http.edge import Edge\n",
+            "from vidu_lipsync_mock.http.public_app import PublicApp\n",
             "against the direction of dependencies",
         ),
         (

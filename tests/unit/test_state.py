@@ -282,9 +282,10 @@ def test_two_states_never_share_tasks() -> None:
         second.task(task_id)
 
 
-def test_authenticate_follows_the_allow_list() -> None:
+def test_admission_follows_the_allow_list() -> None:
     state, _ = make_state(api_keys=[KEY])
-    assert state.authenticate(f"Bearer {KEY}") == KEY
+    api_key, _ = state.admission.admit(f"Bearer {KEY}")
+    assert api_key == KEY
     with pytest.raises(ApiError) as caught:
-        state.authenticate("Bearer mdlx-" + "z" * 48)
+        state.admission.admit("Bearer mdlx-" + "z" * 48)
     assert caught.value.status == 401

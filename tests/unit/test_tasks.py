@@ -20,7 +20,7 @@ from vidu_lipsync_mock.service.tasks import (
     Manual,
     Outcome,
     Progression,
-    Task,
+    TaskSnapshot,
     TaskStatus,
     TransitionError,
     progression_from_name,
@@ -36,31 +36,33 @@ PENDING, PROCESSING, SUCCESS, FAILED = (
 )
 
 
-def make_task(
+def add(
+    store: TaskStore,
     task_id: str = "task-1",
     *,
     at: float = T0,
     progression: Progression | None = None,
     retention: float = 86_400.0,
     outcome: Outcome | None = None,
-) -> Task:
-    task = Task(
-        task_id=task_id,
-        model_id="vidu/lip-sync",
-        api_key="mdlx-key",
-        params={"video_url": "https://example.com/v.mp4"},
-        submitted_at=at,
-        progression=progression or ByClock(1.0, 2.0),
-        retention_seconds=retention,
+    result_fault: object = None,
+) -> TaskSnapshot:
+    """Submit a task to the store at `at`, as `MockState.submit` does."""
+    return store.create(
+        task_id,
+        "vidu/lip-sync",
+        "mdlx-key",
+        {"video_url": "https://example.com/v.mp4"},
+        at,
+        progression or ByClock(1.0, 2.0),
+        retention,
+        outcome=outcome or Outcome(),
+        result_fault=result_fault,
     )
-    if outcome is not None:
-        task.outcome = outcome
-    return task
 
 
-def stored(task: Task, now: float | None = None, **store_options) -> TaskStore:
-    store = TaskStore(**store_options)
-    store.add(task, task.submitted_at if now is None else now)
+def stored(task_id: str = "task-1", **task_options) -> TaskStore:
+    store = TaskStore()
+    add(store, task_id, **task_options)
     return store
 
 
@@ -85,7 +87,7 @@ def poll(store: TaskStore, task_id: str, now: float):
 
 
 def test_by_clock_moves_at_exactly_the_configured_times() -> None:
-    store = stored(make_task(progression=ByClock(1.0, 2.0)))
+    store = stored(progression=ByClock(1.0, 2.0))
     assert look(store, "task-1", T0).status is PENDING
     assert look(store, "task-1", T0 + 0.999).status is PENDING
     at_start = look(store, "task-1", T0 + 1.0)  # the boundary belongs to the next status
@@ -101,7 +103,7 @@ def test_by_clock_moves_at_exactly_the_configured_times() -> None:
 
 
 def test_by_clock_end_time_is_the_scheduled_time_even_when_first_seen_much_later() -> None:
-    store = stored(make_task(progression=ByClock(1.0, 2.0)))
+    store = stored(progression=ByClock(1.0, 2.0))
     first = look(store, "task-1", T0 + 5_000)
     later = look(store, "task-1", T0 + 9_000)
     for snapshot in (first, later):
@@ -112,22 +114,22 @@ def test_by_clock_end_time_is_the_scheduled_time_even_when_first_seen_much_later
 
 
 def test_zero_timings_finish_on_the_first_look() -> None:
-    store = stored(make_task(progression=ByClock(0.0, 0.0)))
+    store = stored(progression=ByClock(0.0, 0.0))
     snapshot = look(store, "task-1", T0)
     assert snapshot.status is SUCCESS
     assert snapshot.finished_at == T0
 
 
 def test_scheduled_end_is_announced_while_unfinished_only() -> None:
-    store = stored(make_task(progression=ByClock(1.0, 2.0)))
+    store = stored(progression=ByClock(1.0, 2.0))
     assert look(store, "task-1", T0).scheduled_end == T0 + 3.0
     assert look(store, "task-1", T0 + 3.0).scheduled_end is None
-    manual = stored(make_task(progression=Manual()))
+    manual = stored(progression=Manual())
     assert look(manual, "task-1", T0).scheduled_end is None
 
 
 def test_an_infinite_processing_time_never_ends() -> None:
-    store = stored(make_task(progression=ByClock(0.0, float("inf")), retention=1e12))
+    store = stored(progression=ByClock(0.0, float("inf")), retention=1e12)
     snapshot = look(store, "task-1", T0 + 1e9)
     assert snapshot.status is PROCESSING
     assert snapshot.scheduled_end is None
@@ -143,14 +145,14 @@ def test_by_clock_rejects_negative_timings(pending: float, processing: float) ->
 
 
 def test_by_polls_processing_on_the_second_poll_success_on_the_fourth() -> None:
-    store = stored(make_task(progression=ByPolls(2, 4)))
+    store = stored(progression=ByPolls(2, 4))
     seen = [poll(store, "task-1", T0).status for _ in range(5)]
     assert seen == [PENDING, PROCESSING, PROCESSING, SUCCESS, SUCCESS]
     assert look(store, "task-1", T0).polls == 5
 
 
 def test_by_polls_ignores_time_and_looks_that_are_not_polls() -> None:
-    store = stored(make_task(progression=ByPolls(2, 4)))
+    store = stored(progression=ByPolls(2, 4))
     for _ in range(10):
         assert look(store, "task-1", T0 + 80_000).status is PENDING
     assert poll(store, "task-1", T0 + 80_000).status is PENDING
@@ -164,7 +166,7 @@ def test_by_polls_ignores_time_and_looks_that_are_not_polls() -> None:
 
 
 def test_by_polls_can_finish_on_the_first_poll() -> None:
-    store = stored(make_task(progression=ByPolls(1, 1)))
+    store = stored(progression=ByPolls(1, 1))
     snapshot = poll(store, "task-1", T0)
     assert snapshot.status is SUCCESS
     assert snapshot.started_at == snapshot.finished_at == T0
@@ -180,7 +182,7 @@ def test_by_polls_rejects_impossible_counts(processing_on: int, terminal_on: int
 
 
 def test_manual_stays_pending_until_forced() -> None:
-    store = stored(make_task(progression=Manual()))
+    store = stored(progression=Manual())
     for i in range(6):
         assert poll(store, "task-1", T0 + i * 10_000).status is PENDING
     forced = store.force("task-1", PROCESSING, T0 + 60_001)
@@ -194,7 +196,7 @@ def test_manual_stays_pending_until_forced() -> None:
 
 
 def test_force_straight_to_success_sets_start_and_end_to_now() -> None:
-    store = stored(make_task(progression=Manual()))
+    store = stored(progression=Manual())
     snapshot = store.force("task-1", SUCCESS, T0 + 7)
     assert snapshot is not None
     assert snapshot.status is SUCCESS
@@ -203,7 +205,7 @@ def test_force_straight_to_success_sets_start_and_end_to_now() -> None:
 
 
 def test_forced_failure_carries_the_given_message() -> None:
-    store = stored(make_task(progression=Manual()))
+    store = stored(progression=Manual())
     snapshot = store.force("task-1", FAILED, T0 + 1, "Task failed: no face found")
     assert snapshot is not None
     assert snapshot.status is FAILED
@@ -212,14 +214,14 @@ def test_forced_failure_carries_the_given_message() -> None:
 
 
 def test_forced_failure_without_a_message_gets_a_default_one() -> None:
-    store = stored(make_task(progression=Manual()))
+    store = stored(progression=Manual())
     snapshot = store.force("task-1", FAILED, T0 + 1)
     assert snapshot is not None
     assert snapshot.error_message == "Task failed: the model could not process the input"
 
 
 def test_forcing_processing_keeps_the_clock_schedule_for_the_end() -> None:
-    store = stored(make_task(progression=ByClock(10.0, 5.0)))
+    store = stored(progression=ByClock(10.0, 5.0))
     store.force("task-1", PROCESSING, T0 + 2)
     assert look(store, "task-1", T0 + 14.9).status is PROCESSING
     done = look(store, "task-1", T0 + 15)
@@ -243,7 +245,7 @@ def test_forcing_processing_keeps_the_clock_schedule_for_the_end() -> None:
 def test_forcing_backwards_sideways_or_after_the_end_is_refused(
     reach: TaskStatus, target: TaskStatus
 ) -> None:
-    store = stored(make_task(progression=Manual()))
+    store = stored(progression=Manual())
     if reach is not PENDING:
         store.force("task-1", reach, T0 + 1)
     before = look(store, "task-1", T0 + 2)
@@ -263,7 +265,7 @@ def test_forcing_an_unknown_task_answers_none() -> None:
 
 def test_a_failed_outcome_ends_failed_with_its_message() -> None:
     outcome = Outcome(FAILED, "Task failed: audio is silent")
-    store = stored(make_task(progression=ByClock(1.0, 2.0), outcome=outcome))
+    store = stored(progression=ByClock(1.0, 2.0), outcome=outcome)
     running = look(store, "task-1", T0 + 1)
     assert running.status is PROCESSING
     assert running.error_message is None  # not revealed before the task ends
@@ -312,7 +314,7 @@ operations = st.lists(
 @given(initial=progressions, ops=operations)
 def test_status_never_moves_backwards(initial: Progression, ops: list) -> None:
     now = T0
-    store = stored(make_task(progression=initial, retention=1e9))
+    store = stored(progression=initial, retention=1e9)
     seen = [look(store, "task-1", now)]
     for kind, argument in ops:
         if kind == "advance":
@@ -348,7 +350,7 @@ def test_status_never_moves_backwards(initial: Progression, ops: list) -> None:
 
 
 def test_set_progression_counts_the_new_timings_from_now() -> None:
-    store = stored(make_task(progression=ByClock(100.0, 100.0)))
+    store = stored(progression=ByClock(100.0, 100.0))
     snapshot = store.set_progression("task-1", ByClock(1.0, 2.0), T0 + 50)
     assert snapshot is not None
     assert snapshot.status is PENDING
@@ -360,7 +362,7 @@ def test_set_progression_counts_the_new_timings_from_now() -> None:
 
 
 def test_set_progression_counts_polls_from_now() -> None:
-    store = stored(make_task(progression=Manual()))
+    store = stored(progression=Manual())
     for _ in range(5):
         poll(store, "task-1", T0)
     store.set_progression("task-1", ByPolls(2, 3), T0)
@@ -372,14 +374,14 @@ def test_set_progression_counts_polls_from_now() -> None:
 
 
 def test_set_progression_that_is_already_due_applies_at_once() -> None:
-    store = stored(make_task(progression=Manual()))
+    store = stored(progression=Manual())
     snapshot = store.set_progression("task-1", ByClock(0.0, 0.0), T0 + 9)
     assert snapshot is not None
     assert (snapshot.status, snapshot.finished_at) == (SUCCESS, T0 + 9)
 
 
 def test_set_progression_on_a_finished_task_is_refused() -> None:
-    store = stored(make_task(progression=ByClock(0.0, 0.0)))
+    store = stored(progression=ByClock(0.0, 0.0))
     with pytest.raises(TransitionError, match="already ended"):
         store.set_progression("task-1", ByClock(5.0, 5.0), T0 + 1)
 
@@ -465,15 +467,15 @@ def test_a_forced_end_restarts_the_retention_period() -> None:
 
 def test_a_full_store_evicts_the_oldest_finished_task_first() -> None:
     store = TaskStore(max_tasks=3)
-    store.add(make_task("a", progression=Manual()), T0)
-    store.add(make_task("b", progression=ByClock(0.0, 0.0)), T0 + 1)  # finished
-    store.add(make_task("c", progression=ByClock(0.0, 0.0)), T0 + 2)  # finished
-    store.add(make_task("d", progression=Manual()), T0 + 3)
+    add(store, "a", progression=Manual())
+    add(store, "b", at=T0 + 1, progression=ByClock(0.0, 0.0))  # finished
+    add(store, "c", at=T0 + 2, progression=ByClock(0.0, 0.0))  # finished
+    add(store, "d", at=T0 + 3, progression=Manual())
     assert kept(store, *"abcd") == ["a", "c", "d"]
-    store.add(make_task("e", progression=Manual()), T0 + 4)
+    add(store, "e", at=T0 + 4, progression=Manual())
     assert kept(store, *"abcde") == ["a", "d", "e"]
     # no finished task left: the oldest unfinished one makes room
-    store.add(make_task("f", progression=Manual()), T0 + 5)
+    add(store, "f", at=T0 + 5, progression=Manual())
     assert kept(store, *"abcdef") == ["d", "e", "f"]
     assert store.evicted_for_space == 3
     assert store.evicted_expired == 0
@@ -481,9 +483,9 @@ def test_a_full_store_evicts_the_oldest_finished_task_first() -> None:
 
 def test_a_full_store_drops_expired_records_before_evicting_live_ones() -> None:
     store = TaskStore(max_tasks=2)
-    store.add(make_task("old", at=T0, progression=Manual(), retention=10), T0)
-    store.add(make_task("live", at=T0, progression=ByClock(0.0, 0.0)), T0)
-    store.add(make_task("new", at=T0 + 20, progression=Manual()), T0 + 20)
+    add(store, "old", at=T0, progression=Manual(), retention=10)
+    add(store, "live", at=T0, progression=ByClock(0.0, 0.0))
+    add(store, "new", at=T0 + 20, progression=Manual())
     assert kept(store, "old", "live", "new") == ["live", "new"]
     assert (store.evicted_expired, store.evicted_for_space) == (1, 0)
 
@@ -497,7 +499,7 @@ def test_the_store_never_holds_more_than_max_tasks(max_tasks: int, finishes: lis
     store = TaskStore(max_tasks=max_tasks)
     for i, finished in enumerate(finishes):
         progression = ByClock(0.0, 0.0) if finished else Manual()
-        snapshot = store.add(make_task(f"t{i}", at=T0 + i, progression=progression), T0 + i)
+        snapshot = add(store, f"t{i}", at=T0 + i, progression=progression)
         assert snapshot.task_id == f"t{i}"
         assert f"t{i}" in store  # the newest task is always kept
         assert len(store) <= max_tasks
@@ -507,9 +509,9 @@ def test_the_store_never_holds_more_than_max_tasks(max_tasks: int, finishes: lis
 
 def test_sweep_drops_expired_records_and_counts_them() -> None:
     store = TaskStore()
-    store.add(make_task("a", progression=ByClock(0.0, 0.0), retention=10), T0)
-    store.add(make_task("b", progression=Manual(), retention=10), T0)
-    store.add(make_task("c", progression=Manual(), retention=50), T0)
+    add(store, "a", progression=ByClock(0.0, 0.0), retention=10)
+    add(store, "b", progression=Manual(), retention=10)
+    add(store, "c", progression=Manual(), retention=50)
     assert store.sweep(T0 + 9.9) == 0
     assert store.sweep(T0 + 10) == 2
     assert kept(store, *"abc") == ["c"]
@@ -521,22 +523,22 @@ def test_sweep_drops_expired_records_and_counts_them() -> None:
 
 def test_adding_drops_what_has_expired_by_then() -> None:
     store = TaskStore()
-    store.add(make_task("a", progression=Manual(), retention=10), T0)
-    store.add(make_task("done", progression=ByClock(0.0, 5.0), retention=10), T0)
-    store.add(make_task("b", at=T0 + 9, progression=Manual()), T0 + 9)
+    add(store, "a", progression=Manual(), retention=10)
+    add(store, "done", progression=ByClock(0.0, 5.0), retention=10)
+    add(store, "b", at=T0 + 9, progression=Manual())
     assert kept(store, "a", "done", "b") == ["a", "b", "done"]
-    store.add(make_task("c", at=T0 + 10, progression=Manual()), T0 + 10)
+    add(store, "c", at=T0 + 10, progression=Manual())
     # "a" never finished: kept 10 s from its submit. "done" finished at +5: kept until +15.
     assert kept(store, "a", "done", "b", "c") == ["b", "c", "done"]
-    store.add(make_task("d", at=T0 + 15, progression=Manual()), T0 + 15)
+    add(store, "d", at=T0 + 15, progression=Manual())
     assert kept(store, "done", "b", "c", "d") == ["b", "c", "d"]
     assert store.evicted_expired == 2
 
 
 def test_snapshots_leave_out_expired_tasks() -> None:
     store = TaskStore()
-    store.add(make_task("a", progression=Manual(), retention=10), T0)
-    store.add(make_task("b", progression=Manual(), retention=100), T0)
+    add(store, "a", progression=Manual(), retention=10)
+    add(store, "b", progression=Manual(), retention=100)
     assert [s.task_id for s in store.snapshots(T0 + 10)] == ["b"]
 
 
@@ -551,10 +553,8 @@ def test_stored_tasks_are_out_of_the_garbage_collectors_way() -> None:
     store = TaskStore()
     policies = [ByClock(0.0, 0.0), ByClock(5.0, 5.0), ByPolls(1, 2), Manual(), OwnPolicy()]
     for i in range(50):
-        task = make_task(f"t{i}", progression=policies[i % len(policies)])
-        if i % 7 == 0:
-            task.result_fault = object()
-        store.add(task, T0)
+        fault = object() if i % 7 == 0 else None
+        add(store, f"t{i}", progression=policies[i % len(policies)], result_fault=fault)
     for i in range(5):  # as a submit writes them
         store.create(
             f"c{i}", "vidu/lip-sync", "mdlx-key", {"video_url": "x"}, T0, policies[i], 99.0
@@ -576,9 +576,7 @@ def test_stored_tasks_are_out_of_the_garbage_collectors_way() -> None:
 def test_a_store_that_never_fills_keeps_its_bookkeeping_bounded() -> None:
     store = TaskStore(max_tasks=1_000_000)
     for i in range(6_000):
-        store.add(
-            make_task(f"t{i}", at=T0 + i, progression=ByClock(0.0, 0.0), retention=10), T0 + i
-        )
+        add(store, f"t{i}", at=T0 + i, progression=ByClock(0.0, 0.0), retention=10)
     assert len(store) <= 11
     assert len(store._order) <= 2 * len(store) + 1024
     assert len(store._ended) <= 2 * len(store) + 1024
@@ -588,9 +586,9 @@ def test_a_store_that_never_fills_keeps_its_bookkeeping_bounded() -> None:
 
 def test_a_duplicate_task_id_is_refused() -> None:
     store = TaskStore()
-    store.add(make_task("a"), T0)
+    add(store, "a")
     with pytest.raises(ValueError, match="duplicate task id a"):
-        store.add(make_task("a"), T0)
+        add(store, "a")
 
 
 def test_max_tasks_must_be_positive() -> None:
@@ -599,14 +597,35 @@ def test_max_tasks_must_be_positive() -> None:
 
 
 def test_clear_forgets_every_task() -> None:
-    store = stored(make_task("a"))
+    store = stored("a")
     store.clear()
     assert len(store) == 0
     assert store.observe("a", T0, poll=True) is None
 
 
+def test_every_operation_hands_out_the_same_snapshot_of_a_task() -> None:
+    """Snapshots are made in one place, from the record: submitting, looking, forcing and
+    listing cannot disagree about a task."""
+    store = TaskStore()
+    created = add(store, "a", progression=ByClock(10.0, 10.0), result_fault="broken")
+    assert created.scheduled_end == T0 + 20
+    assert look(store, "a", T0) == created
+    started = look(store, "a", T0 + 10)
+    assert started == created._replace(status=PROCESSING, started_at=T0 + 10)
+    forced = store.force("a", FAILED, T0 + 15, "Task failed: x")
+    assert forced == started._replace(
+        status=FAILED,
+        finished_at=T0 + 15,
+        expires_at=T0 + 15 + 86_400,
+        error_message="Task failed: x",
+        scheduled_end=None,
+    )
+    assert look(store, "a", T0 + 16) == forced
+    assert store.snapshots(T0 + 16) == [forced]
+
+
 def test_snapshots_are_immutable() -> None:
-    snapshot = look(stored(make_task()), "task-1", T0)
+    snapshot = look(stored(), "task-1", T0)
     with pytest.raises(AttributeError):
         snapshot.status = SUCCESS  # type: ignore[misc]
 

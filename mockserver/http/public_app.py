@@ -1,19 +1,19 @@
-"""The edge: where each public request is read once, faults are carried out, the route
-answers, and the exchange goes into the journal.
+"""The public app: where each request to the provider's API is read once, faults are
+carried out, the route answers, and the exchange goes into the journal.
 
 Plain ASGI beside Starlette, which keeps only the admin API: the public routes are few and
 hot, and Starlette's middleware, `Request`, `Response` and exception layers cost several
-times what the mock's own work on a poll does. So the edge resolves the route from one
-table (`router`), calls a plain handler (`routes`) that gives back a `Reply`, and sends it.
-When no rule could fire on the route and there is no `X-Mock-Fault` header, that is all it
-does; otherwise the fault engine decides and `fault_actions` acts it out.
+times what the mock's own work on a poll does. So this app resolves the route from its
+table (`router`), calls the route's plain handler (`public_routes`), which gives back a
+`Reply`, and sends it. When no rule could fire on the route and there is no `X-Mock-Fault`
+header, that is all it does; otherwise the fault engine decides and `fault_actions` acts
+it out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-import traceback
 from collections.abc import Sequence
 
 from starlette.types import Message, Receive, Scope, Send
@@ -25,46 +25,41 @@ from vidu_lipsync_mock.faults import (
     RequestInfo,
     parse_fault_header,
 )
-from vidu_lipsync_mock.http import wire
 from vidu_lipsync_mock.http.connections import Connections
 from vidu_lipsync_mock.http.fault_actions import FaultActions, Trail, TransportFault
-from vidu_lipsync_mock.http.messages import JSON, Incoming, Reply, error_reply, send_reply
-from vidu_lipsync_mock.http.public_routes import PublicApi
-from vidu_lipsync_mock.http.router import Resolved, resolve
-from vidu_lipsync_mock.journal.journal import bearer_token
-from vidu_lipsync_mock.service.errors import (
-    ApiError,
-    internal_error,
-    method_not_allowed,
-    route_not_found,
+from vidu_lipsync_mock.http.messages import (
+    JSON,
+    Incoming,
+    Reply,
+    crash_reply,
+    error_reply,
+    send_reply,
 )
+from vidu_lipsync_mock.http.public_routes import PublicApi
+from vidu_lipsync_mock.http.router import Resolved, Router
+from vidu_lipsync_mock.journal.journal import bearer_token
+from vidu_lipsync_mock.service.admission import decode_json_object
+from vidu_lipsync_mock.service.errors import ApiError, method_not_allowed, route_not_found
 from vidu_lipsync_mock.state import MockState
 
-__all__ = ["FAULT_HEADER", "Edge", "TransportFault"]
+__all__ = ["FAULT_HEADER", "PublicApp"]
 
 FAULT_HEADER = b"x-mock-fault"
 
 _BODILESS = ("GET", "HEAD")
 
 
-def _refusal(method: str, path: str, resolved: Resolved) -> Reply:
-    """The 404 or 405 for a request no route serves."""
-    if resolved.route is None:
-        return error_reply(route_not_found(method, path))
-    return error_reply(method_not_allowed(method, path, sorted(resolved.route.methods)))
-
-
-def _kept_body(reply: Reply, kind: str) -> bytes | None:
+def _kept_body(reply: Reply, route: str) -> bytes | None:
     """What of an answer the journal keeps: JSON bodies, not the video."""
     content_type = reply.content_type
-    if kind == "download" or content_type is None:
+    if route == "download" or content_type is None:
         return None
     return reply.body if content_type is JSON or JSON in content_type else None
 
 
 async def _rest_of_body(receive: Receive, first: Message, limit: int) -> bytes | None:
     """The body after its first message, at most `limit` + 1 bytes in all (enough for the
-    route to see it is too large); None if the client went away before sending it all."""
+    admission to see it is too large); None if the client went away before sending it all."""
     message = first
     chunks: list[bytes] = []
     size = 0
@@ -79,37 +74,40 @@ async def _rest_of_body(receive: Receive, first: Message, limit: int) -> bytes |
         message = await receive()
 
 
-class Edge:
+class PublicApp:
     """Serves the public routes: reads each request once, journals it, carries out its
     faults. `app.MockApp` hands it every request that is not for the admin API."""
 
     def __init__(self, state: MockState, connections: Connections) -> None:
         self.state = state
         self.connections = connections
-        self.handlers = PublicApi(state).handlers
+        self.router = Router(PublicApi(state).routes())
         self.actions = FaultActions(state, connections, self._answer)
 
     def _answer(self, resolved: Resolved, request: Incoming) -> Reply:
-        """Run the route; its refusals become the provider's envelope."""
-        if not resolved.allowed:
-            return _refusal(request.method, request.path, resolved)
-        assert resolved.route is not None  # allowed implies a route
+        """Run the route; its refusals, and the table's 404 and 405, become the provider's
+        envelope."""
+        handler = resolved.handler
+        if handler is None:
+            method, path = request.method, request.path
+            if resolved.allow:
+                return error_reply(method_not_allowed(method, path, list(resolved.allow)))
+            return error_reply(route_not_found(method, path))
         try:
-            return self.handlers[resolved.route.name](request)
+            return handler(request)
         except ApiError as error:
             return error_reply(error)
 
     def _crash_reply(self, request: Incoming, error: Exception) -> Reply:
-        """What the client gets when the route fails: a bug of ours (kept on the state so
-        the test that triggered it fails loudly) is the provider's 500; a transport fault
-        raised on purpose to an in-process client is an empty 500 it never reads."""
+        """What the client gets when the route fails: a bug of ours is the provider's 500
+        (`crash_reply`); a transport fault raised on purpose to an in-process client is an
+        empty 500 it never reads."""
         if isinstance(error, TransportFault):
             return Reply(b"", 500, None)
-        trace = "".join(traceback.format_exception(error))
-        self.state.record_crash(request.method, request.path, trace)
-        return error_reply(internal_error())
+        return crash_reply(self.state, request.method, request.path, error)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send, local_path: str) -> None:
+    async def serve(self, scope: Scope, receive: Receive, send: Send, local_path: str) -> None:
+        """One HTTP request; `local_path` is its path below the app's root path."""
         state = self.state
         seq = state.journal.next_seq()
         clock_time = state.clock.now()
@@ -117,46 +115,47 @@ class Edge:
         started = time.perf_counter()
         method: str = scope["method"]
         path: str = scope["path"]
-        resolved = resolve(method, local_path)
+        resolved = self.router.resolve(method, local_path)
         raw_headers: Sequence[tuple[bytes, bytes]] = scope["headers"]
         headers = dict(reversed(raw_headers))  # the first of repeated names wins
         declared = headers.get(b"content-length")
-        limit = state.config.max_body_bytes
+        length = int(declared) if declared is not None and declared.isdigit() else None
+        admission = state.admission
         body: bytes | None
         if declared is None and method in _BODILESS and b"transfer-encoding" not in headers:
             body = b""  # nothing follows a GET without a length: no need to ask for it
-        elif declared is not None and declared.isdigit() and int(declared) > limit:
-            # Too large by its own account: leave it unread so the route answers 413 at
-            # once, instead of waiting for bytes that may never come.
+        elif length is not None and admission.oversized(length):
+            # Too large by its own account: leave it unread so the admission answers 413
+            # at once, instead of waiting for bytes that may never come.
             body = b""
         else:
             message = await receive()
             if message["type"] == "http.request" and not message.get("more_body", False):
                 body = message.get("body", b"")
             else:
-                body = await _rest_of_body(receive, message, limit)
+                body = await _rest_of_body(receive, message, admission.max_body_bytes)
         if body is None:
             # The client hung up mid-request: a network outcome, not a bug of ours, and
             # nothing a service would act on.
             state.journal.record(
-                seq, method, path, resolved.kind, 0, clock_time, wall_time,
+                seq, method, path, resolved.route, 0, clock_time, wall_time,
                 (time.perf_counter() - started) * 1000, headers.get(b"authorization"),
                 resolved.task_id, None, "client_disconnected", scope.get("query_string", b""),
                 raw_headers, b"", (), None,
             )  # fmt: skip
             return
-        request = Incoming(scope, method, path, resolved.params, headers, body)
-        kind = resolved.kind
+        request = Incoming(scope, method, path, resolved.params, headers, body, length)
+        route = resolved.route
         fault_header = headers.get(FAULT_HEADER)
-        if fault_header is not None or state.faults.may_fire(kind):
+        if fault_header is not None or state.faults.may_fire(route):
             try:
-                decisions = self._decide(request, kind, fault_header)
+                decisions = self._decide(request, route, fault_header)
             except FaultError as error:
                 decisions = None
                 refusal = error
             if decisions != []:
                 trail = Trail(
-                    seq, method, path, kind, resolved.task_id, clock_time, wall_time, started,
+                    seq, method, path, route, resolved.task_id, clock_time, wall_time, started,
                     headers.get(b"authorization"), scope.get("query_string", b""), raw_headers,
                     body,
                 )  # fmt: skip
@@ -181,41 +180,41 @@ class Edge:
                 await send_reply(send, reply, sent)
         finally:
             state.journal.record(
-                seq, resolved.method, resolved.path if path is local_path else path, kind,
+                seq, resolved.method, resolved.path if path is local_path else path, route,
                 reply.status, clock_time, wall_time, (time.perf_counter() - started) * 1000,
                 headers.get(b"authorization"),
-                reply.task_id if kind == "submit" else resolved.task_id, None, "response",
-                scope.get("query_string", b""), raw_headers, body, sent, _kept_body(reply, kind),
+                reply.task_id if route == "submit" else resolved.task_id, None, "response",
+                scope.get("query_string", b""), raw_headers, body, sent, _kept_body(reply, route),
             )  # fmt: skip
         if crash is not None:
             raise crash  # as Starlette's error middleware does: the server logs it
 
-    def _decide(self, request: Incoming, kind: str, fault_header: bytes | None) -> list[Decision]:
+    def _decide(self, request: Incoming, route: str, fault_header: bytes | None) -> list[Decision]:
         """The request header's fault first (it answers this request alone), then the
         rules; when the header already answers, rules only count the request."""
         engine = self.state.faults
-        if kind == "submit" and request.body and engine.matches_bodies:
+        if route == "submit" and request.body and engine.matches_bodies:
             try:
-                request.parsed = wire.decode_json_object(request.body)
+                request.parsed = decode_json_object(request.body)
             except ApiError:
                 request.parsed = None  # the route reports it; no body rule can match it
         requested: list[Decision] = []
         header = fault_header.decode("latin-1") if fault_header else ""
         if header:
             fault = parse_fault_header(header)
-            if fault.group in ("task", "result") and kind != "submit":
+            if fault.group in ("task", "result") and route != "submit":
                 raise FaultError(f"{fault.kind} only applies to a submit")
             delay = engine.delay_for(fault) if fault.kind == "latency" else 0.0
             requested.append(Decision(fault, None, "before", delay))
         api_key = bearer_token(request.header(b"authorization")) if engine.matches_keys else None
-        info = RequestInfo(kind, request.method, request.path, api_key, request.parsed)
+        info = RequestInfo(route, request.method, request.path, api_key, request.parsed)
         return engine.decide(info, prior=requested)
 
     async def _refuse_fault_header(
         self, error: FaultError, resolved: Resolved, send: Send, trail: Trail
     ) -> None:
         reply = error_reply(ApiError(400, f"Invalid parameters: X-Mock-Fault: {error}"))
-        trail.answered(reply, reply.wire_headers(), _kept_body(reply, resolved.kind))
+        trail.answered(reply, reply.wire_headers(), _kept_body(reply, resolved.route))
         try:
             await send_reply(send, reply, trail.headers)
         finally:
@@ -249,7 +248,7 @@ class Edge:
             if answer is None:
                 reply = self._answer(resolved, request)
                 sent = reply.wire_headers()
-                trail.answered(reply, sent, _kept_body(reply, resolved.kind))
+                trail.answered(reply, sent, _kept_body(reply, resolved.route))
                 await send_reply(tracked, reply, sent)
             else:
                 await self.actions.carry_out(answer, resolved, request, receive, tracked, trail)
