@@ -16,11 +16,13 @@ overspend. A submit *reserves* the task's amount (refused with the provider's 40
 credit left, after what is already held, does not cover it); a success *settles* the hold
 (the amount is spent); a failure, or a task that disappears before anyone saw it end,
 *releases* it (a failed task costs nothing). The balance a client reads is what it can
-still spend: credit minus holds. Task statuses are worked out lazily from the clock, so the
-state reports an outcome when it sees one (`conclude`), and the accounts ask the state
-(`outcome_of`) about a team's holds before answering a balance and about every hold when
-their table is full. Lock order: the accounts' lock, then whatever `outcome_of` takes; the
-state must not call in here while holding the task store's lock.
+still spend: credit minus holds. Task statuses are worked out lazily from the clock, so
+nothing tells the accounts when a task ends; instead they ask the state (`outcome_of`)
+whenever the answer matters: about a team's holds before answering its balance or refusing
+it a submit, and about every hold when their table is full. The polling hot path pays
+nothing. (`conclude` settles one hold at once, for the admin API's forced outcomes.) Lock
+order: the accounts' lock, then whatever `outcome_of` takes; the state must not call in
+here while holding the task store's lock.
 
 Bounded: a team that still has its starting credit and holds nothing is not stored at all
 (a stranger's key costs nothing); the others live in a table of at most `max_teams`, and the
@@ -218,7 +220,7 @@ class Accounts:
     def reserve(self, api_key: str, task_id: str, amount: Decimal | None = None) -> Decimal:
         """Hold a task's price on its team's credit before the task is created; returns
         the amount held. Raises the provider's 402, holding nothing, when the credit left
-        after earlier holds does not cover it."""
+        after the holds of tasks still running does not cover it."""
         price = self.charge if amount is None else money(amount)
         if price < 0:
             raise ValueError("a task cannot cost a negative amount")
@@ -230,6 +232,9 @@ class Accounts:
                 self._resolve(list(self._hold_team))
             team = self._team(team_id, api_key, create=False)
             credit = self.starting_credit if team is None else team.credit - team.held
+            if (credit < price or credit < 0) and team is not None and team.holds:
+                self._resolve(list(team.holds))  # some may have ended: ask before refusing
+                credit = team.credit - team.held
             if credit < price or credit < 0:
                 raise insufficient_balance()
             team = team or self._team(team_id, api_key, create=True)
@@ -240,8 +245,8 @@ class Accounts:
         return price
 
     def conclude(self, task_id: str, succeeded: bool) -> None:
-        """A task's hold ends: spent when it `succeeded`, given back when not. Idempotent,
-        and a no-op for a task without a hold, so the state may report every end it sees."""
+        """A task's hold ends now: spent when it `succeeded`, given back when not.
+        Idempotent, and a no-op for a task without a hold."""
         if task_id not in self._hold_team:  # the common case, read without the lock
             return
         with self._lock:

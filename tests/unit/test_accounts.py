@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from decimal import Decimal
 
@@ -134,10 +135,15 @@ def test_concurrent_submits_never_overspend_one_balance() -> None:
                 accepted.append(task_id)
 
     threads = [threading.Thread(target=submit, args=(worker,)) for worker in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show up
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
     assert len(accepted) == 10  # 2.40 / 0.24, never one more
     assert refused == [402] * (12 * 20 - 10)
     assert accounts.balance(ALICE) == 0
@@ -162,6 +168,22 @@ def test_a_balance_read_settles_holds_whose_tasks_ended_unseen() -> None:
         Decimal("0.2400"),
         1,
     )
+
+
+def test_a_submit_the_holds_would_refuse_asks_how_they_ended_first() -> None:
+    statuses: dict[str, TaskStatus] = {}
+    accounts = Accounts(outcome_of=statuses.get, starting_credit="0.48")
+    for task_id in ("task-1", "task-2"):
+        statuses[task_id] = TaskStatus.PROCESSING
+        accounts.reserve(ALICE, task_id)
+    statuses["task-1"] = TaskStatus.FAILED  # ended unseen: its hold is free again
+    accounts.reserve(ALICE, "task-3")
+    statuses["task-2"] = TaskStatus.SUCCESS
+    statuses["task-3"] = TaskStatus.PROCESSING
+    with pytest.raises(ApiError, match="Insufficient balance"):
+        accounts.reserve(ALICE, "task-4")
+    account = accounts.account(key_fingerprint(ALICE))
+    assert (account.balance, account.spent, account.holds) == (0, Decimal("0.2400"), 1)
 
 
 def test_a_full_hold_table_asks_how_every_held_task_ended() -> None:
