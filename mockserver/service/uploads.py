@@ -42,6 +42,7 @@ __all__ = [
     "file_not_found",
     "file_required",
     "file_too_large",
+    "not_multipart",
     "sniff",
     "unsupported_file",
     "upload_storage_full",
@@ -160,6 +161,14 @@ class Upload:
 
 
 # -- the provider's refusals, in its vocabulary (see `errors`) ---------------------------
+
+
+def not_multipart(content_type: str | None) -> ApiError:
+    """An upload whose body is not a form: the edge's answer before any part is read."""
+    shown = echo(content_type) if content_type else "(none)"
+    return ApiError(
+        415, f"Unsupported media type: Content-Type must be multipart/form-data, got {shown}"
+    )
 
 
 def file_required() -> ApiError:

@@ -15,6 +15,8 @@ from vidu_lipsync_mock.service.uploads import (
     FORMATS,
     Uploads,
     clean_filename,
+    file_required,
+    not_multipart,
     sniff,
 )
 
@@ -177,6 +179,23 @@ def test_refusals_carry_the_provider_status_and_reason(uploads, clock) -> None:
     unknown = _refused(uploads, b"%PDF-1.7\n", clock)
     assert unknown.status == 415
     assert unknown.message.startswith("Unsupported media type: the file is not a supported video")
+
+
+def test_the_edges_refusals_of_a_body_that_is_no_upload() -> None:
+    assert (file_required().status, file_required().message) == (
+        400,
+        "Invalid parameters: parameter 'file' is required",
+    )
+    refused = [not_multipart(None), not_multipart("application/json\r\nX: 1")]
+    assert [(error.status, error.message) for error in refused] == [
+        (415, "Unsupported media type: Content-Type must be multipart/form-data, got (none)"),
+        (
+            415,
+            "Unsupported media type: Content-Type must be multipart/form-data, got "
+            "application/json\\r\\nX: 1",
+        ),
+    ]
+    assert all(ERROR_MESSAGE.fullmatch(error.message) for error in refused)
 
 
 def test_a_team_holds_at_most_its_quota_of_files(clock) -> None:
