@@ -1,0 +1,52 @@
+"""Ids a client is handed: task ids, file ids, and the secret part of a file's link.
+
+A real service's ids cannot be guessed: knowing one task id must not let a client name
+another team's task, and an upload's link works without an API key, so its path is the only
+thing guarding the file. The mock draws them from the operating system's generator
+(`secrets`). A run with a seed wants the opposite, the same ids every time so a recorded
+exchange replays byte for byte, and draws them from generators seeded from it instead.
+
+Task ids come from `random.Random(seed)` exactly as they always have (a seeded run keeps
+its ids); file ids and link tokens come from a second generator of their own, so uploading
+a file in a seeded run does not shift the task ids that follow.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Callable
+
+__all__ = ["IdSource"]
+
+
+class IdSource:
+    """Fresh ids: unguessable, or replayable from `seed`.
+
+    Thread-safe without a lock: each id is one C-level draw (`getrandbits`), atomic under
+    the GIL, and the system generator keeps no state of ours.
+    """
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.seeded = seed is not None
+        self._task_bits: Callable[[int], int]
+        self._file_bits: Callable[[int], int]
+        if seed is None:
+            self._task_bits = self._file_bits = secrets.randbits
+        else:
+            self._task_bits = random.Random(seed).getrandbits
+            self._file_bits = random.Random(f"files:{seed}").getrandbits
+
+    def task_id(self) -> str:
+        """`task-` and 24 lower-case hex digits (96 bits)."""
+        return f"task-{self._task_bits(96):024x}"
+
+    def file_id(self) -> str:
+        """`file-` and 24 lower-case hex digits (96 bits): what the CLI accepts
+        (`^[A-Za-z0-9._~:+@=-]+$`, no `/`)."""
+        return f"file-{self._file_bits(96):024x}"
+
+    def link_token(self) -> str:
+        """32 hex digits (128 bits) for a file's link, which needs no key: the token is the
+        only thing between a stranger and the file, as in a signed CDN link."""
+        return f"{self._file_bits(128):032x}"
