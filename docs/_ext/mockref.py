@@ -720,6 +720,7 @@ TIME_READERS: dict[str, str] = {
     "edge": "the journal's `wall_time` and `duration_ms` (host time, by design)",
     "fault_actions": "`duration_ms` of a faulted request's journal entry (host time, by design)",
     "server": "waits for uvicorn to start",
+    "access_log": "the request log's time stamp and duration (host time, by design)",
 }
 
 
