@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import http.client
 import json
+import queue
+import re
+import signal
 import socket
+import subprocess
+import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -305,3 +312,123 @@ def test_a_request_on_a_connection_beyond_the_cap_gets_503_and_the_connection_cl
     }
     second.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n")
     assert second.recv(12) == b"HTTP/1.1 200"
+
+
+# --- the process: stopping, the access log, one worker ------------------------------------
+
+
+class ServeProcess:
+    """`serve` in a subprocess with its stdout read line by line (the banner first)."""
+
+    def __init__(self, stderr: Path, *args: str) -> None:
+        argv = [sys.executable, "-m", "vidu_lipsync_mock", "serve", "--port", "0", *args]
+        self.stderr = stderr.open("wb")
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.stderr
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        first = self.lines.get(timeout=20)
+        match = re.fullmatch(r"vidu-lipsync-mock listening on (http://127\.0\.0\.1:\d+)", first)
+        assert match, (first, stderr.read_text())
+        self.url = match.group(1)
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            self.lines.put(raw.decode("utf-8", "replace").rstrip("\n"))
+
+    def output(self) -> list[str]:
+        lines = []
+        while not self.lines.empty():
+            lines.append(self.lines.get())
+        return lines
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(15)
+        self.reader.join(15)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+        self.stderr.close()
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., ServeProcess]]:
+    started: list[ServeProcess] = []
+
+    def start(*args: str) -> ServeProcess:
+        started.append(ServeProcess(tmp_path / f"stderr-{len(started)}.txt", *args))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.close()
+
+
+def test_sigterm_lets_the_request_in_flight_finish_then_exits_0(serve):
+    server = serve("--access-log", "--shutdown-seconds", "5")
+    secret = "s3cr3t-value"
+    answers: list[tuple[int, bytes]] = []
+
+    def slow_request() -> None:
+        headers = {**AUTH, "X-Mock-Fault": "latency; seconds=1"}
+        url = f"{server.url}/api/v1/tasks/task-x?api_key={secret}&TOKEN={secret}&page=2"
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers)) as response:
+            answers.append((response.status, response.read()))
+
+    def failing_request() -> None:
+        try:
+            slow_request()
+        except urllib.error.HTTPError as error:
+            answers.append((error.code, error.read()))
+
+    client = threading.Thread(target=failing_request)
+    client.start()
+    time.sleep(0.5)  # real-time: let the request reach the server and start its 1 s wait
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(15) == 0
+    client.join(15)
+    assert [status for status, _ in answers] == [404]  # answered in full, after the signal
+    assert json.loads(answers[0][1])["code"] == 404
+    server.reader.join(15)  # the whole output is in once the process is gone
+    logged = [line for line in server.output() if line[:1].isdigit()]
+    assert len(logged) == 1, logged
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z 127\.0\.0\.1:\d+ GET "
+        r"/api/v1/tasks/task-x\?api_key=\[redacted\]&TOKEN=\[redacted\]&page=2 404 \d+\.\dms",
+        logged[0],
+    ), logged[0]
+    assert float(logged[0].rsplit(" ", 1)[1].removesuffix("ms")) >= 1000
+    assert secret not in logged[0]
+    assert KEY not in logged[0]
+
+
+def test_more_than_one_worker_is_refused_with_the_reason():
+    result = subprocess.run(
+        [sys.executable, "-m", "vidu_lipsync_mock", "serve", "--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "--workers must be 1" in result.stderr
+    assert "one process" in result.stderr
+
+
+def test_uvicorn_cannot_import_a_module_level_app_to_fork():
+    """There is no app to hand `uvicorn --workers N`: if one is ever added, it must refuse
+    a second process (docs/limits.md, "One process")."""
+    result = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "--factory", "--port", "0", "--workers", "2",
+         "vidu_lipsync_mock.http.app:create_app"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert "Error loading ASGI app factory" in result.stderr
+    assert "Application startup complete" not in result.stderr
