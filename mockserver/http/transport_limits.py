@@ -27,9 +27,9 @@ from vidu_lipsync_mock.service.errors import ApiError
 
 __all__ = ["TransportLimits", "limited_protocol"]
 
-# Where the parser is in the current request: waiting for its first byte, in its head
-# (request line and headers), or in its body.
-_IDLE, _HEAD, _BODY = 0, 1, 2
+# Where a connection is in its current request: waiting for its first byte, in its head
+# (request line and headers), in its body; or refused, dropping whatever still arrives.
+_IDLE, _HEAD, _BODY, _DISCARD = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -121,17 +121,31 @@ def limited_protocol(base: type[asyncio.Protocol], limits: TransportLimits) -> t
         await send({"type": "http.response.start", "status": 503, "headers": busy_headers})
         await send({"type": "http.response.body", "body": busy_body})
 
+    # The methods below that run for every request call the base class's directly: a
+    # super() call costs as much as the checks around it.
+    base_data_received = base.data_received
+    base_message_begin = base.on_message_begin  # type: ignore[attr-defined]
+    base_headers_complete = base.on_headers_complete  # type: ignore[attr-defined]
+    base_message_complete = base.on_message_complete  # type: ignore[attr-defined]
+
     class LimitedProtocol(base):  # type: ignore[valid-type,misc]
-        _phase = _IDLE
-        _head_bytes = 0  # of the current head, in earlier reads; -1: it began mid-read
-        _timer: asyncio.TimerHandle | None = None
-        _discarding = False  # answered and closing: what still arrives is dropped
-        _close_when_read = False
+        # Slots, not the instance dict: uvicorn's protocol fills its dict up to the size
+        # CPython shares between instances, and four more keys would unshare it, making
+        # every attribute lookup of uvicorn's own slower.
+        __slots__ = ("_close_when_read", "_head_bytes", "_phase", "_timer")
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._phase = _IDLE
+            self._head_bytes = 0  # of the current head, in earlier reads; -1: began mid-read
+            self._timer: asyncio.TimerHandle | None = None
+            self._close_when_read = False
 
         def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
             if max_connections and len(self.connections) > max_connections:
-                self.app = overloaded  # answer its request with the 503, then close
+                # Its request is answered 503, then it is closed.
+                self.app = overloaded  # type: ignore[misc]
             self._arm(head_timeout)
 
         def connection_lost(self, exc: Exception | None) -> None:
@@ -139,15 +153,17 @@ def limited_protocol(base: type[asyncio.Protocol], limits: TransportLimits) -> t
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
-            if self._discarding:
-                return
             phase = self._phase
+            if phase == _DISCARD:
+                return
             if phase == _IDLE:
-                self._head_bytes = 0  # the next head starts with this read
-            if phase != _BODY and self._head_bytes >= 0 and len(data) > max_head - self._head_bytes:
+                self._head_bytes = seen = 0  # the next head starts with this read
+            else:
+                seen = self._head_bytes
+            if phase != _BODY and seen >= 0 and len(data) > max_head - seen:
                 self._read_past_budget(data)
                 return
-            super().data_received(data)
+            base_data_received(self, data)
             phase = self._phase
             if phase == _HEAD:
                 seen = self._head_bytes
@@ -161,7 +177,7 @@ def limited_protocol(base: type[asyncio.Protocol], limits: TransportLimits) -> t
             """A read longer than what the current head may still use: feed the parser the
             head's allowance first; if the head is still not complete, refuse it."""
             budget = max_head - self._head_bytes
-            super().data_received(data[:budget])
+            base_data_received(self, data[:budget])
             if self._phase == _HEAD and self._head_bytes >= 0:
                 self._refuse_head()
             elif not self.transport.is_closing():
@@ -173,19 +189,20 @@ def limited_protocol(base: type[asyncio.Protocol], limits: TransportLimits) -> t
                 self.transport.write(head_too_large)
                 if self.transport.can_write_eof():
                     self.transport.write_eof()  # the client may read the 431 while it sends
-            self._discarding = True
+            self._phase = _DISCARD
             if self._timer is None:
                 self._arm(head_timeout)
 
         # Parser callbacks: where each request's phases begin and end.
         def on_message_begin(self) -> None:
             self._phase = _HEAD
-            super().on_message_begin()
+            base_message_begin(self)
 
         def on_headers_complete(self) -> None:
             self._phase = _BODY
-            self._disarm()
-            super().on_headers_complete()
+            if self._timer is not None:
+                self._disarm()
+            base_headers_complete(self)
             cycle = self.cycle
             if not cycle.keep_alive or self.app is overloaded:
                 cycle.transport = _LingeringTransport(self, self.transport)
@@ -193,8 +210,9 @@ def limited_protocol(base: type[asyncio.Protocol], limits: TransportLimits) -> t
         def on_message_complete(self) -> None:
             self._phase = _IDLE
             self._head_bytes = -1  # a next head in this read begins mid-read
-            self._disarm()
-            super().on_message_complete()
+            if self._timer is not None:
+                self._disarm()
+            base_message_complete(self)
             if self._close_when_read:
                 self.transport.close()
 
@@ -225,7 +243,7 @@ def limited_protocol(base: type[asyncio.Protocol], limits: TransportLimits) -> t
             if transport.is_closing():
                 return
             cycle = self.cycle
-            if not (self._discarding or self._close_when_read):
+            if not (self._phase == _DISCARD or self._close_when_read):
                 if self._phase == _BODY and not cycle.response_started:
                     transport.write(body_late)
                 elif self._phase == _HEAD and (cycle is None or cycle.response_complete):
