@@ -215,6 +215,16 @@ def limited_protocol(base: type[asyncio.Protocol], limits: TransportLimits) -> t
             base_message_complete(self)
             if self._close_when_read:
                 self.transport.close()
+            elif self.cycle.response_complete:
+                self._restart_keep_alive()
+
+        def _restart_keep_alive(self) -> None:
+            """A request answered before its body was in (a 413) is now read: the body's
+            arrival stopped the keep-alive clock that the answer started, so start it again."""
+            if self.timeout_keep_alive_task is None:  # type: ignore[has-type]
+                self.timeout_keep_alive_task = self.loop.call_later(  # type: ignore[misc]
+                    self.timeout_keep_alive, self.timeout_keep_alive_handler
+                )
 
         def close_once_read(self) -> None:
             """Close now if the request is read, else once it is (or its time is up)."""

@@ -291,6 +291,17 @@ def test_a_refused_body_that_stops_arriving_is_cut_off(server, connect):
     assert time.monotonic() - started < CUT_OFF_WITHIN
 
 
+def test_a_keep_alive_connection_is_closed_once_idle_after_a_refused_body(server, connect):
+    _, port = server(body_timeout_seconds=10.0)
+    sock = connect(port)
+    body = b"x" * (2 * 1024 * 1024)
+    head = f"POST {SUBMIT_PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+    head += f"Authorization: Bearer {KEY}\r\n\r\n"
+    sock.sendall(head.encode() + body)
+    status, _, _ = parse(read_until_closed(sock))
+    assert status == 413
+
+
 # --- the connection cap -------------------------------------------------------------------
 
 
