@@ -137,7 +137,8 @@ class MockConfig:
     )
     shutdown_seconds: float = _opt(
         10.0,
-        "On SIGTERM or Ctrl-C, time in-flight requests get to finish before they are cut off.",
+        "On SIGTERM or Ctrl-C of `serve`, time in-flight requests get to finish before they "
+        "are cut off.",
     )
 
     def __post_init__(self) -> None:
