@@ -10,8 +10,10 @@ import argparse
 import dataclasses
 import gc
 import json
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from vidu_lipsync_mock.config import ConfigError, MockConfig, load_toml
@@ -38,6 +40,12 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             kind = int
         choices = f.metadata.get("choices") or None
         default_text = "" if f.default is None else f" (default: {f.default})"
+        if text.startswith("bool"):
+            help_text = f.metadata["help"] + default_text
+            group.add_argument(
+                flag, dest=f.name, action=argparse.BooleanOptionalAction, help=help_text
+            )
+            continue
         group.add_argument(
             flag,
             dest=f.name,
@@ -71,6 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="Run the mock server (the default command).")
     serve.add_argument("--config", metavar="FILE", help="TOML file of settings; flags win over it.")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="1",
+        help="Only 1: tasks, clock, faults and journal live in one process, which a second "
+        "worker would not share. Run one server per independent mock instead.",
+    )
     _add_config_flags(serve)
     show = commands.add_parser("config", help="Print the effective settings as JSON and exit.")
     show.add_argument("--config", metavar="FILE", help="TOML file of settings.")
@@ -120,6 +136,10 @@ def banner(mock: LipSyncMock, url: str) -> str:
     return "\n".join(lines)
 
 
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
 def _serve(config: MockConfig) -> int:
     import uvicorn
 
@@ -136,10 +156,13 @@ def _serve(config: MockConfig) -> int:
         )
         return 2
     print(banner(mock, url_for(config.host, sock.getsockname()[1])), flush=True)
-    server_config = uvicorn_config(mock.app, config.log_level)
+    server_config = uvicorn_config(mock.app, config.log_level, config.shutdown_seconds)
     server_config.load()  # import the HTTP protocol and event loop now, before the freeze
     _freeze_startup_objects()
     server = uvicorn.Server(server_config)
+    # uvicorn finishes the requests in flight on SIGTERM, then raises the signal again for
+    # this handler: a stop asked for and carried out is a success, so the exit status is 0.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:
@@ -173,4 +196,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "config":
         print(json.dumps(dataclasses.asdict(config), indent=2))
         return 0
+    if args.workers != 1:
+        print(
+            "vidu-lipsync-mock: --workers must be 1: the mock's tasks, clock, faults and "
+            "journal live in one process, and a second worker would answer from a state of "
+            "its own (a task submitted to one would be unknown to the other). Start one "
+            "server per mock you need, each on its own port.",
+            file=sys.stderr,
+        )
+        return 2
     return _serve(config)

@@ -109,6 +109,37 @@ class MockConfig:
         "uvicorn log level.",
         choices=("critical", "error", "warning", "info", "debug", "trace"),
     )
+    access_log: bool = _opt(
+        False,
+        "Print one line per request to stdout: time, client, method, path, status, "
+        "milliseconds (query values of api_key, key and token shown as [redacted]).",
+    )
+    head_timeout_seconds: float = _opt(
+        10.0,
+        "Time a client has to send a request line and headers, from connecting or from the "
+        "request's first byte; then 408 (if part came) and the connection is closed.",
+    )
+    body_timeout_seconds: float = _opt(
+        30.0,
+        "Time a client has to send a request body once its headers are in; then 408 and the "
+        "connection is closed. Also how long the rest of a refused body is read and dropped.",
+    )
+    keep_alive_seconds: float = _opt(
+        5.0, "Time an idle keep-alive connection stays open between requests."
+    )
+    max_header_bytes: int = _opt(
+        16_384, "Largest request line plus headers; larger gets 431 and the connection closes."
+    )
+    max_connections: int = _opt(
+        1000,
+        "Most open client connections; a request on one beyond it gets 503 and its connection "
+        "closes. 0 means no limit.",
+    )
+    shutdown_seconds: float = _opt(
+        10.0,
+        "On SIGTERM or Ctrl-C of `serve`, time in-flight requests get to finish before they "
+        "are cut off.",
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -131,6 +162,13 @@ class MockConfig:
             raise ConfigError("journal_max_entries must be positive")
         if self.max_tasks < 1 or self.max_body_bytes < 1:
             raise ConfigError("max_tasks and max_body_bytes must be positive")
+        for name in ("head_timeout_seconds", "body_timeout_seconds", "keep_alive_seconds"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be positive")
+        if self.shutdown_seconds < 0 or self.max_connections < 0:
+            raise ConfigError("shutdown_seconds and max_connections must not be negative")
+        if self.max_header_bytes < 1024:
+            raise ConfigError("max_header_bytes must be at least 1024")
         for index, rule in enumerate(self.faults):
             try:
                 Rule.from_dict(rule, f"config-{index + 1}")
@@ -193,6 +231,10 @@ def _coerce(name: str, annotation: object, value: Any) -> Any:
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{name} must be a list of strings")
         return tuple(value)
+    if text.startswith("bool"):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, not {value!r}")
+        return value
     if text.startswith("float"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{name} must be a number, not {value!r}")

@@ -10,6 +10,7 @@ start/stop cycles leak neither.
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 from typing import Any
@@ -17,7 +18,10 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
+from vidu_lipsync_mock.config import MockConfig
+from vidu_lipsync_mock.http.access_log import AccessLog
 from vidu_lipsync_mock.http.connections import Connections, protocol_with_registry
+from vidu_lipsync_mock.http.transport_limits import TransportLimits
 
 __all__ = ["ServerThread", "bind_socket"]
 
@@ -41,16 +45,28 @@ def url_for(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
-def uvicorn_config(app: ASGIApp, log_level: str = "warning") -> uvicorn.Config:
+def uvicorn_config(
+    app: ASGIApp, log_level: str = "warning", shutdown_seconds: float = 2.0
+) -> uvicorn.Config:
     """uvloop and httptools when installed (the `[standard]` extra): same app, 3x faster.
 
-    The HTTP protocol registers each connection with the app's `Connections`, so that the
-    edge can reset or close a client's socket like a broken network would.
+    For a mock's app (one that carries its `Connections`), the HTTP protocol registers each
+    connection, so that the edge can reset or close a client's socket like a broken network
+    would, and bounds what each connection may cost by the mock's settings
+    (`transport_limits`); `access_log` wraps the app in the request log.
     """
-    connections = getattr(getattr(app, "state", None), "connections", None)
+    state = getattr(app, "state", None)
+    connections = getattr(state, "connections", None)
+    config = getattr(getattr(state, "mock", None), "config", None)
     http: Any = "auto"
+    keep_alive = 5.0
     if isinstance(connections, Connections):
-        http = protocol_with_registry(connections)
+        limits = TransportLimits.of(config) if isinstance(config, MockConfig) else None
+        http = protocol_with_registry(connections, limits)
+    if isinstance(config, MockConfig):
+        keep_alive = config.keep_alive_seconds
+        if config.access_log:
+            app = AccessLog(app, sys.stdout)
     return uvicorn.Config(
         app,
         loop="auto",
@@ -59,7 +75,8 @@ def uvicorn_config(app: ASGIApp, log_level: str = "warning") -> uvicorn.Config:
         lifespan="off",
         log_level=log_level,
         access_log=False,
-        timeout_graceful_shutdown=2,
+        timeout_keep_alive=keep_alive,  # type: ignore[arg-type]
+        timeout_graceful_shutdown=shutdown_seconds,  # type: ignore[arg-type]
         server_header=False,
     )
 

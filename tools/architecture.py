@@ -59,6 +59,7 @@ TIME_READERS: dict[str, str] = {
     "http.public_app": "the journal's `wall_time` and `duration_ms` (host time, by design)",
     "http.fault_actions": "`duration_ms` of a faulted request's journal entry (host time)",
     "server": "waits for uvicorn to start",
+    "http.access_log": "the request log's time stamp and duration (host time, by design)",
 }
 
 #: The longest a module of either source folder may be, in lines.

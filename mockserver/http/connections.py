@@ -15,6 +15,8 @@ import struct
 import threading
 from typing import Any
 
+from vidu_lipsync_mock.http.transport_limits import TransportLimits, limited_protocol
+
 __all__ = ["Connections", "protocol_with_registry"]
 
 
@@ -77,8 +79,11 @@ def _peer_of(transport: asyncio.BaseTransport) -> tuple[str, int] | None:
     return None
 
 
-def protocol_with_registry(connections: Connections) -> type[asyncio.Protocol]:
-    """uvicorn's fastest available HTTP protocol, registering its connections."""
+def protocol_with_registry(
+    connections: Connections, limits: TransportLimits | None = None
+) -> type[asyncio.Protocol]:
+    """uvicorn's fastest available HTTP protocol, registering its connections, with
+    `limits` on what each may cost (httptools only: it is part of uvicorn[standard])."""
     base: type[asyncio.Protocol]
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -88,6 +93,9 @@ def protocol_with_registry(connections: Connections) -> type[asyncio.Protocol]:
         from uvicorn.protocols.http.h11_impl import H11Protocol
 
         base = H11Protocol
+    else:
+        if limits is not None:
+            base = limited_protocol(base, limits)
 
     class RegisteringProtocol(base):  # type: ignore[valid-type,misc]
         def connection_made(self, transport: asyncio.BaseTransport) -> None:

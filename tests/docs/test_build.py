@@ -83,6 +83,7 @@ def test_every_page_is_built(built: Path, docs_tools: Any) -> None:
         "recipes",
         "admin-api",
         "architecture",
+        "limits",
         "performance",
     }
     for page in pages:
