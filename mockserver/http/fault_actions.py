@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from starlette.types import Receive, Scope, Send
 
@@ -20,12 +20,13 @@ from vidu_lipsync_mock.faults.engine import DEFAULT_MESSAGES, MAX_DELAY_SECONDS,
 from vidu_lipsync_mock.http.connections import Connections
 from vidu_lipsync_mock.http.messages import Headers, Incoming, Reply, error_reply, send_reply
 from vidu_lipsync_mock.http.router import Resolved
-from vidu_lipsync_mock.journal.journal import BODY_LIMIT, Journal
+from vidu_lipsync_mock.journal.exchange import Exchange
+from vidu_lipsync_mock.journal.journal import BODY_LIMIT
 from vidu_lipsync_mock.service.errors import ApiError
 from vidu_lipsync_mock.service.quotas import WINDOW_SECONDS
 from vidu_lipsync_mock.state import MockState
 
-__all__ = ["FaultActions", "Trail", "TransportFault"]
+__all__ = ["FaultActions", "TransportFault"]
 
 #: Faults that need the service's real answer to mangle it.
 MANGLES = frozenset(
@@ -53,90 +54,6 @@ class TransportFault(ConnectionResetError):
     def __init__(self, outcome: str) -> None:
         super().__init__(f"mock transport fault: {outcome}")
         self.outcome = outcome
-
-
-class Trail:
-    """What the journal will say of a faulted request, filled in as the fault plays out.
-
-    `status` 0 means the client got no status line; `outcome` says what the connection
-    did instead of a plain response.
-    """
-
-    __slots__ = (
-        "authorization",
-        "body",
-        "clock_time",
-        "fault",
-        "headers",
-        "kind",
-        "method",
-        "outcome",
-        "path",
-        "query",
-        "raw_headers",
-        "recorded",
-        "reply_body",
-        "seq",
-        "started",
-        "status",
-        "task_id",
-        "wall_time",
-    )
-
-    def __init__(
-        self,
-        seq: int,
-        method: str,
-        path: str,
-        kind: str,
-        task_id: str | None,
-        clock_time: float,
-        wall_time: float,
-        started: float,
-        authorization: bytes | None,
-        query: bytes,
-        raw_headers: Sequence[tuple[bytes, bytes]],
-        body: bytes,
-    ) -> None:
-        self.seq = seq
-        self.method = method
-        self.path = path
-        self.kind = kind
-        self.task_id = task_id
-        self.clock_time = clock_time
-        self.wall_time = wall_time
-        self.started = started
-        self.authorization = authorization
-        self.query = query
-        self.raw_headers = raw_headers
-        self.body = body
-        self.fault: str | None = None
-        self.status = 0
-        self.outcome = "response"
-        self.headers: Headers = []
-        self.reply_body: bytes | None = None
-        self.recorded = False
-
-    def answered(self, reply: Reply, headers: Headers, kept: bytes | None) -> None:
-        """The route answered (or a fault answered for it) with this reply."""
-        self.status = reply.status
-        self.headers = headers
-        self.reply_body = kept
-        if self.kind == "submit" and reply.task_id is not None:
-            # The task exists (and is charged) even if a fault then loses the answer.
-            self.task_id = reply.task_id
-
-    def write(self, journal: Journal) -> None:
-        """Into the journal, once."""
-        if self.recorded:
-            return
-        self.recorded = True
-        journal.record(
-            self.seq, self.method, self.path, self.kind, self.status, self.clock_time,
-            self.wall_time, (time.perf_counter() - self.started) * 1000, self.authorization,
-            self.task_id, self.fault, self.outcome, self.query, self.raw_headers, self.body,
-            self.headers, self.reply_body,
-        )  # fmt: skip
 
 
 def _with_length(headers: Headers, length: int) -> Headers:
@@ -202,10 +119,10 @@ class FaultActions:
             headers["Retry-After"] = str(int(retry_after + 0.999))
         return ApiError(status, message, headers)
 
-    async def _send_error(self, send: Send, error: ApiError, trail: Trail) -> None:
+    async def _send_error(self, send: Send, error: ApiError, exchange: Exchange) -> None:
         reply = error_reply(error)
-        trail.answered(reply, reply.wire_headers(), reply.body)
-        await send_reply(send, reply, trail.headers)
+        exchange.answered(reply, reply.wire_headers(), reply.body)
+        await send_reply(send, reply, exchange.response_headers)
 
     async def carry_out(
         self,
@@ -214,7 +131,7 @@ class FaultActions:
         request: Incoming,
         receive: Receive,
         send: Send,
-        trail: Trail,
+        exchange: Exchange,
     ) -> None:
         kind = decision.fault.kind
         options = decision.fault.options
@@ -222,43 +139,43 @@ class FaultActions:
         reply: Reply | None = None
         if decision.phase == "after" or kind in MANGLES:
             reply = self.answer(resolved, request)
-            trail.answered(reply, reply.wire_headers(), None)
+            exchange.answered(reply, reply.wire_headers(), None)
         if kind == "error":
-            await self._send_error(send, self.fault_error(decision), trail)
+            await self._send_error(send, self.fault_error(decision), exchange)
             return
         if kind == "reset":
-            trail.status, trail.outcome = 0, "reset"
-            await self._break(scope, "reset", trail)
+            exchange.status, exchange.outcome = 0, "reset"
+            await self._break(scope, "reset", exchange)
             return
         if kind == "hang":
-            trail.status, trail.outcome = 504, "hang"
+            exchange.status, exchange.outcome = 504, "hang"
             if not self.connections.has(scope.get("client")):
                 # In-process there is no client timer to outlast: give up for it at once.
-                trail.status = 0
+                exchange.status = 0
                 raise TransportFault("hang")
             await _wait_for_disconnect(
                 receive, min(options.get("seconds", 30.0), MAX_DELAY_SECONDS)
             )
-            await self._send_error(send, ApiError(504, DEFAULT_MESSAGES[504]), trail)
+            await self._send_error(send, ApiError(504, DEFAULT_MESSAGES[504]), exchange)
             return
         assert reply is not None  # every other kind mangles the real answer
         body = await _whole_body(reply)
-        headers = trail.headers
+        headers = exchange.response_headers
         status = reply.status
         start = {"type": "http.response.start", "status": status, "headers": headers}
         if kind == "close_after_headers":
             await send(start)
-            trail.outcome = "closed_after_headers"
-            trail.reply_body = None
-            await self._break(scope, "closed_after_headers", trail)
+            exchange.outcome = "closed_after_headers"
+            exchange.response_body = None
+            await self._break(scope, "closed_after_headers", exchange)
             return
         if kind == "close_mid_body":
             half = body[: len(body) // 2]
             await send(start)
             await send({"type": "http.response.body", "body": half, "more_body": True})
-            trail.outcome = "closed_mid_body"
-            trail.reply_body = half[:BODY_LIMIT]
-            await self._break(scope, "closed_mid_body", trail)
+            exchange.outcome = "closed_mid_body"
+            exchange.response_body = half[:BODY_LIMIT]
+            await self._break(scope, "closed_mid_body", exchange)
             return
         if kind == "slow_body":
             await send(start)
@@ -277,8 +194,8 @@ class FaultActions:
                 )
             if not body:
                 await send({"type": "http.response.body", "body": b""})
-            trail.outcome = "slow_body"
-            trail.reply_body = body
+            exchange.outcome = "slow_body"
+            exchange.response_body = body
             return
         if kind == "truncated_json":
             mangled = body[: max(1, len(body) // 2)]
@@ -286,17 +203,19 @@ class FaultActions:
             mangled = MALFORMED_JSON
         else:  # empty_body
             mangled = b""
-        trail.outcome = kind
-        trail.status = 200
-        trail.reply_body = mangled
-        trail.headers = _with_length(headers, len(mangled))
-        await send({"type": "http.response.start", "status": 200, "headers": trail.headers})
+        exchange.outcome = kind
+        exchange.status = 200
+        exchange.response_body = mangled
+        exchange.response_headers = _with_length(headers, len(mangled))
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": exchange.response_headers}
+        )
         await send({"type": "http.response.body", "body": mangled})
 
-    async def _break(self, scope: Scope, outcome: str, trail: Trail) -> None:
+    async def _break(self, scope: Scope, outcome: str, exchange: Exchange) -> None:
         """Break the client's connection, journaling first: the client raises the moment
         the socket breaks, and a test reading the journal then must find the entry."""
-        trail.write(self.state.journal)
+        self.state.journal.record(exchange, time.perf_counter())
         peer = scope.get("client")
         done = self.connections.reset(peer) if outcome == "reset" else self.connections.close(peer)
         if not done:
