@@ -589,6 +589,15 @@ def _attr_docs(module_name: str) -> dict[tuple[str, str], str]:
     return {key: " ".join(lines).strip() for key, lines in analyzer.find_attr_docs().items()}
 
 
+def _submodules(module: Any) -> list[str]:
+    """The modules of a package (none for a plain module)."""
+    import pkgutil
+
+    return [
+        f"{module.__name__}.{m.name}" for m in pkgutil.iter_modules(getattr(module, "__path__", []))
+    ]
+
+
 def _signature(obj: Any) -> str:
     try:
         text = str(inspect.signature(obj))
@@ -637,7 +646,8 @@ class ModuleApi(MarkdownDirective):
     option_spec: ClassVar[dict[str, Callable[[str], Any]]] = {"module-docstring": directives.flag}
 
     def sources(self) -> list[Path]:
-        return [REPO / Path(*self.arguments[0].split(".")).with_suffix(".py")]
+        path = REPO / Path(*self.arguments[0].split("."))
+        return sorted(path.glob("*.py")) if path.is_dir() else [path.with_suffix(".py")]
 
     def markdown(self) -> str:
         import importlib
@@ -648,7 +658,9 @@ class ModuleApi(MarkdownDirective):
         except ImportError as error:
             self.warn(f"cannot import {module_name}: {error}")
             return ""
-        docs = _attr_docs(module_name)
+        docs: dict[tuple[str, str], str] = {}
+        for part in [module_name, *_submodules(module)]:  # a package: its parts' comments too
+            docs.update(_attr_docs(part))
         out = []
         if "module-docstring" in self.options:
             out.append(_doc(module) + "\n")

@@ -20,7 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from pytest_plugin.audit import (
+from vidu_lipsync_mock import LipSyncMock
+from vidu_lipsync_mock.journal.journal import Entry
+from vidu_lipsync_mock.pytest_plugin.audit import (
     RULES,
     AuditPolicy,
     Finding,
@@ -28,8 +30,6 @@ from pytest_plugin.audit import (
     audit,
     format_findings,
 )
-from vidu_lipsync_mock import LipSyncMock
-from vidu_lipsync_mock.journal.journal import Entry
 
 SUBMIT = "/api/v1/vidu/lip-sync/async"
 KEY = "mdlx-alice…0000"
