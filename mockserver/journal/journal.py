@@ -2,8 +2,9 @@
 
 Tests and the retry-policy auditor judge a client from this record, so it must be complete
 under concurrency: each request takes its sequence number when it arrives and its entry is
-appended under a lock when it ends. It is bounded (oldest entries go first, counted in
-`dropped`) so a soak run cannot grow it without limit.
+appended when it ends (one C call, atomic under the GIL). It is bounded (oldest entries go
+first, counted in `dropped`) so a soak run cannot grow it without limit; the oldest are
+trimmed under a lock in batches, so the write itself takes no lock.
 
 Writing happens on every request and reading rarely, so an exchange is kept as the edge
 had it and the decoding, redaction and copying an `Entry` needs is done when somebody
@@ -159,12 +160,15 @@ class Journal:
 
     def __init__(self, max_entries: int = 10_000) -> None:
         self.max_entries = max_entries
-        self._entries: deque[tuple[Any, ...]] = deque(maxlen=max_entries)
+        self._entries: deque[tuple[Any, ...]] = deque()
+        #: Past this many stored tuples the oldest are trimmed to `max_entries`; readers
+        #: trim first, so they never see more than `max_entries`.
+        self._trim_at = max_entries + max(1, max_entries // 16)
+        self._trimmed = 0
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
         self._shown: dict[int, Entry] = {}
         self._shared: dict[Any, Any] = {}
-        self.dropped = 0
 
     #: Distinct header lists and keys kept for sharing (see `record`); dropped
     #: whole past this.
@@ -199,17 +203,29 @@ class Journal:
             exchange.task_id, exchange.fault, exchange.outcome, exchange.query, request_headers,
             exchange.request_body, response_headers, exchange.response_body,
         )  # fmt: skip
-        lock = self._lock
-        lock.acquire()  # not `with`: half the lock's cost on every request
-        try:
-            if len(self._entries) == self.max_entries:
-                self.dropped += 1
-            self._entries.append(row)
-        finally:
-            lock.release()
+        entries = self._entries
+        entries.append(row)
+        if len(entries) > self._trim_at:
+            with self._lock:
+                self._trim()
+
+    def _trim(self) -> None:
+        """Drop the oldest stored tuples beyond `max_entries`; the caller holds the lock.
+        Only this removes single tuples, and appends only add, so each pop succeeds."""
+        excess = len(self._entries) - self.max_entries
+        for _ in range(excess):
+            self._entries.popleft()
+        if excess > 0:
+            self._trimmed += excess
+
+    @property
+    def dropped(self) -> int:
+        """How many entries the bound has pushed out since the journal was last cleared."""
+        with self._lock:
+            return self._trimmed + max(0, len(self._entries) - self.max_entries)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return min(len(self._entries), self.max_entries)
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(self.entries())
@@ -229,6 +245,7 @@ class Journal:
         """Entries in the order requests began, filtered; `limit` keeps the last N."""
         wanted_method = None if method is None else method.upper()
         with self._lock:
+            self._trim()
             rows = sorted(self._entries, key=_by_seq)
         chosen = [
             row
@@ -264,6 +281,7 @@ class Journal:
     @property
     def last(self) -> Entry | None:
         with self._lock:
+            self._trim()
             newest = max(self._entries, key=_by_seq) if self._entries else None
         return None if newest is None else self._shown_entry(newest)
 
@@ -274,7 +292,7 @@ class Journal:
         with self._lock:
             self._entries.clear()
             self._shown.clear()
-            self.dropped = 0
+            self._trimmed = 0
 
     def to_jsonl(self, **filters: Any) -> str:
         return "".join(

@@ -7,6 +7,8 @@ what the journal makes of them (bounds, filters, order, redaction, body limits).
 from __future__ import annotations
 
 import json
+import sys
+import threading
 from typing import Any
 
 import pytest
@@ -89,6 +91,36 @@ def test_the_journal_keeps_the_newest_entries_and_counts_the_dropped() -> None:
     assert seqs(journal) == [3, 4, 5]
     journal.clear()
     assert (len(journal), journal.dropped, journal.entries()) == (0, 0, [])
+
+
+def test_far_past_its_bound_the_journal_shows_the_newest_and_counts_every_drop() -> None:
+    journal = Journal(max_entries=3)
+    for seq in range(1, 101):
+        write(journal, exchange(seq))
+        assert len(journal) == min(seq, 3)
+    assert journal.dropped == 97
+    assert seqs(journal) == [98, 99, 100]
+
+
+def test_concurrent_writers_lose_no_entry_and_no_drop() -> None:
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        journal = Journal(max_entries=50)
+
+        def writer(first: int) -> None:
+            for seq in range(first, first + 500):
+                journal.record(exchange(seq), 11.0)
+
+        threads = [threading.Thread(target=writer, args=(1 + k * 500,)) for k in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert (len(journal), journal.dropped) == (50, 1950)
+    assert len(set(seqs(journal))) == 50
 
 
 def test_entries_are_in_the_order_requests_began_whatever_order_they_ended() -> None:
