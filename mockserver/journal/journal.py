@@ -272,7 +272,9 @@ class Journal:
             entry = _entry(row)
             with self._lock:
                 if len(shown) >= 2 * self.max_entries:  # forget what has left the journal
-                    kept = {e[_SEQ] for e in self._entries}
+                    # Iterated in C: writers append without the lock, and a Python
+                    # loop over the deque could see one and fail.
+                    kept = set(map(_by_seq, self._entries))
                     for old in [s for s in shown if s not in kept]:
                         del shown[old]
                 shown[seq] = entry

@@ -102,23 +102,37 @@ def test_far_past_its_bound_the_journal_shows_the_newest_and_counts_every_drop()
     assert seqs(journal) == [98, 99, 100]
 
 
-def test_concurrent_writers_lose_no_entry_and_no_drop() -> None:
+def test_concurrent_writers_and_readers_lose_no_entry_and_no_drop() -> None:
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
     try:
         journal = Journal(max_entries=50)
+        done = threading.Event()
+        failures: list[BaseException] = []
 
         def writer(first: int) -> None:
             for seq in range(first, first + 500):
                 journal.record(exchange(seq), 11.0)
 
-        threads = [threading.Thread(target=writer, args=(1 + k * 500,)) for k in range(4)]
-        for thread in threads:
+        def reader() -> None:
+            try:
+                while not done.is_set():
+                    assert len(journal.entries()) <= 50
+            except BaseException as error:  # reported by the assertion below
+                failures.append(error)
+
+        readers = [threading.Thread(target=reader) for _ in range(2)]
+        writers = [threading.Thread(target=writer, args=(1 + k * 500,)) for k in range(4)]
+        for thread in [*readers, *writers]:
             thread.start()
-        for thread in threads:
+        for thread in writers:
+            thread.join()
+        done.set()
+        for thread in readers:
             thread.join()
     finally:
         sys.setswitchinterval(interval)
+    assert failures == []
     assert (len(journal), journal.dropped) == (50, 1950)
     assert len(set(seqs(journal))) == 50
 
