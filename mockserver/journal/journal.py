@@ -110,6 +110,9 @@ def _text(body: bytes | None) -> str | None:
     return body[:BODY_LIMIT].decode("utf-8", errors="replace")
 
 
+#: Distinct header lists kept for sharing (see `Journal.record`); forgotten whole past this.
+SHARED_LIMIT = 4096
+
 #: The stored tuple, in order (see `Journal.record`): seq, method, path, route, status,
 #: clock_time, wall_time, duration_ms, task_id, fault, outcome, query, request_headers,
 #: request_body, response_headers, response_body.
@@ -170,10 +173,6 @@ class Journal:
         self._shown: dict[int, Entry] = {}
         self._shared: dict[Any, Any] = {}
 
-    #: Distinct header lists and keys kept for sharing (see `record`); dropped
-    #: whole past this.
-    SHARED_LIMIT = 4096
-
     def next_seq(self) -> int:
         """The next request's number: taken when it arrives, so entries sort in the order
         requests began even though they are written when each ends."""
@@ -191,7 +190,7 @@ class Journal:
             return
         exchange.recorded = True
         shared = self._shared
-        if len(shared) >= self.SHARED_LIMIT:
+        if len(shared) >= SHARED_LIMIT:
             shared.clear()
         request_headers = tuple(exchange.request_headers)
         request_headers = shared.setdefault(request_headers, request_headers)
