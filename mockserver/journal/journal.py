@@ -217,6 +217,13 @@ class Journal:
         if excess > 0:
             self._trimmed += excess
 
+    def _stored(self) -> list[tuple[Any, ...]]:
+        """The newest `max_entries` stored tuples, in the order they were written. Writers
+        may append while the lock is held, so the copy (one C call) is cut to the bound."""
+        with self._lock:
+            self._trim()
+            return list(self._entries)[-self.max_entries :]
+
     @property
     def dropped(self) -> int:
         """How many entries the bound has pushed out since the journal was last cleared."""
@@ -243,9 +250,7 @@ class Journal:
     ) -> list[Entry]:
         """Entries in the order requests began, filtered; `limit` keeps the last N."""
         wanted_method = None if method is None else method.upper()
-        with self._lock:
-            self._trim()
-            rows = sorted(self._entries, key=_by_seq)
+        rows = sorted(self._stored(), key=_by_seq)
         chosen = [
             row
             for row in rows
@@ -281,10 +286,8 @@ class Journal:
 
     @property
     def last(self) -> Entry | None:
-        with self._lock:
-            self._trim()
-            newest = max(self._entries, key=_by_seq) if self._entries else None
-        return None if newest is None else self._shown_entry(newest)
+        rows = self._stored()
+        return self._shown_entry(max(rows, key=_by_seq)) if rows else None
 
     def count(self, **filters: Any) -> int:
         return len(self.entries(**filters))
