@@ -15,8 +15,8 @@ Vocabulary (the grouping is the journal's, `vidu_lipsync_mock.journal.attempts`,
 failure report shares). The **same request** means the same API key, method, path, query
 and body (bodies compared as parsed JSON, so key order and spacing do not matter); its
 sends are the **attempts** of one operation. A **retry** is the next same request after
-one that failed. A failure is **retryable** when its status is
-in `AuditPolicy.retryable_statuses` or the connection broke or the body could not be read
+one that failed. A failure is **retryable** when its status is in
+`AuditPolicy.retryable_statuses` or the connection broke or the body could not be read
 (`broken_outcomes`); **non-retryable** when its status is in `non_retryable_statuses`. A
 submit failure is **ambiguous** when the task may or may not exist afterwards: the
 connection broke, the body was unreadable, or any 5xx (a 429 is not ambiguous: the
