@@ -1,7 +1,9 @@
 """The `lipsync` section of a failed test's report: enough to replay the failure.
 
 It names the seed and the flag that replays it, the fault rules with how often each
-matched and fired, the faults in the order they fired, and the tail of the journal.
+matched and fired, the faults in the order they fired, and the tail of the journal, each
+retry marked with the attempt it repeats (the journal's own grouping, which the
+retry-policy auditor judges too).
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ import json
 import pytest
 
 from vidu_lipsync_mock import MockState
+from vidu_lipsync_mock.journal.attempts import operations
 from vidu_lipsync_mock.journal.journal import Entry
 
-__all__ = ["describe_mock", "format_entry"]
+__all__ = ["describe_mock", "format_entry", "retried_attempts"]
 
 JOURNAL_TAIL = 20
 TRACE_TAIL = 20
 
 
-def format_entry(entry: Entry) -> str:
+def format_entry(entry: Entry, retry_of: tuple[int, int] | None = None) -> str:
+    """One line of the journal; `retry_of` is (attempt number, seq of the first attempt)
+    when the entry repeats a request that failed."""
     status = str(entry.status) if entry.status else "---"
     extra = []
     if entry.fault:
@@ -28,6 +33,8 @@ def format_entry(entry: Entry) -> str:
         extra.append(f"outcome={entry.outcome}")
     if entry.task_id:
         extra.append(entry.task_id)
+    if retry_of is not None:
+        extra.append(f"attempt {retry_of[0]} of #{retry_of[1]}")
     tail = f"  [{' '.join(extra)}]" if extra else ""
     return (
         f"#{entry.seq:<4} t={entry.clock_time:.3f} {entry.method:<6} {entry.path} -> {status}{tail}"
@@ -55,7 +62,21 @@ def describe_mock(mock: MockState, config: pytest.Config) -> str:
         lines.append(f"faults fired ({len(trace)}, last {min(len(trace), TRACE_TAIL)}):")
         for fired in trace[-TRACE_TAIL:]:
             lines.append(f"  {json.dumps(fired, sort_keys=True)}")
-    entries = mock.journal.entries(limit=JOURNAL_TAIL)
+    everything = mock.journal.entries()
+    entries = everything[-JOURNAL_TAIL:]
     lines.append(f"journal ({len(mock.journal)} requests, last {len(entries)}):")
-    lines.extend(f"  {format_entry(entry)}" for entry in entries)
+    retries = retried_attempts(everything)
+    lines.extend(f"  {format_entry(entry, retries.get(entry.seq))}" for entry in entries)
     return "\n".join(lines)
+
+
+def retried_attempts(entries: list[Entry]) -> dict[int, tuple[int, int]]:
+    """For each entry that retries a failed request: its attempt number and the seq of
+    the operation's first attempt."""
+    found: dict[int, tuple[int, int]] = {}
+    for operation in operations(entries):
+        first = operation.attempts[0].seq
+        numbers = {entry.seq: n for n, entry in enumerate(operation.attempts, 1)}
+        for entry in operation.retries():
+            found[entry.seq] = (numbers[entry.seq], first)
+    return found

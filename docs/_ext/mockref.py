@@ -620,6 +620,15 @@ def _attr_docs(module_name: str) -> dict[tuple[str, str], str]:
     return found
 
 
+def _submodules(module: Any) -> list[str]:
+    """The modules of a package (none for a plain module)."""
+    import pkgutil
+
+    return [
+        f"{module.__name__}.{m.name}" for m in pkgutil.iter_modules(getattr(module, "__path__", []))
+    ]
+
+
 def _signature(obj: Any) -> str:
     try:
         text = str(inspect.signature(obj))
@@ -671,7 +680,11 @@ class ModuleApi(MarkdownDirective):
         import importlib.util
 
         spec = importlib.util.find_spec(self.arguments[0])
-        return [Path(spec.origin)] if spec is not None and spec.origin else []
+        if spec is None or not spec.origin:
+            return []
+        if spec.submodule_search_locations:  # a package: the `#:` notes are in its modules
+            return sorted(Path(spec.origin).parent.glob("*.py"))
+        return [Path(spec.origin)]
 
     def markdown(self) -> str:
         import importlib
@@ -682,7 +695,9 @@ class ModuleApi(MarkdownDirective):
         except ImportError as error:
             self.warn(f"cannot import {module_name}: {error}")
             return ""
-        docs = _attr_docs(module_name)
+        docs: dict[tuple[str, str], str] = {}
+        for part in [module_name, *_submodules(module)]:  # a package: its parts' comments too
+            docs.update(_attr_docs(part))
         out = []
         if "module-docstring" in self.options:
             out.append(_doc(module) + "\n")

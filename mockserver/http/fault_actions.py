@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from typing import NamedTuple
 
 from starlette.types import Message, Receive, Scope, Send
@@ -22,11 +22,12 @@ from vidu_lipsync_mock.faults.effects import drip, message_for
 from vidu_lipsync_mock.http.connections import Connections
 from vidu_lipsync_mock.http.messages import Headers, Incoming, Reply, error_reply, send_reply
 from vidu_lipsync_mock.http.router import Resolved
-from vidu_lipsync_mock.journal.journal import BODY_LIMIT, Journal
+from vidu_lipsync_mock.journal.exchange import Exchange
+from vidu_lipsync_mock.journal.journal import BODY_LIMIT
 from vidu_lipsync_mock.service.errors import ApiError
 from vidu_lipsync_mock.state import MockState
 
-__all__ = ["ACTIONS", "FaultActions", "Trail", "TransportFault"]
+__all__ = ["ACTIONS", "FaultActions", "TransportFault"]
 
 
 class TransportFault(ConnectionResetError):
@@ -40,90 +41,6 @@ class TransportFault(ConnectionResetError):
     def __init__(self, outcome: str) -> None:
         super().__init__(f"mock transport fault: {outcome}")
         self.outcome = outcome
-
-
-class Trail:
-    """What the journal will say of a faulted request, filled in as the fault plays out.
-
-    `status` 0 means the client got no status line; `outcome` says what the connection
-    did instead of a plain response.
-    """
-
-    __slots__ = (
-        "authorization",
-        "body",
-        "clock_time",
-        "fault",
-        "headers",
-        "kind",
-        "method",
-        "outcome",
-        "path",
-        "query",
-        "raw_headers",
-        "recorded",
-        "reply_body",
-        "seq",
-        "started",
-        "status",
-        "task_id",
-        "wall_time",
-    )
-
-    def __init__(
-        self,
-        seq: int,
-        method: str,
-        path: str,
-        kind: str,
-        task_id: str | None,
-        clock_time: float,
-        wall_time: float,
-        started: float,
-        authorization: bytes | None,
-        query: bytes,
-        raw_headers: Sequence[tuple[bytes, bytes]],
-        body: bytes,
-    ) -> None:
-        self.seq = seq
-        self.method = method
-        self.path = path
-        self.kind = kind
-        self.task_id = task_id
-        self.clock_time = clock_time
-        self.wall_time = wall_time
-        self.started = started
-        self.authorization = authorization
-        self.query = query
-        self.raw_headers = raw_headers
-        self.body = body
-        self.fault: str | None = None
-        self.status = 0
-        self.outcome = "response"
-        self.headers: Headers = []
-        self.reply_body: bytes | None = None
-        self.recorded = False
-
-    def answered(self, reply: Reply, headers: Headers, kept: bytes | None) -> None:
-        """The route answered (or a fault answered for it) with this reply."""
-        self.status = reply.status
-        self.headers = headers
-        self.reply_body = kept
-        if self.kind == "submit" and reply.task_id is not None:
-            # The task exists (and is charged) even if a fault then loses the answer.
-            self.task_id = reply.task_id
-
-    def write(self, journal: Journal) -> None:
-        """Into the journal, once."""
-        if self.recorded:
-            return
-        self.recorded = True
-        journal.record(
-            self.seq, self.method, self.path, self.kind, self.status, self.clock_time,
-            self.wall_time, (time.perf_counter() - self.started) * 1000, self.authorization,
-            self.task_id, self.fault, self.outcome, self.query, self.raw_headers, self.body,
-            self.headers, self.reply_body,
-        )  # fmt: skip
 
 
 def _with_length(headers: Headers, length: int) -> Headers:
@@ -160,7 +77,7 @@ class _Scene(NamedTuple):
     scope: Scope
     receive: Receive
     send: Send
-    trail: Trail
+    exchange: Exchange
 
     @property
     def answer(self) -> Reply:
@@ -172,7 +89,7 @@ class _Scene(NamedTuple):
         return {
             "type": "http.response.start",
             "status": self.answer.status,
-            "headers": self.trail.headers,
+            "headers": self.exchange.response_headers,
         }
 
 
@@ -203,10 +120,10 @@ class FaultActions:
             headers["Retry-After"] = str(int(retry_after + 0.999))
         return ApiError(status, message, headers)
 
-    async def _send_error(self, send: Send, error: ApiError, trail: Trail) -> None:
+    async def _send_error(self, send: Send, error: ApiError, exchange: Exchange) -> None:
         reply = error_reply(error)
-        trail.answered(reply, reply.wire_headers(), reply.body)
-        await send_reply(send, reply, trail.headers)
+        exchange.answered(reply, reply.wire_headers(), reply.body)
+        await send_reply(send, reply, exchange.response_headers)
 
     async def carry_out(
         self,
@@ -215,7 +132,7 @@ class FaultActions:
         request: Incoming,
         receive: Receive,
         send: Send,
-        trail: Trail,
+        exchange: Exchange,
     ) -> None:
         """Act out the fault that answers this request, as its declaration names it."""
         fault = decision.fault
@@ -224,41 +141,41 @@ class FaultActions:
         reply: Reply | None = None
         if decision.phase == "after" or mangles:
             reply = self.answer(resolved, request)
-            trail.answered(reply, reply.wire_headers(), None)
-        await act(self, _Scene(decision, reply, request.scope, receive, send, trail))
+            exchange.answered(reply, reply.wire_headers(), None)
+        await act(self, _Scene(decision, reply, request.scope, receive, send, exchange))
 
     async def _error(self, scene: _Scene) -> None:
-        await self._send_error(scene.send, self.fault_error(scene.decision), scene.trail)
+        await self._send_error(scene.send, self.fault_error(scene.decision), scene.exchange)
 
     async def _reset(self, scene: _Scene) -> None:
-        scene.trail.status, scene.trail.outcome = 0, "reset"
-        await self._break(scene.scope, "reset", scene.trail)
+        scene.exchange.status, scene.exchange.outcome = 0, "reset"
+        await self._break(scene.scope, "reset", scene.exchange)
 
     async def _hang(self, scene: _Scene) -> None:
-        trail = scene.trail
-        trail.status, trail.outcome = 504, "hang"
+        exchange = scene.exchange
+        exchange.status, exchange.outcome = 504, "hang"
         if not self.connections.has(scene.scope.get("client")):
             # In-process there is no client timer to outlast: give up for it at once.
-            trail.status = 0
+            exchange.status = 0
             raise TransportFault("hang")
         await _wait_for_disconnect(scene.receive, scene.decision.fault.param("seconds"))
-        await self._send_error(scene.send, ApiError(504, message_for(504)), trail)
+        await self._send_error(scene.send, ApiError(504, message_for(504)), exchange)
 
     async def _close_after_headers(self, scene: _Scene) -> None:
         await _whole_body(scene.answer)
         await scene.send(scene.start())
-        scene.trail.outcome = "closed_after_headers"
-        scene.trail.reply_body = None
-        await self._break(scene.scope, "closed_after_headers", scene.trail)
+        scene.exchange.outcome = "closed_after_headers"
+        scene.exchange.response_body = None
+        await self._break(scene.scope, "closed_after_headers", scene.exchange)
 
     async def _close_mid_body(self, scene: _Scene) -> None:
         body = await _whole_body(scene.answer)
         half = body[: len(body) // 2]
         await scene.send(scene.start())
         await scene.send({"type": "http.response.body", "body": half, "more_body": True})
-        scene.trail.outcome = "closed_mid_body"
-        scene.trail.reply_body = half[:BODY_LIMIT]
-        await self._break(scene.scope, "closed_mid_body", scene.trail)
+        scene.exchange.outcome = "closed_mid_body"
+        scene.exchange.response_body = half[:BODY_LIMIT]
+        await self._break(scene.scope, "closed_mid_body", scene.exchange)
 
     async def _slow_body(self, scene: _Scene) -> None:
         body = await _whole_body(scene.answer)
@@ -270,8 +187,8 @@ class FaultActions:
             await send({"type": "http.response.body", "body": chunk, "more_body": sent < len(body)})
         if not body:
             await send({"type": "http.response.body", "body": b""})
-        scene.trail.outcome = "slow_body"
-        scene.trail.reply_body = body
+        scene.exchange.outcome = "slow_body"
+        scene.exchange.response_body = body
 
     async def _rewrite(self, scene: _Scene) -> None:
         """A 200 whose body is not the answer's: cut, garbled or empty."""
@@ -279,18 +196,20 @@ class FaultActions:
         fault = scene.decision.fault
         assert fault.spec.rewrite is not None  # declared with the rewrite action
         mangled = fault.spec.rewrite(body)
-        trail = scene.trail
-        trail.outcome = fault.kind
-        trail.status = 200
-        trail.reply_body = mangled
-        trail.headers = _with_length(trail.headers, len(mangled))
-        await scene.send({"type": "http.response.start", "status": 200, "headers": trail.headers})
+        exchange = scene.exchange
+        exchange.outcome = fault.kind
+        exchange.status = 200
+        exchange.response_body = mangled
+        exchange.response_headers = _with_length(exchange.response_headers, len(mangled))
+        await scene.send(
+            {"type": "http.response.start", "status": 200, "headers": exchange.response_headers}
+        )
         await scene.send({"type": "http.response.body", "body": mangled})
 
-    async def _break(self, scope: Scope, outcome: str, trail: Trail) -> None:
+    async def _break(self, scope: Scope, outcome: str, exchange: Exchange) -> None:
         """Break the client's connection, journaling first: the client raises the moment
         the socket breaks, and a test reading the journal then must find the entry."""
-        trail.write(self.state.journal)
+        self.state.journal.record(exchange, time.perf_counter())
         peer = scope.get("client")
         done = self.connections.reset(peer) if outcome == "reset" else self.connections.close(peer)
         if not done:

@@ -26,7 +26,7 @@ from vidu_lipsync_mock.faults import (
     parse_fault_header,
 )
 from vidu_lipsync_mock.http.connections import Connections
-from vidu_lipsync_mock.http.fault_actions import FaultActions, Trail, TransportFault
+from vidu_lipsync_mock.http.fault_actions import FaultActions, TransportFault
 from vidu_lipsync_mock.http.messages import (
     JSON,
     Incoming,
@@ -37,6 +37,7 @@ from vidu_lipsync_mock.http.messages import (
 )
 from vidu_lipsync_mock.http.public_routes import PublicApi
 from vidu_lipsync_mock.http.router import Resolved, Router
+from vidu_lipsync_mock.journal.exchange import Exchange, new_exchange
 from vidu_lipsync_mock.journal.journal import bearer_token
 from vidu_lipsync_mock.service.admission import decode_json_object
 from vidu_lipsync_mock.service.errors import ApiError, method_not_allowed, route_not_found
@@ -138,10 +139,14 @@ class PublicApp:
             # The client hung up mid-request: a network outcome, not a bug of ours, and
             # nothing a service would act on.
             state.journal.record(
-                seq, method, path, resolved.route, 0, clock_time, wall_time,
-                (time.perf_counter() - started) * 1000, headers.get(b"authorization"),
-                resolved.task_id, None, "client_disconnected", scope.get("query_string", b""),
-                raw_headers, b"", (), None,
+                new_exchange(
+                    seq=seq, method=method, path=path, route=resolved.route,
+                    clock_time=clock_time, wall_time=wall_time, started=started,
+                    task_id=resolved.task_id,
+                    query=scope.get("query_string", b""), request_headers=raw_headers,
+                    request_body=b"", outcome="client_disconnected",
+                ),
+                time.perf_counter(),
             )  # fmt: skip
             return
         request = Incoming(scope, method, path, resolved.params, headers, body, length)
@@ -154,15 +159,17 @@ class PublicApp:
                 decisions = None
                 refusal = error
             if decisions != []:
-                trail = Trail(
-                    seq, method, path, route, resolved.task_id, clock_time, wall_time, started,
-                    headers.get(b"authorization"), scope.get("query_string", b""), raw_headers,
-                    body,
+                exchange = new_exchange(
+                    seq=seq, method=method, path=path, route=route, clock_time=clock_time,
+                    wall_time=wall_time, started=started,
+                    task_id=resolved.task_id,
+                    query=scope.get("query_string", b""), request_headers=raw_headers,
+                    request_body=body,
                 )  # fmt: skip
                 if decisions is None:
-                    await self._refuse_fault_header(refusal, resolved, send, trail)
+                    await self._refuse_fault_header(refusal, resolved, send, exchange)
                 else:
-                    await self._faulted(request, resolved, decisions, receive, send, trail)
+                    await self._faulted(request, resolved, decisions, receive, send, exchange)
                 return
         # The path of nearly every request, written out here rather than in helpers: it
         # is the hot path, and each call level costs a measurable share of a poll.
@@ -180,11 +187,16 @@ class PublicApp:
                 await send_reply(send, reply, sent)
         finally:
             state.journal.record(
-                seq, resolved.method, resolved.path if path is local_path else path, route,
-                reply.status, clock_time, wall_time, (time.perf_counter() - started) * 1000,
-                headers.get(b"authorization"),
-                reply.task_id if route == "submit" else resolved.task_id, None, "response",
-                scope.get("query_string", b""), raw_headers, body, sent, _kept_body(reply, route),
+                new_exchange(
+                    seq=seq, method=resolved.method,
+                    path=resolved.path if path is local_path else path, route=route,
+                    clock_time=clock_time, wall_time=wall_time, started=started,
+                    task_id=reply.task_id if route == "submit" else resolved.task_id,
+                    query=scope.get("query_string", b""), request_headers=raw_headers,
+                    request_body=body, status=reply.status, response_headers=sent,
+                    response_body=_kept_body(reply, route),
+                ),
+                time.perf_counter(),
             )  # fmt: skip
         if crash is not None:
             raise crash  # as Starlette's error middleware does: the server logs it
@@ -211,14 +223,15 @@ class PublicApp:
         return engine.decide(info, prior=requested)
 
     async def _refuse_fault_header(
-        self, error: FaultError, resolved: Resolved, send: Send, trail: Trail
+        self, error: FaultError, resolved: Resolved, send: Send, exchange: Exchange
     ) -> None:
         reply = error_reply(ApiError(400, f"Invalid parameters: X-Mock-Fault: {error}"))
-        trail.answered(reply, reply.wire_headers(), _kept_body(reply, resolved.route))
+        sent = reply.wire_headers()
+        exchange.answered(reply, sent, _kept_body(reply, resolved.route))
         try:
-            await send_reply(send, reply, trail.headers)
+            await send_reply(send, reply, sent)
         finally:
-            self._write(trail)
+            self._write(exchange)
 
     async def _faulted(
         self,
@@ -227,13 +240,13 @@ class PublicApp:
         decisions: list[Decision],
         receive: Receive,
         send: Send,
-        trail: Trail,
+        exchange: Exchange,
     ) -> None:
         """A request on which some fault fired."""
         request.task_faults = [d.fault for d in decisions if d.fault.group in ("task", "result")]
         answer = next((d for d in decisions if d.answers), None)
         labels = [d.fault.label() for d in decisions]
-        trail.fault = ",".join(labels) if labels else None
+        exchange.fault = ",".join(labels) if labels else None
         delay = min(sum(d.delay for d in decisions), MAX_DELAY_SECONDS)
         started = False
 
@@ -248,19 +261,19 @@ class PublicApp:
             if answer is None:
                 reply = self._answer(resolved, request)
                 sent = reply.wire_headers()
-                trail.answered(reply, sent, _kept_body(reply, resolved.route))
+                exchange.answered(reply, sent, _kept_body(reply, resolved.route))
                 await send_reply(tracked, reply, sent)
             else:
-                await self.actions.carry_out(answer, resolved, request, receive, tracked, trail)
+                await self.actions.carry_out(answer, resolved, request, receive, tracked, exchange)
         except BaseException as error:
-            if trail.status == 0 and trail.outcome == "response":
-                trail.status = 500
+            if exchange.status == 0 and exchange.outcome == "response":
+                exchange.status = 500
             if isinstance(error, Exception) and not started:
                 reply = self._crash_reply(request, error)
                 await send_reply(send, reply, reply.wire_headers())
             raise
         finally:
-            self._write(trail)
+            self._write(exchange)
 
-    def _write(self, trail: Trail) -> None:
-        trail.write(self.state.journal)
+    def _write(self, exchange: Exchange) -> None:
+        self.state.journal.record(exchange, time.perf_counter())

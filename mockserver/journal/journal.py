@@ -2,8 +2,17 @@
 
 Tests and the retry-policy auditor judge a client from this record, so it must be complete
 under concurrency: each request takes its sequence number when it arrives and its entry is
-appended under a lock when it ends. It is bounded (oldest entries go first, counted in
-`dropped`) so a soak run cannot grow it without limit.
+appended when it ends (one C call, atomic under the GIL). It is bounded (oldest entries go
+first, counted in `dropped`) so a soak run cannot grow it without limit; the oldest are
+trimmed under a lock in batches, so the write itself takes no lock.
+
+Writing happens on every request and reading rarely, so an exchange is kept as the edge
+had it and the decoding, redaction and copying an `Entry` needs is done when somebody
+reads it. What is kept is a plain tuple of plain values, with headers as tuples of
+`(name, value)` pairs: CPython stops tracking such a tuple in its garbage collector after
+one collection, so a full journal adds nothing to a collection's pause (an object, a
+named tuple, a list or a dict would). `Journal.record` is the one function that makes
+that tuple from an `Exchange`, and `_entry` the one that reads it back.
 """
 
 from __future__ import annotations
@@ -15,11 +24,12 @@ import threading
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
+from vidu_lipsync_mock.journal.exchange import Exchange
 from vidu_lipsync_mock.service.keys import key_fingerprint, redact
 
-__all__ = ["BODY_LIMIT", "Entry", "Journal", "RawEntry", "bearer_token"]
+__all__ = ["BODY_LIMIT", "Entry", "Journal", "bearer_token"]
 
 #: How much of a request or response body an entry shows.
 BODY_LIMIT = 64 * 1024
@@ -74,68 +84,6 @@ class Entry:
             return None
 
 
-class RawEntry(NamedTuple):
-    """The fields of an entry as the edge writes it: the request's own values, nothing
-    decoded.
-
-    Writing happens on every request and reading rarely, so the decoding, redaction and
-    copying an `Entry` needs is done when somebody reads it. `authorization` is the raw
-    header value, which never leaves this module unredacted. The journal keeps a plain
-    tuple in this order, with headers as tuples of `(name, value)` pairs: a plain tuple of
-    plain values is one the garbage collector stops tracking, so a full journal adds
-    nothing to a collection's pause (a named tuple, a list or a dict would).
-    """
-
-    seq: int
-    method: str
-    path: str
-    route: str
-    status: int
-    clock_time: float
-    wall_time: float
-    duration_ms: float
-    authorization: bytes | None
-    task_id: str | None
-    fault: str | None
-    outcome: str
-    query: bytes
-    request_headers: Sequence[tuple[bytes, bytes]]
-    request_body: bytes
-    response_headers: Sequence[tuple[bytes, bytes]]
-    response_body: bytes | None
-
-    @property
-    def api_key(self) -> str | None:
-        value = self.authorization
-        return None if value is None else bearer_token(value.decode("latin-1"))
-
-    def entry(self) -> Entry:
-        key = self.api_key
-        return Entry(
-            seq=self.seq,
-            method=self.method,
-            path=self.path,
-            route=self.route,
-            status=self.status,
-            clock_time=self.clock_time,
-            wall_time=self.wall_time,
-            duration_ms=self.duration_ms,
-            api_key=redact(key) if key else None,
-            api_key_id=key_fingerprint(key) if key else None,
-            task_id=self.task_id,
-            fault=self.fault,
-            outcome=self.outcome,
-            query=self.query.decode("latin-1"),
-            request_headers=_redacted_headers(self.request_headers),
-            request_body=_text(self.request_body),
-            response_headers={
-                name.decode("latin-1"): value.decode("latin-1")
-                for name, value in self.response_headers
-            },
-            response_body=_text(self.response_body),
-        )
-
-
 def bearer_token(value: str | None) -> str | None:
     """The token of a `Bearer` authorization value, or None."""
     if not value:
@@ -162,72 +110,128 @@ def _text(body: bytes | None) -> str | None:
     return body[:BODY_LIMIT].decode("utf-8", errors="replace")
 
 
+#: Distinct header lists kept for sharing (see `Journal.record`); forgotten whole past this.
+SHARED_LIMIT = 4096
+
+#: The stored tuple, in order (see `Journal.record`): seq, method, path, route, status,
+#: clock_time, wall_time, duration_ms, task_id, fault, outcome, query, request_headers,
+#: request_body, response_headers, response_body.
+_SEQ, _METHOD, _ROUTE, _STATUS, _TASK_ID, _FAULT, _REQUEST_HEADERS = 0, 1, 3, 4, 8, 9, 12
+
+
+def _api_key(row: tuple[Any, ...]) -> str | None:
+    """The key a stored request carried: its first `authorization` header's token."""
+    for name, value in row[_REQUEST_HEADERS]:
+        if name == b"authorization":
+            return bearer_token(value.decode("latin-1"))
+    return None
+
+
+def _entry(row: tuple[Any, ...]) -> Entry:
+    """The `Entry` a stored tuple stands for: decoded, the key redacted, bodies cut."""
+    (
+        seq, method, path, route, status, clock_time, wall_time, duration_ms, task_id, fault,
+        outcome, query, request_headers, request_body, response_headers, response_body,
+    ) = row  # fmt: skip
+    key = _api_key(row)
+    return Entry(
+        seq=seq,
+        method=method,
+        path=path,
+        route=route,
+        status=status,
+        clock_time=clock_time,
+        wall_time=wall_time,
+        duration_ms=duration_ms,
+        api_key=redact(key) if key else None,
+        api_key_id=key_fingerprint(key) if key else None,
+        task_id=task_id,
+        fault=fault,
+        outcome=outcome,
+        query=query.decode("latin-1"),
+        request_headers=_redacted_headers(request_headers),
+        request_body=_text(request_body),
+        response_headers={
+            name.decode("latin-1"): value.decode("latin-1") for name, value in response_headers
+        },
+        response_body=_text(response_body),
+    )
+
+
 class Journal:
+    """The bounded record of exchanges: `record` writes one, `entries` reads them back."""
+
     def __init__(self, max_entries: int = 10_000) -> None:
         self.max_entries = max_entries
-        self._entries: deque[tuple[Any, ...]] = deque(maxlen=max_entries)
+        self._entries: deque[tuple[Any, ...]] = deque()
+        #: Past this many stored tuples the oldest are trimmed to `max_entries`; readers
+        #: trim first, so they never see more than `max_entries`.
+        self._trim_at = max_entries + max(1, max_entries // 16)
+        self._trimmed = 0
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
         self._shown: dict[int, Entry] = {}
         self._shared: dict[Any, Any] = {}
-        self.dropped = 0
-
-    #: Distinct header lists and keys kept for sharing (see `record`); dropped
-    #: whole past this.
-    SHARED_LIMIT = 4096
 
     def next_seq(self) -> int:
         """The next request's number: taken when it arrives, so entries sort in the order
         requests began even though they are written when each ends."""
         return next(self._seq)  # atomic: itertools.count is one C call under the GIL
 
-    def record(
-        self,
-        seq: int,
-        method: str,
-        path: str,
-        route: str,
-        status: int,
-        clock_time: float,
-        wall_time: float,
-        duration_ms: float,
-        authorization: bytes | None,
-        task_id: str | None,
-        fault: str | None,
-        outcome: str,
-        query: bytes,
-        request_headers: Sequence[tuple[bytes, bytes]],
-        request_body: bytes,
-        response_headers: Sequence[tuple[bytes, bytes]],
-        response_body: bytes | None,
-    ) -> None:
-        """Keep one exchange, the values as the edge has them (the fields of `RawEntry`).
+    def record(self, exchange: Exchange, ended: float) -> None:
+        """Keep one exchange, once (later calls for the same exchange do nothing).
 
-        The same header lists and the same key come with most requests; each entry holds
-        one shared copy of them, so it is a few objects instead of some thirty, and a full
-        journal costs less memory and far fewer cache misses when its oldest entries are
-        freed."""
+        `ended` is the host's performance counter when it ended; the caller reads it, so
+        the journal reads no clock. The same header lists come with most requests; each
+        entry holds one shared copy of them, so it is a few objects instead of some thirty,
+        and a full journal costs less memory and far fewer cache misses when its oldest
+        entries are freed."""
+        if exchange.recorded:
+            return
+        exchange.recorded = True
         shared = self._shared
-        if len(shared) >= self.SHARED_LIMIT:
+        if len(shared) >= SHARED_LIMIT:
             shared.clear()
-        if authorization is not None:
-            authorization = shared.setdefault(authorization, authorization)
-        request_headers = tuple(request_headers)
+        request_headers = tuple(exchange.request_headers)
         request_headers = shared.setdefault(request_headers, request_headers)
-        response_headers = tuple(response_headers)
+        response_headers = tuple(exchange.response_headers)
         response_headers = shared.setdefault(response_headers, response_headers)
-        entry = (
-            seq, method, path, route, status, clock_time, wall_time, duration_ms, authorization,
-            task_id, fault, outcome, query, request_headers, request_body, response_headers,
-            response_body,
+        row = (
+            exchange.seq, exchange.method, exchange.path, exchange.route, exchange.status,
+            exchange.clock_time, exchange.wall_time, (ended - exchange.started) * 1000,
+            exchange.task_id, exchange.fault, exchange.outcome, exchange.query, request_headers,
+            exchange.request_body, response_headers, exchange.response_body,
         )  # fmt: skip
+        entries = self._entries
+        entries.append(row)
+        if len(entries) > self._trim_at:
+            with self._lock:
+                self._trim()
+
+    def _trim(self) -> None:
+        """Drop the oldest stored tuples beyond `max_entries`; the caller holds the lock.
+        Only this removes single tuples, and appends only add, so each pop succeeds."""
+        excess = len(self._entries) - self.max_entries
+        for _ in range(excess):
+            self._entries.popleft()
+        if excess > 0:
+            self._trimmed += excess
+
+    def _stored(self) -> list[tuple[Any, ...]]:
+        """The newest `max_entries` stored tuples, in the order they were written. Writers
+        may append while the lock is held, so the copy (one C call) is cut to the bound."""
         with self._lock:
-            if len(self._entries) == self.max_entries:
-                self.dropped += 1
-            self._entries.append(entry)
+            self._trim()
+            return list(self._entries)[-self.max_entries :]
+
+    @property
+    def dropped(self) -> int:
+        """How many entries the bound has pushed out since the journal was last cleared."""
+        with self._lock:
+            return self._trimmed + max(0, len(self._entries) - self.max_entries)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return min(len(self._entries), self.max_entries)
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(self.entries())
@@ -246,43 +250,44 @@ class Journal:
     ) -> list[Entry]:
         """Entries in the order requests began, filtered; `limit` keeps the last N."""
         wanted_method = None if method is None else method.upper()
-        with self._lock:
-            items = [RawEntry._make(e) for e in sorted(self._entries, key=_by_seq)]
+        rows = sorted(self._stored(), key=_by_seq)
         chosen = [
-            e
-            for e in items
-            if (route is None or e.route == route)
-            and (wanted_method is None or e.method == wanted_method)
-            and (status is None or e.status == status)
-            and (task_id is None or e.task_id == task_id)
-            and (api_key is None or e.api_key == api_key)
-            and (faulted is None or (e.fault is not None) == faulted)
-            and e.seq > since_seq
+            row
+            for row in rows
+            if (route is None or row[_ROUTE] == route)
+            and (wanted_method is None or row[_METHOD] == wanted_method)
+            and (status is None or row[_STATUS] == status)
+            and (task_id is None or row[_TASK_ID] == task_id)
+            and (api_key is None or _api_key(row) == api_key)
+            and (faulted is None or (row[_FAULT] is not None) == faulted)
+            and row[_SEQ] > since_seq
         ]
         if limit is not None:
             chosen = chosen[-limit:] if limit > 0 else []
-        return [self._shown_entry(e) for e in chosen]
+        return [self._shown_entry(row) for row in chosen]
 
-    def _shown_entry(self, raw: RawEntry) -> Entry:
-        """The `Entry` for a record, made once: reading the journal twice gives the same
-        objects, and the decoding is not paid again."""
+    def _shown_entry(self, row: tuple[Any, ...]) -> Entry:
+        """The `Entry` for a stored tuple, made once: reading the journal twice gives the
+        same objects, and the decoding is not paid again."""
         shown = self._shown
-        entry = shown.get(raw.seq)
+        seq = row[_SEQ]
+        entry = shown.get(seq)
         if entry is None:
-            entry = raw.entry()
+            entry = _entry(row)
             with self._lock:
                 if len(shown) >= 2 * self.max_entries:  # forget what has left the journal
-                    kept = {e[0] for e in self._entries}
-                    for seq in [s for s in shown if s not in kept]:
-                        del shown[seq]
-                shown[raw.seq] = entry
+                    # Iterated in C: writers append without the lock, and a Python
+                    # loop over the deque could see one and fail.
+                    kept = set(map(_by_seq, self._entries))
+                    for old in [s for s in shown if s not in kept]:
+                        del shown[old]
+                shown[seq] = entry
         return entry
 
     @property
     def last(self) -> Entry | None:
-        with self._lock:
-            newest = max(self._entries, key=_by_seq) if self._entries else None
-        return None if newest is None else self._shown_entry(RawEntry._make(newest))
+        rows = self._stored()
+        return self._shown_entry(max(rows, key=_by_seq)) if rows else None
 
     def count(self, **filters: Any) -> int:
         return len(self.entries(**filters))
@@ -291,7 +296,7 @@ class Journal:
         with self._lock:
             self._entries.clear()
             self._shown.clear()
-            self.dropped = 0
+            self._trimmed = 0
 
     def to_jsonl(self, **filters: Any) -> str:
         return "".join(
@@ -299,4 +304,4 @@ class Journal:
         )
 
 
-_by_seq = operator.itemgetter(0)
+_by_seq = operator.itemgetter(_SEQ)
