@@ -55,6 +55,26 @@ def _config_of(app: ASGIApp) -> MockConfig | None:
     return config if isinstance(config, MockConfig) else None
 
 
+def _closing_idle_tls_at_once(base: type[Any]) -> type[Any]:
+    """`base` with its idle connections dropped, not closed, when the server stops or their
+    keep-alive time is up. A TLS close waits for the client's answering close_notify
+    (asyncio gives it 30 s), which a client's idle pooled connection never sends: the
+    server would wait out its whole shutdown time, then leave the sockets open."""
+
+    class ClosingIdleTlsAtOnce(base):  # type: ignore[misc]
+        def shutdown(self) -> None:
+            if self.cycle is None or self.cycle.response_complete:
+                self.transport.abort()
+            else:
+                super().shutdown()
+
+        def timeout_keep_alive_handler(self) -> None:
+            if not self.transport.is_closing():
+                self.transport.abort()
+
+    return ClosingIdleTlsAtOnce
+
+
 def uvicorn_config(
     app: ASGIApp,
     log_level: str = "warning",
@@ -77,6 +97,8 @@ def uvicorn_config(
     if isinstance(connections, Connections):
         limits = None if config is None else TransportLimits.of(config)
         http = protocol_with_registry(connections, limits)
+        if certificate is not None:
+            http = _closing_idle_tls_at_once(http)
     if config is not None:
         keep_alive = config.keep_alive_seconds
         if config.access_log:
