@@ -103,12 +103,13 @@ def server_certificate(config: MockConfig, port: int) -> Iterator[ServerCertific
 
 def client_environment(ca_bundle: Path | str, url: str) -> dict[str, str]:
     """The variables that make common clients trust `ca_bundle` (OpenSSL-based ones such
-    as Python's ssl, httpx and curl; requests; Node.js) and point the official CLI at
-    `url`."""
+    as Python's ssl, httpx and aiohttp; requests; curl; Node.js) and point the official
+    CLI at `url`."""
     path = str(ca_bundle)
     return {
         "SSL_CERT_FILE": path,
         "REQUESTS_CA_BUNDLE": path,
+        "CURL_CA_BUNDLE": path,
         "NODE_EXTRA_CA_CERTS": path,
         "MODELLIX_BASE_URL": url,
     }

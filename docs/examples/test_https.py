@@ -49,6 +49,7 @@ def test_code_that_reads_the_environment(
     assert lipsync_env["MODELLIX_BASE_URL"].startswith("https://")
     assert lipsync_env["SSL_CERT_FILE"] == lipsync_ca_bundle
     assert lipsync_env["REQUESTS_CA_BUNDLE"] == lipsync_ca_bundle
+    assert lipsync_env["CURL_CA_BUNDLE"] == lipsync_ca_bundle
     assert lipsync_env["NODE_EXTRA_CA_CERTS"] == lipsync_ca_bundle
     reply = requests.get(lipsync_env["MODELLIX_BASE_URL"] + "/openapi.json", timeout=10)
     assert reply.status_code == 200

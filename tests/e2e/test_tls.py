@@ -6,7 +6,9 @@ clients that trust the authority and clients that do not, the transport limits u
 from __future__ import annotations
 
 import http.client
+import os
 import queue
+import shutil
 import socket
 import ssl
 import subprocess
@@ -25,7 +27,7 @@ import trustme
 from vidu_lipsync_mock import LipSyncMock, MockConfig
 from vidu_lipsync_mock.cli import main
 from vidu_lipsync_mock.config import ConfigError
-from vidu_lipsync_mock.tls import issue_local_certificate
+from vidu_lipsync_mock.tls import client_environment, issue_local_certificate
 
 SUBMIT_PATH = "/api/v1/vidu/lip-sync/async"
 SERVE = (sys.executable, "-m", "vidu_lipsync_mock", "serve", "--port", "0")
@@ -292,6 +294,27 @@ def test_an_idle_tls_connection_is_dropped_when_its_keep_alive_is_up(
     assert len(connections) == 0
 
 
+CLIENTS_OF_OTHER_LANGUAGES = {
+    "curl": ["curl", "-sf", "{url}/_mock/health"],
+    "node": ["node", "-e", "fetch('{url}/_mock/health').then(r => process.exit(r.ok ? 0 : 1))"],
+    "python": [sys.executable, "-c", "import urllib.request as u; u.urlopen('{url}/_mock/health')"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CLIENTS_OF_OTHER_LANGUAGES))
+def test_the_printed_variables_make_other_clients_trust_the_authority(
+    https_mock: LipSyncMock, tmp_path: Path, name: str
+) -> None:
+    argv = [part.format(url=https_mock.url) for part in CLIENTS_OF_OTHER_LANGUAGES[name]]
+    if shutil.which(argv[0]) is None:
+        pytest.skip(f"{argv[0]} is not on PATH")
+    trusting = {**os.environ, **client_environment(tmp_path / "ca.pem", https_mock.url)}
+    distrusting = {k: v for k, v in trusting.items() if k not in client_environment("", "")}
+    for env, trusted in ((trusting, True), (distrusting, False)):
+        result = subprocess.run(argv, env=env, capture_output=True, timeout=30, check=False)
+        assert (result.returncode == 0) is trusted, result.stderr
+
+
 # -- serve --tls ---------------------------------------------------------------------------
 
 
@@ -353,6 +376,7 @@ def test_serve_tls_prints_the_authority_and_the_variables_that_trust_it(
     assert variables == {
         "SSL_CERT_FILE": str(ca),
         "REQUESTS_CA_BUNDLE": str(ca),
+        "CURL_CA_BUNDLE": str(ca),
         "NODE_EXTRA_CA_CERTS": str(ca),
         "MODELLIX_BASE_URL": url,
     }
