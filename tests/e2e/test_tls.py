@@ -27,7 +27,7 @@ import trustme
 from vidu_lipsync_mock import LipSyncMock, MockConfig
 from vidu_lipsync_mock.cli import main
 from vidu_lipsync_mock.config import ConfigError
-from vidu_lipsync_mock.tls import client_environment, issue_local_certificate
+from vidu_lipsync_mock.tls import client_environment, default_ca_path, issue_local_certificate
 
 SUBMIT_PATH = "/api/v1/vidu/lip-sync/async"
 SERVE = (sys.executable, "-m", "vidu_lipsync_mock", "serve", "--port", "0")
@@ -112,6 +112,24 @@ def test_submit_poll_download_over_https_with_every_url_https(
         assert (status, sample[4:8]) == (200, b"ftyp")
 
 
+def test_without_tls_ca_out_the_authority_is_a_file_per_port_of_the_user(
+    make_mock: Callable[..., LipSyncMock],
+) -> None:
+    mock = make_mock(tls=True)
+    url = mock.start()
+    ca = mock.ca_bundle
+    assert ca is not None
+    try:
+        assert ca == default_ca_path(int(url.rsplit(":", 1)[1]))
+        assert ca.parent.name == f"vidu-lipsync-mock-{os.getuid()}"
+        assert ca.parent.stat().st_mode & 0o077 == 0
+        assert requests.get(url + "/openapi.json", verify=str(ca), timeout=10).status_code == 200
+    finally:
+        mock.stop()
+        ca.unlink()
+    assert mock.ca_bundle is None
+
+
 def test_a_client_without_the_authority_fails_verification(https_mock: LipSyncMock) -> None:
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         httpx.get(https_mock.url + "/openapi.json", timeout=10)
@@ -136,8 +154,7 @@ def test_the_users_own_certificate_is_served_and_no_authority_made(
     mock = make_mock(tls_cert=str(cert), tls_key=str(key))
     url = mock.start()
     assert url.startswith("https://")
-    assert mock._server is not None
-    assert mock._server.ca_bundle is None
+    assert mock.ca_bundle is None
     reply = requests.get(url + "/openapi.json", verify=str(ca), timeout=10)
     assert reply.status_code == 200
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cert.pem", "key.pem", "theirs.pem"]
