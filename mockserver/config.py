@@ -199,7 +199,10 @@ class MockConfig:
         if self.tls_key is not None and self.tls_cert is None:
             raise ConfigError("tls_key needs tls_cert: the certificate the key belongs to")
         if self.tls_ca_out is not None and (self.tls_cert is not None or not self.tls):
-            raise ConfigError("tls_ca_out is where tls writes the authority it makes: set tls")
+            raise ConfigError(
+                "tls_ca_out is where tls writes the authority it makes: it needs tls, and "
+                "there is none with your own tls_cert"
+            )
 
     @classmethod
     def build(cls, settings: Mapping[str, Any] | None = None, **overrides: Any) -> MockConfig:

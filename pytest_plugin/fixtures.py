@@ -25,9 +25,15 @@ import httpx
 import pytest
 
 from vidu_lipsync_mock import LipSyncMock, MockConfig
+from vidu_lipsync_mock.config import ConfigError
 from vidu_lipsync_mock.media.library import MediaLibrary
 from vidu_lipsync_mock.service.registry import Registry
-from vidu_lipsync_mock.tls import ServerCertificate, client_environment, wants_tls
+from vidu_lipsync_mock.tls import (
+    ServerCertificate,
+    client_environment,
+    issue_local_certificate,
+    wants_tls,
+)
 
 from .remote import RemoteMock
 from .settings import TestSettings, resolve_settings
@@ -93,9 +99,6 @@ class _Session:
         """Made once per session: an authority (its file is `lipsync_ca_bundle`) and the
         HTTPS server's certificate from it."""
         if self._certificate is None:
-            from vidu_lipsync_mock.config import ConfigError
-            from vidu_lipsync_mock.tls import issue_local_certificate
-
             factory = self._tmp_path_factory
             directory = (
                 factory.mktemp("lipsync-tls")

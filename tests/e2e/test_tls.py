@@ -13,6 +13,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -173,6 +174,28 @@ def test_tls_settings_that_do_not_go_together() -> None:
         MockConfig(tls_ca_out="ca.pem")
     with pytest.raises(ConfigError, match="tls_ca_out"):
         MockConfig(tls=True, tls_cert="cert.pem", tls_ca_out="ca.pem")
+
+
+def test_an_unwritable_authority_file_is_named(
+    make_mock: Callable[..., LipSyncMock], tmp_path: Path
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    mock = make_mock(tls=True, tls_ca_out=str(tmp_path / "a-file" / "ca.pem"))
+    with pytest.raises(ConfigError, match=r"cannot write .*a-file"):
+        mock.start()
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX user ids")
+def test_a_default_directory_of_another_user_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    uid = os.getuid()
+    assert default_ca_path(8000) == tmp_path / f"vidu-lipsync-mock-{uid}" / "ca-8000.pem"
+    (tmp_path / f"vidu-lipsync-mock-{uid + 1}").mkdir()  # ours, under another user's name
+    monkeypatch.setattr(os, "getuid", lambda: uid + 1)
+    with pytest.raises(ConfigError, match="belongs to another user: set tls_ca_out"):
+        default_ca_path(8000)
 
 
 def test_without_trustme_tls_fails_at_start_naming_the_extra(
