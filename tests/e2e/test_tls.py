@@ -198,6 +198,21 @@ def test_a_default_directory_of_another_user_is_refused(
         default_ca_path(8000)
 
 
+def test_tls_settings_are_flags_and_toml_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    assert main(["config", "--tls", "--tls-ca-out", "ca.pem"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["tls"], shown["tls_ca_out"], shown["tls_cert"]) == (True, "ca.pem", None)
+    toml = tmp_path / "mock.toml"
+    toml.write_text('tls_cert = "cert.pem"\ntls_key = "key.pem"\n')
+    assert main(["config", "--config", str(toml)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["tls"], shown["tls_cert"], shown["tls_key"]) == (False, "cert.pem", "key.pem")
+
+
 def test_without_trustme_tls_fails_at_start_naming_the_extra(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
