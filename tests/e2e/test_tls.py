@@ -450,6 +450,7 @@ def test_serve_tls_writes_the_authority_to_a_temporary_file_by_default(
     assert ca.name == f"ca-{port}.pem"
     assert ca.parent.name.startswith("vidu-lipsync-mock")
     assert ca.read_text().startswith("-----BEGIN CERTIFICATE-----")
+    ca.unlink()
 
 
 def test_serve_with_a_missing_certificate_exits_2(tmp_path: Path) -> None:
