@@ -7,9 +7,11 @@ file, on the command line and in the docs at once, with one help text.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import gc
 import json
+import shlex
 import signal
 import sys
 from collections.abc import Sequence
@@ -17,11 +19,12 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from vidu_lipsync_mock.config import ConfigError, MockConfig, load_toml
+from vidu_lipsync_mock.tls import ServerCertificate, client_environment
 
 if TYPE_CHECKING:
     from vidu_lipsync_mock.mock import LipSyncMock
 
-__all__ = ["banner", "build_parser", "main"]
+__all__ = ["banner", "build_parser", "main", "tls_banner"]
 
 _HANDLED_BY_HAND = {"api_keys", "faults"}
 
@@ -136,6 +139,20 @@ def banner(mock: LipSyncMock, url: str) -> str:
     return "\n".join(lines)
 
 
+def tls_banner(certificate: ServerCertificate, url: str) -> str:
+    """What an HTTPS server prints after its banner: which certificate it serves and, for
+    an authority it made, the file to trust and the variables that make clients trust it
+    (shell lines, ready to paste)."""
+    if certificate.ca_bundle is None:
+        return f"  tls: serving your certificate {certificate.certfile}"
+    environment = client_environment(certificate.ca_bundle, url)
+    lines = [
+        f"  tls: certificate authority {certificate.ca_bundle} (made for this run); trust it with:"
+    ]
+    lines += [f"    export {name}={shlex.quote(value)}" for name, value in environment.items()]
+    return "\n".join(lines)
+
+
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
@@ -145,6 +162,7 @@ def _serve(config: MockConfig) -> int:
 
     from vidu_lipsync_mock.mock import LipSyncMock
     from vidu_lipsync_mock.server import bind_socket, url_for, uvicorn_config
+    from vidu_lipsync_mock.tls import server_certificate, wants_tls
 
     mock = LipSyncMock(config)
     try:
@@ -155,9 +173,24 @@ def _serve(config: MockConfig) -> int:
             file=sys.stderr,
         )
         return 2
-    print(banner(mock, url_for(config.host, sock.getsockname()[1])), flush=True)
-    server_config = uvicorn_config(mock.app, config.log_level, config.shutdown_seconds)
-    server_config.load()  # import the HTTP protocol and event loop now, before the freeze
+    port = sock.getsockname()[1]
+    try:
+        with contextlib.ExitStack() as stack:
+            certificate = None
+            if wants_tls(config):
+                certificate = stack.enter_context(server_certificate(config, port))
+            server_config = uvicorn_config(
+                mock.app, config.log_level, config.shutdown_seconds, certificate
+            )
+            server_config.load()  # the HTTP protocol, event loop and TLS: before the freeze
+    except ConfigError as error:
+        sock.close()
+        print(f"vidu-lipsync-mock: {error}", file=sys.stderr)
+        return 2
+    url = url_for(config.host, port, "https" if certificate else "http")
+    print(banner(mock, url), flush=True)
+    if certificate is not None:
+        print(tls_banner(certificate, url), flush=True)
     _freeze_startup_objects()
     server = uvicorn.Server(server_config)
     # uvicorn finishes the requests in flight on SIGTERM, then raises the signal again for

@@ -140,6 +140,24 @@ class MockConfig:
         "On SIGTERM or Ctrl-C of `serve`, time in-flight requests get to finish before they "
         "are cut off.",
     )
+    # HTTPS, as the real service serves (see `vidu_lipsync_mock.tls`).
+    tls: bool = _opt(
+        False,
+        "Serve HTTPS with a certificate for 127.0.0.1, localhost and ::1 from a local "
+        "certificate authority made at start, whose certificate is written to tls_ca_out "
+        "(needs the tls extra: pip install 'vidu-lipsync-mock[tls]').",
+    )
+    tls_cert: str | None = _opt(
+        None,
+        "Serve HTTPS with your own certificate instead: a PEM file of the certificate and "
+        "its chain (and the key, unless tls_key names it). No authority is made.",
+    )
+    tls_key: str | None = _opt(None, "PEM file of tls_cert's private key.")
+    tls_ca_out: str | None = _opt(
+        None,
+        "Where tls writes the made authority's certificate for clients to trust; unset: "
+        "ca-<port>.pem in vidu-lipsync-mock-<uid> under the system's temporary directory.",
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -178,6 +196,13 @@ class MockConfig:
             ("http://", "https://")
         ):
             raise ConfigError("public_base_url must start with http:// or https://")
+        if self.tls_key is not None and self.tls_cert is None:
+            raise ConfigError("tls_key needs tls_cert: the certificate the key belongs to")
+        if self.tls_ca_out is not None and (self.tls_cert is not None or not self.tls):
+            raise ConfigError(
+                "tls_ca_out is where tls writes the authority it makes: it needs tls, and "
+                "there is none with your own tls_cert"
+            )
 
     @classmethod
     def build(cls, settings: Mapping[str, Any] | None = None, **overrides: Any) -> MockConfig:

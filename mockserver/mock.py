@@ -7,6 +7,7 @@ else. The state stays free of HTTP; this subclass is where HTTP is attached.
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -76,6 +77,13 @@ class LipSyncMock(MockState):
         if self._server is not None:
             self._server.stop()
             self._server = None
+
+    @property
+    def ca_bundle(self) -> Path | None:
+        """The file of the certificate authority the running server's certificate is from,
+        for clients to trust (`tls=True`); None over plain HTTP or with your own
+        `tls_cert`."""
+        return None if self._server is None else self._server.ca_bundle
 
     @property
     def url(self) -> str:

@@ -4,15 +4,18 @@ Out-of-process clients (requests, aiohttp, a Node test, a subprocess) need a soc
 socket is bound here before uvicorn starts, so port 0 yields a free port that is known
 before the first request, and two servers in one process (or one per xdist worker) never
 race for a port. `stop()` closes the listening socket and joins the thread, so repeated
-start/stop cycles leak neither.
+start/stop cycles leak neither. A mock whose settings ask for TLS is served over HTTPS
+(see `vidu_lipsync_mock.tls`), and its URL says so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -22,8 +25,9 @@ from vidu_lipsync_mock.config import MockConfig
 from vidu_lipsync_mock.http.access_log import AccessLog
 from vidu_lipsync_mock.http.connections import Connections, protocol_with_registry
 from vidu_lipsync_mock.http.transport_limits import TransportLimits
+from vidu_lipsync_mock.tls import ServerCertificate, server_certificate, wants_tls
 
-__all__ = ["ServerThread", "bind_socket"]
+__all__ = ["ServerThread", "bind_socket", "url_for", "uvicorn_config"]
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -40,30 +44,62 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def url_for(host: str, port: int) -> str:
+def url_for(host: str, port: int, scheme: str = "http") -> str:
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+    return f"{scheme}://{shown}:{port}"
+
+
+def _config_of(app: ASGIApp) -> MockConfig | None:
+    """The settings of a mock's app (None for any other app)."""
+    config = getattr(getattr(getattr(app, "state", None), "mock", None), "config", None)
+    return config if isinstance(config, MockConfig) else None
+
+
+def _closing_idle_tls_at_once(base: type[Any]) -> type[Any]:
+    """`base` with its idle connections dropped, not closed, when the server stops or their
+    keep-alive time is up. A TLS close waits for the client's answering close_notify
+    (asyncio gives it 30 s), which a client's idle pooled connection never sends: the
+    server would wait out its whole shutdown time, then leave the sockets open."""
+
+    class ClosingIdleTlsAtOnce(base):  # type: ignore[misc]
+        def shutdown(self) -> None:
+            if self.cycle is None or self.cycle.response_complete:
+                self.transport.abort()
+            else:
+                super().shutdown()
+
+        def timeout_keep_alive_handler(self) -> None:
+            if not self.transport.is_closing():
+                self.transport.abort()
+
+    return ClosingIdleTlsAtOnce
 
 
 def uvicorn_config(
-    app: ASGIApp, log_level: str = "warning", shutdown_seconds: float = 2.0
+    app: ASGIApp,
+    log_level: str = "warning",
+    shutdown_seconds: float = 2.0,
+    certificate: ServerCertificate | None = None,
 ) -> uvicorn.Config:
     """uvloop and httptools when installed (the `[standard]` extra): same app, 3x faster.
 
     For a mock's app (one that carries its `Connections`), the HTTP protocol registers each
     connection, so that the edge can reset or close a client's socket like a broken network
     would, and bounds what each connection may cost by the mock's settings
-    (`transport_limits`); `access_log` wraps the app in the request log.
+    (`transport_limits`); `access_log` wraps the app in the request log. With a
+    `certificate` it serves HTTPS (asyncio wraps the protocol in its TLS layer, which
+    hands it the decrypted bytes, so the limits and the registry work the same).
     """
-    state = getattr(app, "state", None)
-    connections = getattr(state, "connections", None)
-    config = getattr(getattr(state, "mock", None), "config", None)
+    connections = getattr(getattr(app, "state", None), "connections", None)
+    config = _config_of(app)
     http: Any = "auto"
     keep_alive = 5.0
     if isinstance(connections, Connections):
-        limits = TransportLimits.of(config) if isinstance(config, MockConfig) else None
+        limits = None if config is None else TransportLimits.of(config)
         http = protocol_with_registry(connections, limits)
-    if isinstance(config, MockConfig):
+        if certificate is not None:
+            http = _closing_idle_tls_at_once(http)
+    if config is not None:
         keep_alive = config.keep_alive_seconds
         if config.access_log:
             app = AccessLog(app, sys.stdout)
@@ -78,6 +114,10 @@ def uvicorn_config(
         timeout_keep_alive=keep_alive,  # type: ignore[arg-type]
         timeout_graceful_shutdown=shutdown_seconds,  # type: ignore[arg-type]
         server_header=False,
+        ssl_certfile=None if certificate is None else str(certificate.certfile),
+        ssl_keyfile=None
+        if certificate is None or certificate.keyfile is None
+        else str(certificate.keyfile),
     )
 
 
@@ -92,6 +132,9 @@ class ServerThread:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
+        self.scheme = "http"
+        #: The certificate authority's file clients must trust, when one was made.
+        self.ca_bundle: Path | None = None
 
     @property
     def running(self) -> bool:
@@ -101,7 +144,7 @@ class ServerThread:
     def url(self) -> str:
         if self._socket is None:
             raise RuntimeError("the server is not running; call start() first")
-        return url_for(self.host, self.port)
+        return url_for(self.host, self.port, self.scheme)
 
     def start(self, timeout: float = 10.0) -> str:
         if self.running:
@@ -109,7 +152,11 @@ class ServerThread:
         sock = bind_socket(self.host, self.port)
         self._socket = sock
         self.port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn_config(self.app, self.log_level))
+        try:
+            server = uvicorn.Server(self._load_config())
+        except BaseException:
+            self.stop()
+            raise
         self._server = server
         thread = threading.Thread(
             target=server.run,
@@ -122,12 +169,26 @@ class ServerThread:
         deadline = time.monotonic() + timeout
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
+                url = self.url
                 self.stop()
-                raise RuntimeError(
-                    f"the mock server did not start on {url_for(self.host, self.port)}"
-                )
+                raise RuntimeError(f"the mock server did not start on {url}")
             time.sleep(0.001)
         return self.url
+
+    def _load_config(self) -> uvicorn.Config:
+        """uvicorn's settings, loaded now: a made certificate's key file exists only
+        while they load (see `server_certificate`)."""
+        config = _config_of(self.app)
+        self.scheme, self.ca_bundle = "http", None
+        with contextlib.ExitStack() as stack:
+            certificate = None
+            if config is not None and wants_tls(config):
+                certificate = stack.enter_context(server_certificate(config, self.port))
+                self.scheme = "https"
+                self.ca_bundle = certificate.ca_bundle
+            loaded = uvicorn_config(self.app, self.log_level, certificate=certificate)
+            loaded.load()
+        return loaded
 
     def stop(self, timeout: float = 5.0) -> None:
         server, thread, sock = self._server, self._thread, self._socket

@@ -1,5 +1,6 @@
 """The plugin's fixtures: an in-process mock per test, one real server per session (per
-xdist worker), environment wiring, sample media and clients.
+xdist worker; a second one for tests that ask for HTTPS), environment wiring, sample media
+and clients.
 
 Fresh state per test costs a `reset()` (tens of microseconds), not a new app: mocks are
 cached per distinct configuration for the session, and `reset()` re-runs the same
@@ -8,8 +9,11 @@ construction as a new mock, so nothing leaks from one test into the next.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
+import ssl
+import tempfile
 import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -21,8 +25,15 @@ import httpx
 import pytest
 
 from vidu_lipsync_mock import LipSyncMock, MockConfig
+from vidu_lipsync_mock.config import ConfigError
 from vidu_lipsync_mock.media.library import MediaLibrary
 from vidu_lipsync_mock.service.registry import Registry
+from vidu_lipsync_mock.tls import (
+    ServerCertificate,
+    client_environment,
+    issue_local_certificate,
+    wants_tls,
+)
 
 from .remote import RemoteMock
 from .settings import TestSettings, resolve_settings
@@ -31,6 +42,7 @@ from .transport import AsyncMockTransport, SyncMockTransport
 __all__ = [
     "SampleMedia",
     "lipsync_async_client",
+    "lipsync_ca_bundle",
     "lipsync_client",
     "lipsync_env",
     "lipsync_live",
@@ -43,6 +55,9 @@ __all__ = [
 
 IN_PROCESS_BASE_URL = "http://lipsync.test"
 MOCKS_KEY = pytest.StashKey[list[LipSyncMock]]()
+
+#: Settings of a server's socket, which a test's marker cannot change on a running server.
+_SOCKET_SETTINGS = ("host", "port", "tls", "tls_cert", "tls_key", "tls_ca_out")
 
 
 def session_seed(config: pytest.Config) -> int:
@@ -69,13 +84,51 @@ def test_seed(config: pytest.Config, nodeid: str) -> int:
 
 
 class _Session:
-    """Mocks shared across a session: one per in-process configuration, one server."""
+    """Mocks shared across a session: one per in-process configuration, one server per
+    scheme (plain HTTP, HTTPS), and the certificate authority the HTTPS one's is from."""
 
-    def __init__(self) -> None:
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory | None = None) -> None:
         self.registry = Registry.bundled()
         self.media = MediaLibrary()
         self.in_process: dict[tuple[tuple[str, Any], ...], LipSyncMock] = {}
-        self.server: LipSyncMock | None = None
+        self.servers: dict[bool, LipSyncMock] = {}  # by "serves HTTPS"
+        self._tmp_path_factory = tmp_path_factory
+        self._certificate: ServerCertificate | None = None
+
+    def certificate(self) -> ServerCertificate:
+        """Made once per session: an authority (its file is `lipsync_ca_bundle`) and the
+        HTTPS server's certificate from it."""
+        if self._certificate is None:
+            factory = self._tmp_path_factory
+            directory = (
+                factory.mktemp("lipsync-tls")
+                if factory is not None
+                else Path(tempfile.mkdtemp(prefix="lipsync-tls-"))
+            )
+            try:
+                self._certificate = issue_local_certificate(
+                    directory / "ca.pem", directory / "server.pem"
+                )
+            except ConfigError as error:
+                pytest.fail(str(error), pytrace=False)
+        return self._certificate
+
+    def server(self, pytest_config: pytest.Config, tls: bool) -> LipSyncMock:
+        """The session's server of that scheme, started with the run's settings."""
+        mock = self.servers.get(tls)
+        if mock is None:
+            base = resolve_settings(None, seed=session_seed(pytest_config), config=pytest_config)
+            config = dataclasses.replace(
+                base.config,
+                tls=tls,
+                tls_cert=str(self.certificate().certfile) if tls else None,
+                tls_key=None,
+                tls_ca_out=None,
+            )
+            mock = LipSyncMock(config, registry=self.registry, media=self.media)
+            mock.start()
+            self.servers[tls] = mock
+        return mock
 
     def mock_for(self, config: MockConfig) -> LipSyncMock:
         key = tuple(sorted((k, repr(v)) for k, v in config.as_dict().items() if k != "seed"))
@@ -88,15 +141,13 @@ class _Session:
         return mock
 
     def close(self) -> None:
-        for mock in self.in_process.values():
+        for mock in [*self.in_process.values(), *self.servers.values()]:
             mock.stop()
-        if self.server is not None:
-            self.server.stop()
 
 
 @pytest.fixture(scope="session")
-def _lipsync_session() -> Iterator[_Session]:
-    session = _Session()
+def _lipsync_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Session]:
+    session = _Session(tmp_path_factory)
     yield session
     session.close()
 
@@ -139,7 +190,16 @@ def lipsync_mock(
     `@pytest.mark.lipsync(...)` marker, in that order of precedence (marker wins).
     """
     settings = resolve_settings(request, seed=test_seed(request.config, request.node.nodeid))
-    mock = _lipsync_session.mock_for(settings.config)
+    if settings.tls_marked:
+        pytest.fail(
+            "@pytest.mark.lipsync(tls=True): the in-process mock has no socket, so nothing "
+            "to serve HTTPS on; use lipsync_live (and lipsync_ca_bundle to trust it)",
+            pytrace=False,
+        )
+    config = settings.config
+    if wants_tls(config):  # --lipsync-tls is about the live server
+        config = dataclasses.replace(config, tls=False, tls_cert=None, tls_key=None)
+    mock = _lipsync_session.mock_for(config)
     _prepare(mock, settings, request)
     with _run_with(mock, settings):
         yield mock
@@ -148,34 +208,39 @@ def lipsync_mock(
 
 @pytest.fixture(scope="session")
 def lipsync_server(request: pytest.FixtureRequest, _lipsync_session: _Session) -> LipSyncMock:
-    """One real server on 127.0.0.1 and a free port for the session (or xdist worker).
+    """One real server on 127.0.0.1 and a free port for the session (or xdist worker),
+    over HTTPS with `--lipsync-tls`.
 
     Use `lipsync_live` in tests: it resets this server's state for each test.
     """
-    if _lipsync_session.server is None:
-        base = resolve_settings(None, seed=session_seed(request.config), config=request.config)
-        mock = LipSyncMock(
-            base.config, registry=_lipsync_session.registry, media=_lipsync_session.media
-        )
-        mock.start()
-        _lipsync_session.server = mock
-    return _lipsync_session.server
+    base = resolve_settings(None, seed=session_seed(request.config), config=request.config)
+    return _lipsync_session.server(request.config, wants_tls(base.config))
+
+
+@pytest.fixture(scope="session")
+def lipsync_ca_bundle(_lipsync_session: _Session) -> str:
+    """The file of the certificate authority the session's HTTPS server's certificate is
+    from: `requests` takes it as `verify=`, httpx as
+    `verify=ssl.create_default_context(cafile=...)`, other clients through
+    `SSL_CERT_FILE` and friends (see `lipsync_env`)."""
+    return str(_lipsync_session.certificate().ca_bundle)
 
 
 @pytest.fixture
 def lipsync_live(
-    request: pytest.FixtureRequest, lipsync_server: LipSyncMock
+    request: pytest.FixtureRequest, _lipsync_session: _Session
 ) -> Iterator[LipSyncMock]:
-    """The session's real server, reset and configured for this test."""
+    """The session's real server, reset and configured for this test: the HTTPS one when
+    the marker says `tls=True` (or the run `--lipsync-tls`)."""
     settings = resolve_settings(request, seed=test_seed(request.config, request.node.nodeid))
-    lipsync_server.config = settings.config.replace(
-        host=lipsync_server.config.host, port=lipsync_server.config.port
-    )
-    lipsync_server.reset()
-    _prepare(lipsync_server, settings, request)
-    with _run_with(lipsync_server, settings):
-        yield lipsync_server
-    _check(lipsync_server, settings)
+    server = _lipsync_session.server(request.config, wants_tls(settings.config))
+    socket_settings = {name: getattr(server.config, name) for name in _SOCKET_SETTINGS}
+    server.config = dataclasses.replace(settings.config, **socket_settings)
+    server.reset()
+    _prepare(server, settings, request)
+    with _run_with(server, settings):
+        yield server
+    _check(server, settings)
 
 
 @pytest.fixture
@@ -185,9 +250,13 @@ def lipsync_remote(
     """The test API over HTTP, reset for this test: against the server named by
     `--lipsync-url` (or the `lipsync_url` ini key) if given, else the session's own."""
     url = request.config.getoption("lipsync_url", None) or request.config.getini("lipsync_url")
+    verify: ssl.SSLContext | bool = True
     if not url:
-        url = request.getfixturevalue("lipsync_server").url
-    with RemoteMock(str(url)) as remote:
+        server: LipSyncMock = request.getfixturevalue("lipsync_server")
+        url = server.url
+        if wants_tls(server.config):
+            verify = ssl.create_default_context(cafile=_lipsync_session.certificate().ca_bundle)
+    with RemoteMock(str(url), verify=verify) as remote:
         remote.reset()
         yield remote
         crashes = remote.crashes()
@@ -206,10 +275,16 @@ def lipsync_url(lipsync_live: LipSyncMock) -> str:
 
 
 @pytest.fixture
-def lipsync_env(monkeypatch: pytest.MonkeyPatch, lipsync_live: LipSyncMock) -> dict[str, str]:
+def lipsync_env(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, lipsync_live: LipSyncMock
+) -> dict[str, str]:
     """Points code under test at the live server the way the official CLI is pointed at
-    production: `MODELLIX_BASE_URL` and `MODELLIX_API_KEY`."""
+    production: `MODELLIX_BASE_URL` and `MODELLIX_API_KEY`; for an HTTPS server also the
+    variables that make clients trust its authority (`SSL_CERT_FILE`, ...)."""
     values = {"MODELLIX_BASE_URL": lipsync_live.url, "MODELLIX_API_KEY": lipsync_live.api_key}
+    if wants_tls(lipsync_live.config):
+        certificate = request.getfixturevalue("_lipsync_session").certificate()
+        values = {**client_environment(certificate.ca_bundle, lipsync_live.url), **values}
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values

@@ -11,6 +11,7 @@ from .fixtures import (
     MOCKS_KEY,
     _lipsync_session,
     lipsync_async_client,
+    lipsync_ca_bundle,
     lipsync_client,
     lipsync_env,
     lipsync_live,
@@ -27,6 +28,7 @@ from .settings import MARKER, OPTIONS
 __all__ = [
     "_lipsync_session",
     "lipsync_async_client",
+    "lipsync_ca_bundle",
     "lipsync_client",
     "lipsync_env",
     "lipsync_live",
@@ -57,7 +59,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{MARKER}(**settings): configure this test's mock — any MockConfig field (profile, "
         "seed, progression, pending_seconds, rate_limit, ...) plus faults=[rule, ...], "
-        "strict_keys=[key, ...], fast_forward=True, audit=True or audit={thresholds}",
+        "strict_keys=[key, ...], fast_forward=True, audit=True or audit={thresholds}; tls=True "
+        "serves lipsync_live over HTTPS",
     )
 
 

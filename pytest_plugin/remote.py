@@ -8,6 +8,7 @@ language's test runner is driven from Python with the same verbs as an in-proces
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
@@ -58,9 +59,11 @@ class RemoteJournal:
 
 
 class RemoteMock:
-    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, base_url: str, *, timeout: float = 10.0, verify: ssl.SSLContext | bool = True
+    ) -> None:
         self.url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, verify=verify)
         self.journal = RemoteJournal(self)
 
     def close(self) -> None:

@@ -37,6 +37,7 @@ OPTIONS: Mapping[str, OptionSpec] = {
     "fast_forward": OptionSpec(bool, "let the code under test's sleeps advance the mock clock"),
     "audit": OptionSpec(bool, "fail tests whose client breaks the retry-policy audit"),
     "url": OptionSpec(str, "a mock server started elsewhere, for the lipsync_remote fixture"),
+    "tls": OptionSpec(bool, "serve the live server over HTTPS (clients trust lipsync_ca_bundle)"),
 }
 
 #: Options about the run, not about a mock's configuration.
@@ -59,6 +60,8 @@ class TestSettings:
     faults: Sequence[Mapping[str, Any]] = ()
     fast_forward: bool = False
     audit: Mapping[str, Any] | None = None
+    #: The marker asked for HTTPS, which only a mock on a socket can serve.
+    tls_marked: bool = False
 
 
 def _from_options(config: pytest.Config) -> dict[str, Any]:
@@ -105,7 +108,8 @@ def resolve_settings(
     merged: dict[str, Any] = dict(_PLUGIN_DEFAULTS)
     if pytest_config is not None:
         merged.update(_from_options(pytest_config))
-    merged.update(_from_marker(request.node if request is not None else None))
+    marked = _from_marker(request.node if request is not None else None)
+    merged.update(marked)
     merged.setdefault("seed", seed)
     if merged.get("seed") is None:
         merged["seed"] = seed
@@ -139,4 +143,5 @@ def resolve_settings(
         faults=faults,
         fast_forward=fast_forward,
         audit=audit,
+        tls_marked=bool(marked.get("tls") or marked.get("tls_cert")),
     )

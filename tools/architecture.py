@@ -38,6 +38,7 @@ TOP_LEVEL_LAYERS: dict[str, str] = {
     "server": "runner",
     "mock": "runner",
     "cli": "runner",
+    "tls": "runner",
     "__main__": "runner",
     "__init__": "runner",
 }

@@ -34,8 +34,12 @@ class Connections:
             with self._lock:
                 self._by_peer[peer] = transport
 
-    def unregister(self, transport: asyncio.BaseTransport) -> None:
-        peer = _peer_of(transport)
+    def unregister(
+        self, transport: asyncio.BaseTransport, peer: tuple[str, int] | None = None
+    ) -> None:
+        """`peer`: the address it was registered under, which a TLS transport no longer
+        reports once it has closed."""
+        peer = peer or _peer_of(transport)
         if peer is not None:
             with self._lock:
                 if self._by_peer.get(peer) is transport:
@@ -103,7 +107,7 @@ def protocol_with_registry(
             connections.register(transport)
 
         def connection_lost(self, exc: Exception | None) -> None:
-            connections.unregister(self.transport)
+            connections.unregister(self.transport, self.client)
             super().connection_lost(exc)
 
     return RegisteringProtocol

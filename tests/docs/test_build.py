@@ -81,6 +81,7 @@ def test_every_page_is_built(built: Path, docs_tools: Any) -> None:
         "pytest",
         "faults",
         "recipes",
+        "https",
         "admin-api",
         "architecture",
         "limits",
