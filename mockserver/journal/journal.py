@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from vidu_lipsync_mock.journal.exchange import Exchange
-from vidu_lipsync_mock.service.keys import key_fingerprint, redact
+from vidu_lipsync_mock.service.keys import bearer_token, key_fingerprint, redact
 
 __all__ = ["BODY_LIMIT", "Entry", "Journal", "bearer_token"]
 
@@ -76,14 +76,6 @@ def _parsed(body: str | None) -> Any:
         return json.loads(body) if body else None
     except ValueError:
         return None
-
-
-def bearer_token(value: str | None) -> str | None:
-    """The token of a `Bearer` authorization value, or None."""
-    if not value:
-        return None
-    scheme, _, token = value.strip().partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def _redacted_headers(headers: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:

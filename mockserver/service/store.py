@@ -110,6 +110,18 @@ class TaskStore(TaskRecords):
             self._ended.append(task_id)
         return task
 
+    def _has_ended(self, task_id: str, now: float) -> bool | None:
+        """Whether a task has ended by `now`, written down if so; None if it is unknown or
+        has just expired."""
+        record = self._records.get(task_id)
+        if record is None or record[_STATUS] in _TERMINAL:
+            return None if record is None else True
+        task = self._live(task_id, now)
+        if task is None:
+            return None
+        self._flatten(task)
+        return task.status.terminal
+
     def _compact(self) -> None:
         """Forget the ids of tasks that are gone from the orders kept for eviction, once
         they make up most of them: eviction pops them lazily, but a store that never fills
@@ -253,14 +265,8 @@ class TaskStore(TaskRecords):
             self._open_by_key = index
         ids = self._open_by_key.get(api_key, set())
         for task_id in list(ids):
-            record = self._records.get(task_id)
-            if record is not None and record[_STATUS] not in _TERMINAL:
-                task = self._live(task_id, now)
-                if task is not None:
-                    self._flatten(task)
-                    if not task.status.terminal:
-                        continue
-            ids.discard(task_id)
+            if self._has_ended(task_id, now) is not False:
+                ids.discard(task_id)
         if not ids:
             self._open_by_key.pop(api_key, None)
         return ids
@@ -304,19 +310,15 @@ class TaskStore(TaskRecords):
         endings = self._endings
         while endings and endings[0][0] <= now:
             _, task_id = heapq.heappop(endings)
-            record = records.get(task_id)
-            if record is None:
+            if task_id not in records:
                 continue
-            if record[_STATUS] not in _TERMINAL:
-                task = self._live(task_id, now)
-                if task is None:  # it had expired: that made the room
-                    return
-                self._flatten(task)
-                if not task.status.terminal:
-                    continue  # its policy changed since: not ended after all
-            self._drop(task_id)
-            self.evicted_for_space += 1
-            return
+            ended = self._has_ended(task_id, now)
+            if ended is None:  # it had expired: that made the room
+                return
+            if ended:  # (else its policy changed since: not ended after all)
+                self._drop(task_id)
+                self.evicted_for_space += 1
+                return
         while self._ended:
             task_id = self._ended.popleft()
             record = records.get(task_id)
