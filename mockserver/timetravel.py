@@ -17,17 +17,16 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 from vidu_lipsync_mock.service.clock import Clock
 
 __all__ = ["FastForward"]
 
-T = TypeVar("T")
-
 
 class FastForward:
+    """Patches the time functions on `__enter__` and puts the originals back on `__exit__`."""
+
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.offset = 0.0
@@ -87,12 +86,7 @@ class FastForward:
         asyncio.sleep = self._async_sleep(self._saved["asyncio.sleep"])
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         saved, self._saved = self._saved, {}
         if not saved:
             return

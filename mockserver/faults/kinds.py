@@ -22,6 +22,9 @@ from vidu_lipsync_mock.faults.params import MAX_DELAY_SECONDS, FaultError, Param
 
 __all__ = ["FAULT_KINDS", "GROUPS", "Fault", "FaultKind"]
 
+#: A result effect: how a result file is served under the fault.
+Serve = Callable[["Fault", bytes], ResultDelivery]
+
 #: The groups, with what a fault of each does.
 GROUPS: Mapping[str, str] = MappingProxyType(
     {
@@ -53,7 +56,7 @@ class FaultKind:
     #: The lifecycle effect: what it changes in the task a submit creates.
     change: TaskChange | None = None
     #: The result effect: how that task's video is served.
-    serve: Callable[[Fault, bytes], ResultDelivery] | None = None
+    serve: Serve | None = None
     #: The option shown in the journal's label of the fault (`error:503`).
     label_param: str | None = None
 
@@ -136,6 +139,19 @@ def _status(default: int, examples: tuple[int, ...]) -> Param:
     return Param(int, "HTTP status", default, low=400, high=599, examples=examples)
 
 
+def _rewrite(name: str, doc: str, rewrite: Callable[[bytes], bytes]) -> FaultKind:
+    return FaultKind(name, "transport", doc, action="rewrite", rewrite=rewrite)
+
+
+def _task(name: str, doc: str, field: str, param: str, declared: Param) -> FaultKind:
+    """A task fault: it sets the `TaskEffects` field `field` to its one parameter."""
+    return FaultKind(name, "task", doc, {param: declared}, change=TaskChange(field, param))
+
+
+def _result(name: str, doc: str, serve: Serve, **more: Any) -> FaultKind:
+    return FaultKind(name, "result", doc, change=TaskChange("result_fault"), serve=serve, **more)
+
+
 _KINDS = (
     FaultKind(
         "error",
@@ -179,27 +195,9 @@ _KINDS = (
     FaultKind(
         "close_mid_body", "transport", "sends half the body, then closes", action="close_mid_body"
     ),
-    FaultKind(
-        "truncated_json",
-        "transport",
-        "answers 200 with the first half of the body",
-        action="rewrite",
-        rewrite=effects.first_half,
-    ),
-    FaultKind(
-        "malformed_json",
-        "transport",
-        "answers 200 with JSON that does not parse",
-        action="rewrite",
-        rewrite=effects.malformed,
-    ),
-    FaultKind(
-        "empty_body",
-        "transport",
-        "answers 200 with an empty body",
-        action="rewrite",
-        rewrite=effects.nothing,
-    ),
+    _rewrite("truncated_json", "answers 200 with the first half of the body", effects.first_half),
+    _rewrite("malformed_json", "answers 200 with JSON that does not parse", effects.malformed),
+    _rewrite("empty_body", "answers 200 with an empty body", effects.nothing),
     FaultKind(
         "slow_body",
         "transport",
@@ -214,82 +212,64 @@ _KINDS = (
         {"seconds": _seconds("time before the 504", 30.0)},
         action="hang",
     ),
-    FaultKind(
+    _task(
         "task_fail",
-        "task",
         "the task ends `failed` with `message`",
-        {
-            "message": Param(
-                str,
-                "the task's error message",
-                "Task failed: the model could not process the input",
-                examples=("Task failed: no face detected in the video",),
-            )
-        },
-        change=TaskChange("fail_message", "message"),
+        "fail_message",
+        "message",
+        Param(
+            str,
+            "the task's error message",
+            "Task failed: the model could not process the input",
+            examples=("Task failed: no face detected in the video",),
+        ),
     ),
-    FaultKind(
+    _task(
         "task_stuck",
-        "task",
         "the task stays `status` forever",
-        {
-            "status": Param(
-                str, "where it gets stuck", "processing", choices=("pending", "processing")
-            )
-        },
-        change=TaskChange("stuck", "status"),
+        "stuck",
+        "status",
+        Param(str, "where it gets stuck", "processing", choices=("pending", "processing")),
     ),
-    FaultKind(
+    _task(
         "task_slow",
-        "task",
         "the task's timings are multiplied by `factor`",
-        {"factor": Param(float, "how many times slower", 10.0, low=0.0, high=1000.0, above=True)},
-        change=TaskChange("slow_factor", "factor"),
+        "slow_factor",
+        "factor",
+        Param(float, "how many times slower", 10.0, low=0.0, high=1000.0, above=True),
     ),
-    FaultKind(
+    _task(
         "task_not_found",
-        "task",
         "the task's first `polls` polls answer 404 (eventual consistency)",
-        {"polls": Param(int, "polls that answer 404", 2, low=1, high=100)},
-        change=TaskChange("hidden_polls", "polls"),
+        "hidden_polls",
+        "polls",
+        Param(int, "polls that answer 404", 2, low=1, high=100),
     ),
-    FaultKind(
+    _task(
         "expire_early",
-        "task",
         "the task's record is dropped `seconds` after it ends",
-        {"seconds": Param(float, "clock seconds it is kept", 60.0, low=0.0, high=604_800.0)},
-        change=TaskChange("retention_seconds", "seconds"),
+        "retention_seconds",
+        "seconds",
+        Param(float, "clock seconds it is kept", 60.0, low=0.0, high=604_800.0),
     ),
-    FaultKind(
+    _result(
         "result_error",
-        "result",
         "the video download answers `status`",
-        {"status": _status(403, (403, 404, 410, 500, 503))},
-        change=TaskChange("result_fault"),
-        serve=effects.refuse_download,
+        effects.refuse_download,
+        params={"status": _status(403, (403, 404, 410, 500, 503))},
         label_param="status",
     ),
-    FaultKind(
-        "result_truncated",
-        "result",
-        "serves the first half of the video",
-        change=TaskChange("result_fault"),
-        serve=effects.truncate_download,
-    ),
-    FaultKind(
+    _result("result_truncated", "serves the first half of the video", effects.truncate_download),
+    _result(
         "result_corrupt",
-        "result",
         "keeps the video's length and breaks its MP4 structure",
-        change=TaskChange("result_fault"),
-        serve=effects.corrupt_download,
+        effects.corrupt_download,
     ),
-    FaultKind(
+    _result(
         "result_slow",
-        "result",
         "drips the video out over `seconds`",
-        {"seconds": _seconds("time to send the whole file", 5.0)},
-        change=TaskChange("result_fault"),
-        serve=effects.drip_download,
+        effects.drip_download,
+        params={"seconds": _seconds("time to send the whole file", 5.0)},
     ),
 )
 

@@ -167,31 +167,14 @@ class Rule:
         fault_spec = data.pop("fault", None)
         match_spec = dict(data.pop("match", {}) or {})
         schedule_spec = data.pop("schedule", None)
+        if schedule_spec is None:
+            schedule_spec = _flat_schedule(data)
         phase = str(data.pop("phase", "before"))
-        data.pop("id", None)
-        data.pop("seen", None)
-        data.pop("hits", None)
+        for key in ("id", "seen", "hits"):
+            data.pop(key, None)
         for key in ("route", "method", "api_key", "body"):
             if key in data:
                 match_spec[key] = data.pop(key)
-        if schedule_spec is None:
-            schedule_spec = {"kind": "always"}
-            given = [
-                when for when in ("once", "times", "after", "every", "probability") if when in data
-            ]
-            if len(given) > 1:
-                raise FaultError(f"a rule takes one schedule, got {', '.join(given)}")
-            if given:
-                when = given[0]
-                value = data.pop(when)
-                if when == "once":
-                    if value is not True:
-                        raise FaultError("write once = true (or leave it out for 'always')")
-                    schedule_spec = {"kind": "once"}
-                elif when == "probability":
-                    schedule_spec = {"kind": when, "p": value}
-                else:
-                    schedule_spec = {"kind": when, "n": value}
         if isinstance(fault_spec, str):
             fault = Fault(fault_spec, data)
         elif isinstance(fault_spec, Mapping):
@@ -210,3 +193,19 @@ class Rule:
         except TypeError as error:
             raise FaultError(str(error)) from None
         return cls(id=rule_id, fault=fault, match=match, schedule=schedule, phase=phase)
+
+
+def _flat_schedule(data: dict[str, Any]) -> dict[str, Any]:
+    """The schedule of a flat rule (`times = 2`), taken out of `data`: `always` if none."""
+    given = [when for when in Schedule.KINDS[1:] if when in data]
+    if len(given) > 1:
+        raise FaultError(f"a rule takes one schedule, got {', '.join(given)}")
+    if not given:
+        return {"kind": "always"}
+    when = given[0]
+    value = data.pop(when)
+    if when == "once":
+        if value is not True:
+            raise FaultError("write once = true (or leave it out for 'always')")
+        return {"kind": "once"}
+    return {"kind": when, "p" if when == "probability" else "n": value}

@@ -21,6 +21,8 @@ __all__ = ["Connections", "protocol_with_registry"]
 
 
 class Connections:
+    """The open transports by client address, shared by the server's thread and the app."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_peer: dict[tuple[str, int], asyncio.BaseTransport] = {}
@@ -29,7 +31,7 @@ class Connections:
         return len(self._by_peer)
 
     def register(self, transport: asyncio.BaseTransport) -> None:
-        peer = _peer_of(transport)
+        peer = _address(transport.get_extra_info("peername"))
         if peer is not None:
             with self._lock:
                 self._by_peer[peer] = transport
@@ -39,7 +41,7 @@ class Connections:
     ) -> None:
         """`peer`: the address it was registered under, which a TLS transport no longer
         reports once it has closed."""
-        peer = peer or _peer_of(transport)
+        peer = peer or _address(transport.get_extra_info("peername"))
         if peer is not None:
             with self._lock:
                 if self._by_peer.get(peer) is transport:
@@ -70,14 +72,13 @@ class Connections:
         return True
 
     def _lookup(self, peer: Any) -> asyncio.BaseTransport | None:
-        if not isinstance(peer, (tuple, list)) or len(peer) < 2:
-            return None
+        address = _address(peer)
         with self._lock:
-            return self._by_peer.get((str(peer[0]), int(peer[1])))
+            return None if address is None else self._by_peer.get(address)
 
 
-def _peer_of(transport: asyncio.BaseTransport) -> tuple[str, int] | None:
-    peer = transport.get_extra_info("peername")
+def _address(peer: Any) -> tuple[str, int] | None:
+    """A peer as the registry keys it: `(host, port)` from a scope's or socket's address."""
     if isinstance(peer, (tuple, list)) and len(peer) >= 2:
         return (str(peer[0]), int(peer[1]))
     return None

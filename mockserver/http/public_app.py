@@ -38,9 +38,9 @@ from vidu_lipsync_mock.http.messages import (
 from vidu_lipsync_mock.http.public_routes import PublicApi
 from vidu_lipsync_mock.http.router import Resolved, Router
 from vidu_lipsync_mock.journal.exchange import Exchange, new_exchange
-from vidu_lipsync_mock.journal.journal import bearer_token
 from vidu_lipsync_mock.service.admission import decode_json_object
 from vidu_lipsync_mock.service.errors import ApiError, method_not_allowed, route_not_found
+from vidu_lipsync_mock.service.keys import bearer_token
 from vidu_lipsync_mock.state import MockState
 
 __all__ = ["FAULT_HEADER", "PublicApp"]

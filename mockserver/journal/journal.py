@@ -7,12 +7,9 @@ first, counted in `dropped`) so a soak run cannot grow it without limit; the old
 trimmed under a lock in batches, so the write itself takes no lock.
 
 Writing happens on every request and reading rarely, so an exchange is kept as the edge
-had it and the decoding, redaction and copying an `Entry` needs is done when somebody
-reads it. What is kept is a plain tuple of plain values, with headers as tuples of
-`(name, value)` pairs: CPython stops tracking such a tuple in its garbage collector after
-one collection, so a full journal adds nothing to a collection's pause (an object, a
-named tuple, a list or a dict would). `Journal.record` is the one function that makes
-that tuple from an `Exchange`, and `_entry` the one that reads it back.
+had it, as a plain tuple the garbage collector stops tracking (headers as tuples of pairs),
+and decoded and redacted into an `Entry` only when somebody reads it: `Journal.record`
+makes that tuple, `_entry` reads it back.
 """
 
 from __future__ import annotations
@@ -27,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from vidu_lipsync_mock.journal.exchange import Exchange
-from vidu_lipsync_mock.service.keys import key_fingerprint, redact
+from vidu_lipsync_mock.service.keys import bearer_token, key_fingerprint, redact
 
 __all__ = ["BODY_LIMIT", "Entry", "Journal", "bearer_token"]
 
@@ -68,28 +65,17 @@ class Entry:
 
     def json(self) -> Any:
         """The response body parsed as JSON, or None."""
-        if not self.response_body:
-            return None
-        try:
-            return json.loads(self.response_body)
-        except ValueError:
-            return None
+        return _parsed(self.response_body)
 
     def request_json(self) -> Any:
-        if not self.request_body:
-            return None
-        try:
-            return json.loads(self.request_body)
-        except ValueError:
-            return None
+        return _parsed(self.request_body)
 
 
-def bearer_token(value: str | None) -> str | None:
-    """The token of a `Bearer` authorization value, or None."""
-    if not value:
+def _parsed(body: str | None) -> Any:
+    try:
+        return json.loads(body) if body else None
+    except ValueError:
         return None
-    scheme, _, token = value.strip().partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def _redacted_headers(headers: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -181,11 +167,8 @@ class Journal:
     def record(self, exchange: Exchange, ended: float) -> None:
         """Keep one exchange, once (later calls for the same exchange do nothing).
 
-        `ended` is the host's performance counter when it ended; the caller reads it, so
-        the journal reads no clock. The same header lists come with most requests; each
-        entry holds one shared copy of them, so it is a few objects instead of some thirty,
-        and a full journal costs less memory and far fewer cache misses when its oldest
-        entries are freed."""
+        `ended` is the host's performance counter when it ended (the journal reads no
+        clock). Most requests carry the same header lists, so entries share one copy."""
         if exchange.recorded:
             return
         exchange.recorded = True

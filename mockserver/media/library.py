@@ -57,6 +57,9 @@ CONTENT_TYPES: dict[str, str] = {
     ".png": "image/png",
 }
 
+#: What a sample name may not hold: it comes from a URL, and must not leave the directory.
+_UNSAFE = ("/", "\\", "\x00", "..")
+
 # Extensions whose bytes are ISO-BMFF and so can be described by `probe_mp4`.
 _ISO_BMFF = frozenset({".mp4", ".m4a"})
 
@@ -159,19 +162,9 @@ class MediaLibrary:
         Names come from URLs, so anything that could step outside the directory is refused
         before touching the filesystem rather than resolved and checked afterwards.
         """
-        if (
-            not name
-            or "/" in name
-            or "\\" in name
-            or "\x00" in name
-            or ".." in name
-            or name.startswith(".")
-        ):
-            raise KeyError(name)
-        if Path(name).suffix.lower() not in CONTENT_TYPES:
-            raise KeyError(name)
+        unsafe = not name or name.startswith(".") or any(c in name for c in _UNSAFE)
         candidate = self._directory / name
-        if not candidate.is_file():
+        if unsafe or Path(name).suffix.lower() not in CONTENT_TYPES or not candidate.is_file():
             raise KeyError(name)
         return candidate
 

@@ -27,6 +27,14 @@ def _check_reachable(target: float) -> None:
         )
 
 
+def _check_settable(timestamp: float, current: float) -> None:
+    if not timestamp >= current:  # NaN too
+        raise ValueError(
+            f"a clock only moves forward; {timestamp!r} is before the current time {current!r}"
+        )
+    _check_reachable(timestamp)
+
+
 class Clock(ABC):
     """Unix time in seconds, plus an offset that only ever grows.
 
@@ -63,11 +71,7 @@ class Clock(ABC):
     def set(self, timestamp: float) -> float:
         """Jump to an absolute Unix time, which must not be in the clock's past."""
         current = self.now()
-        if not timestamp >= current:  # NaN too
-            raise ValueError(
-                f"a clock only moves forward; {timestamp!r} is before the current time {current!r}"
-            )
-        _check_reachable(timestamp)
+        _check_settable(timestamp, current)
         return self.advance(timestamp - current)
 
     def describe(self) -> dict[str, object]:
@@ -132,13 +136,7 @@ class ManualClock(Clock):
     def set(self, timestamp: float) -> float:
         """Exact, unlike base-plus-offset arithmetic: `set(t)` then `now() == t`."""
         with self._lock:
-            current = self._start + self._offset
-            if not timestamp >= current:  # NaN too
-                raise ValueError(
-                    f"a clock only moves forward; {timestamp!r} is before the current time "
-                    f"{current!r}"
-                )
-            _check_reachable(timestamp)
+            _check_settable(timestamp, self._start + self._offset)
             self._start, self._offset = timestamp, 0.0
         return timestamp
 

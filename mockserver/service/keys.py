@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from vidu_lipsync_mock.service.errors import authentication_failed
 
-__all__ = ["KEY_PATTERN", "KeyPolicy", "key_fingerprint", "make_api_key", "redact"]
+__all__ = ["KEY_PATTERN", "KeyPolicy", "bearer_token", "key_fingerprint", "make_api_key", "redact"]
 
 #: `mdlx-` and about 48 letters and digits; we accept 32 to 64 so near-miss lengths of real
 #: keys pass while obviously fake ones (`mdlx-test`) do not.
@@ -32,6 +32,14 @@ def make_api_key(seed_text: str | None = None) -> str:
         return "mdlx-" + "".join(secrets.choice(_ALPHABET) for _ in range(48))
     body = "".join(ch for ch in seed_text if ch in _ALPHABET)[:48]
     return "mdlx-" + body.ljust(48, "0")
+
+
+def bearer_token(value: str | None) -> str | None:
+    """The token of a `Bearer` authorization value, or None."""
+    if not value:
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def redact(key: str) -> str:
@@ -73,13 +81,8 @@ class KeyPolicy:
         return token
 
     def _check(self, header: str) -> str:
-        if not header.strip():
-            raise authentication_failed()
-        scheme, _, token = header.strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise authentication_failed()
-        if not KEY_PATTERN.fullmatch(token):
+        token = bearer_token(header)
+        if token is None or not KEY_PATTERN.fullmatch(token):
             raise authentication_failed()
         if self.allowed is not None and token not in self.allowed:
             raise authentication_failed()

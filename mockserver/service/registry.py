@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ModelCard", "ModelSpec", "Registry", "ResultSpec", "load_spec"]
 
+#: What a model description's `result` says, each a non-empty string.
+_RESULT_KEYS = ("type", "format", "file_name", "content_type", "sample")
+
 SCHEMA_SUFFIX = ".api_schema.json"
 CARD_SUFFIX = ".model.json"
 
@@ -120,21 +123,13 @@ def _card(card: Mapping[str, Any], model_id: str, source: str) -> ModelCard:
     result = card.get("result")
     if not isinstance(result, Mapping):
         raise ValueError(f"{source}: the model description needs a 'result' object")
-    where = f"{source} result"
+    texts = {key: _text(card, key, source) for key in ("name", "category", "description")}
     return ModelCard(
         slug=model_id,
-        name=_text(card, "name", source),
         provider_slug=model_id.split("/", 1)[0],
-        category=_text(card, "category", source),
-        description=_text(card, "description", source),
         docs_url=_text(card, "docs_url", source),
-        result=ResultSpec(
-            type=_text(result, "type", where),
-            format=_text(result, "format", where),
-            file_name=_text(result, "file_name", where),
-            content_type=_text(result, "content_type", where),
-            sample=_text(result, "sample", where),
-        ),
+        result=ResultSpec(**{key: _text(result, key, f"{source} result") for key in _RESULT_KEYS}),
+        **texts,
     )
 
 

@@ -1,4 +1,4 @@
-"""Tasks, how they progress, and the thread-safe store that keeps them.
+"""Tasks: their statuses, how they progress, and the lifecycle rules.
 
 A task's status is never pushed by a background thread: it is *derived* from the clock (or
 from the number of polls) whenever somebody looks, and the first time a later status is
@@ -13,7 +13,7 @@ import functools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import Enum
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -119,11 +119,7 @@ class ByClock(Progression):
         return end if math.isfinite(end) else None
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "kind": self.name,
-            "pending_seconds": self.pending_seconds,
-            "processing_seconds": self.processing_seconds,
-        }
+        return {"kind": self.name, **asdict(self)}
 
 
 @dataclass(frozen=True)
@@ -145,11 +141,7 @@ class ByPolls(Progression):
         )
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "kind": self.name,
-            "processing_on": self.processing_on,
-            "terminal_on": self.terminal_on,
-        }
+        return {"kind": self.name, **asdict(self)}
 
 
 @dataclass(frozen=True)
@@ -193,11 +185,8 @@ def progression_from_name(kind: str, **options: Any) -> Progression:
 
 
 class TaskSnapshot(NamedTuple):
-    """A consistent, immutable view of one task at one moment, safe to hand across threads.
-
-    A named tuple rather than a frozen dataclass: one is made on every poll, and a tuple
-    is several times cheaper to build.
-    """
+    """A consistent, immutable view of one task at one moment, safe to hand across threads
+    (a named tuple: one is made on every poll, and a tuple is the cheapest to build)."""
 
     task_id: str
     model_id: str
@@ -233,9 +222,8 @@ class TaskSnapshot(NamedTuple):
 
 @dataclass(eq=False, slots=True)
 class Task:
-    """A task as the lifecycle rules work on it. The store keeps tasks in a flatter form
-    (see `store`) and makes one of these only to apply a rule, under its lock; what it
-    hands out is a `TaskSnapshot` of the record (`TaskStore._snapshot`)."""
+    """A task as the lifecycle rules work on it: the store keeps flat records (`records`),
+    makes one of these only to apply a rule, and hands out `TaskSnapshot`s."""
 
     task_id: str
     model_id: str

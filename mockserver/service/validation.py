@@ -13,8 +13,9 @@ compiler against the `jsonschema` library as an oracle on valid/invalid verdicts
 from __future__ import annotations
 
 import math
+import operator
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,76 +28,41 @@ from vidu_lipsync_mock.service.errors import (
 
 __all__ = ["SUPPORTED", "TYPE_WORDS", "Validator", "compile_schema"]
 
-SUPPORTED = frozenset(
-    {
-        "type",
-        "properties",
-        "required",
-        "items",
-        "enum",
-        "const",
-        "minLength",
-        "maxLength",
-        "pattern",
-        "minimum",
-        "maximum",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "minItems",
-        "maxItems",
-        "additionalProperties",
-    }
-)
-
 #: How the provider words each JSON type in "must be …" messages.
 TYPE_WORDS = {
-    "string": "a string",
-    "integer": "an integer",
-    "number": "a number",
-    "boolean": "a boolean",
-    "array": "an array",
-    "object": "an object",
+    **{name: f"a {name}" for name in ("string", "number", "boolean")},
+    **{name: f"an {name}" for name in ("integer", "array", "object")},
     "null": "null",
 }
 
 
-def _is_type(value: object, name: str) -> bool:
-    if name == "string":
-        return isinstance(value, str)
-    if name == "boolean":
-        return isinstance(value, bool)
-    if name == "integer":
-        if isinstance(value, bool):
-            return False
-        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-    if name == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if name == "array":
-        return isinstance(value, list)
-    if name == "object":
-        return isinstance(value, dict)
-    if name == "null":
-        return value is None
-    return True
+def _is_integer(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
-#: One test per type name, for the common schema that names a single type: a request's
-#: every field is checked against its type, so this is the validator's innermost call.
+#: One test per type name: a request's every field is checked against its type, so this is
+#: the validator's innermost call.
 _TYPE_TESTS: Mapping[str, Callable[[object], bool]] = {
     "string": lambda value: isinstance(value, str),
     "boolean": lambda value: isinstance(value, bool),
-    "integer": lambda value: _is_type(value, "integer"),
-    "number": lambda value: _is_type(value, "number"),
+    "integer": _is_integer,
+    "number": lambda value: isinstance(value, (int, float)) and not isinstance(value, bool),
     "array": lambda value: isinstance(value, list),
     "object": lambda value: isinstance(value, dict),
     "null": lambda value: value is None,
 }
 
 
+def _anything(value: object) -> bool:
+    return True
+
+
 def _type_test(names: Sequence[str]) -> Callable[[object], bool]:
-    if len(names) == 1 and names[0] in _TYPE_TESTS:
-        return _TYPE_TESTS[names[0]]
-    return lambda value: any(_is_type(value, n) for n in names)
+    """The test for a value of any of `names` (a name JSON Schema does not know: anything)."""
+    tests = [_TYPE_TESTS.get(name, _anything) for name in names]
+    return tests[0] if len(tests) == 1 else lambda value: any(test(value) for test in tests)
 
 
 def _json_equal(a: object, b: object) -> bool:
@@ -123,10 +89,9 @@ Check = Callable[[Any, str], ApiError | None]
 class Validator:
     """A compiled schema: call `first_error(body)` for the error the provider would give.
 
-    `_quick`, when the schema is simple enough to have one, answers "valid or not" in one
-    call; `validate` asks it first and walks the full tree of checks only for a body it
-    rejects, to find the provider's message. Most bodies are valid, and the tree is a
-    dozen calls deep."""
+    Most bodies are valid, so `validate` asks `_quick` (a one-call test, for a schema
+    simple enough to have one) first, and walks the tree of checks only to word an error.
+    """
 
     schema: Mapping[str, Any]
     _check: Check
@@ -178,7 +143,7 @@ def _compile(schema: Mapping[str, Any]) -> Check:
 
         checks.append(check_enum)
 
-    checks.extend(_string_checks(schema))
+    checks.extend(_size_checks(schema))
     checks.extend(_number_checks(schema))
     checks.extend(_array_checks(schema))
     checks.extend(_object_checks(schema))
@@ -195,31 +160,36 @@ def _compile(schema: Mapping[str, Any]) -> Check:
     return run
 
 
-def _string_checks(schema: Mapping[str, Any]) -> list[Check]:
+#: The size keywords: what they bound, how a size breaks them, and the message's words.
+_SIZES: tuple[tuple[str, type[Sized], Callable[[int, int], bool], str, str], ...] = (
+    ("minLength", str, operator.lt, "must be at least {} long", "character"),
+    ("maxLength", str, operator.gt, "must be at most {} long", "character"),
+    ("minItems", list, operator.lt, "must have at least {}", "item"),
+    ("maxItems", list, operator.gt, "must have at most {}", "item"),
+)
+
+
+def _size_checks(schema: Mapping[str, Any]) -> list[Check]:
     checks: list[Check] = []
-    min_length = schema.get("minLength")
-    max_length = schema.get("maxLength")
+    for keyword, kind, breaks, words, unit in _SIZES:
+        limit = schema.get(keyword)
+        if limit is None:
+            continue
+
+        def check_size(
+            value: Any,
+            path: str,
+            limit: int = limit,
+            kind: type[Sized] = kind,
+            breaks: Callable[[int, int], bool] = breaks,
+            message: str = words.format(_plural(limit, unit)),
+        ) -> ApiError | None:
+            if isinstance(value, kind) and breaks(len(value), limit):
+                return value_out_of_range(f"parameter '{path}' {message}")
+            return None
+
+        checks.append(check_size)
     pattern = schema.get("pattern")
-    if min_length is not None:
-
-        def check_min(value: Any, path: str) -> ApiError | None:
-            if isinstance(value, str) and len(value) < min_length:
-                return value_out_of_range(
-                    f"parameter '{path}' must be at least {_plural(min_length, 'character')} long"
-                )
-            return None
-
-        checks.append(check_min)
-    if max_length is not None:
-
-        def check_max(value: Any, path: str) -> ApiError | None:
-            if isinstance(value, str) and len(value) > max_length:
-                return value_out_of_range(
-                    f"parameter '{path}' must be at most {_plural(max_length, 'character')} long"
-                )
-            return None
-
-        checks.append(check_max)
     if pattern is not None:
         compiled = re.compile(pattern)
 
@@ -232,15 +202,25 @@ def _string_checks(schema: Mapping[str, Any]) -> list[Check]:
     return checks
 
 
+#: The number keywords: how a value meets the bound, and the message's words.
+_BOUNDS: tuple[tuple[str, Callable[[float, float], bool], str], ...] = (
+    ("minimum", operator.ge, "greater than or equal to"),
+    ("maximum", operator.le, "less than or equal to"),
+    ("exclusiveMinimum", operator.gt, "greater than"),
+    ("exclusiveMaximum", operator.lt, "less than"),
+)
+
+#: The JSON Schema keywords understood here; anything else in a schema is ignored.
+SUPPORTED = frozenset(
+    [keyword for keyword, *_ in (*_SIZES, *_BOUNDS)]
+    + ["type", "properties", "required", "additionalProperties", "items", "enum", "const"]
+    + ["pattern"]
+)
+
+
 def _number_checks(schema: Mapping[str, Any]) -> list[Check]:
-    bounds: list[tuple[str, Callable[[float, float], bool], str]] = [
-        ("minimum", lambda v, b: v >= b, "greater than or equal to"),
-        ("maximum", lambda v, b: v <= b, "less than or equal to"),
-        ("exclusiveMinimum", lambda v, b: v > b, "greater than"),
-        ("exclusiveMaximum", lambda v, b: v < b, "less than"),
-    ]
     checks: list[Check] = []
-    for keyword, ok, words in bounds:
+    for keyword, ok, words in _BOUNDS:
         bound = schema.get(keyword)
         if bound is None or isinstance(bound, bool):
             continue
@@ -266,28 +246,6 @@ def _number_checks(schema: Mapping[str, Any]) -> list[Check]:
 
 def _array_checks(schema: Mapping[str, Any]) -> list[Check]:
     checks: list[Check] = []
-    min_items = schema.get("minItems")
-    max_items = schema.get("maxItems")
-    if min_items is not None:
-
-        def check_min_items(value: Any, path: str) -> ApiError | None:
-            if isinstance(value, list) and len(value) < min_items:
-                return value_out_of_range(
-                    f"parameter '{path}' must have at least {_plural(min_items, 'item')}"
-                )
-            return None
-
-        checks.append(check_min_items)
-    if max_items is not None:
-
-        def check_max_items(value: Any, path: str) -> ApiError | None:
-            if isinstance(value, list) and len(value) > max_items:
-                return value_out_of_range(
-                    f"parameter '{path}' must have at most {_plural(max_items, 'item')}"
-                )
-            return None
-
-        checks.append(check_max_items)
     items = schema.get("items")
     if isinstance(items, Mapping):
         item_check = _compile(items)
@@ -376,11 +334,8 @@ _QUICK_PROPERTY_WORDS = frozenset({"type", "minLength", "maxLength"})
 def _quick_test(schema: Mapping[str, Any]) -> Callable[[object], bool] | None:
     """A one-call validity test for the common shape of a request schema: an object
     whose properties are strings with length bounds. None for any other shape."""
-    if schema.get("type") != "object" or (set(schema) & SUPPORTED) - {
-        "type",
-        "properties",
-        "required",
-    }:
+    others = (set(schema) & SUPPORTED) - {"type", "properties", "required"}
+    if schema.get("type") != "object" or others:
         return None
     fields: list[tuple[str, int, float]] = []
     for name, sub in dict(schema.get("properties", {})).items():

@@ -573,6 +573,32 @@ def test_stored_tasks_are_out_of_the_garbage_collectors_way() -> None:
     assert not [p for p in store._params.values() if gc.is_tracked(p)]
 
 
+def test_policies_past_the_interning_limit_are_kept_per_task() -> None:
+    """Past `POLICY_LIMIT` distinct policies, and for a policy that cannot be hashed, each
+    task keeps its own: every task still follows and reports its policy, and a task moved
+    to an interned policy lets go of its own."""
+
+    class OwnPolicy(Manual):
+        __hash__ = None  # type: ignore[assignment]
+
+    store = TaskStore()
+    store.POLICY_LIMIT = 2
+    timings = [ByClock(float(i), 1.0) for i in range(4)]
+    for i, progression in enumerate([*timings, OwnPolicy()]):
+        add(store, f"t{i}", progression=progression)
+    assert len(store._policies) == 2
+    assert set(store._own_policies) == {"t2", "t3", "t4"}
+    for i, progression in enumerate(timings):
+        snapshot = look(store, f"t{i}", T0 + i + 0.5)
+        assert snapshot.progression == progression.describe()
+        assert snapshot.status is PROCESSING
+        assert snapshot.scheduled_end == T0 + i + 1.0
+    assert look(store, "t4", T0 + 99).status is PENDING
+    store.set_progression("t3", timings[0], T0 + 3.5)
+    assert set(store._own_policies) == {"t2", "t4"}
+    assert look(store, "t3", T0 + 3.5).progression == timings[0].describe()
+
+
 def test_a_store_that_never_fills_keeps_its_bookkeeping_bounded() -> None:
     store = TaskStore(max_tasks=1_000_000)
     for i in range(6_000):
