@@ -253,9 +253,14 @@ class MockState:
         """What `GET /api/v1/team/balance` answers: the key's team's credit in USD."""
         return float(self.accounts.balance(api_key))
 
-    def set_balance(self, ref: str, amount: Any) -> TeamBalance:
-        """Set a team's balance by key fingerprint, team id or name (never a key)."""
-        return self.accounts.set_balance(ref, amount)
+    def account(self, key_or_ref: str) -> TeamBalance:
+        """A team's account, named by a key, its fingerprint, or the team's id or name."""
+        return self.accounts.account(self.accounts.ref_for(key_or_ref))
+
+    def set_balance(self, key_or_ref: str, amount: Any) -> TeamBalance:
+        """Set what a team can spend, named as `account` names it; a negative amount puts
+        it in arrears (every submit 402)."""
+        return self.accounts.set_balance(self.accounts.ref_for(key_or_ref), amount)
 
     def upload(self, api_key: str, filename: str | None, data: bytes) -> Upload:
         """Keep a file for the key's team (`POST /api/v1/media/files`)."""
