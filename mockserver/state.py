@@ -95,7 +95,7 @@ class MockState:
         )
         self.crashes: list[Crash] = []
         self.faults = FaultEngine(config.seed)
-        self.limiter = RateLimiter(config.rate_limit)
+        self.limiter = RateLimiter(config.rate_limit, retry_after_header=config.retry_after_header)
         self.max_concurrent_tasks = config.max_concurrent_tasks
         self.journal = Journal(config.journal_max_entries)
         self.admission = Admission(
@@ -176,7 +176,11 @@ class MockState:
         if self.max_concurrent_tasks and (
             self.store.unfinished_count(api_key, now) >= self.max_concurrent_tasks
         ):
-            raise concurrency_error(self.max_concurrent_tasks, verdict)
+            raise concurrency_error(
+                self.max_concurrent_tasks,
+                verdict,
+                retry_after_header=self.limiter.retry_after_header,
+            )
         if progression is None and effects is NO_EFFECTS:
             policy = self.default_progression
         else:
