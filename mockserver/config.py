@@ -79,8 +79,9 @@ class MockConfig:
     processing_on_poll: int = _opt(2, "Poll that first answers processing (polls progression).")
     terminal_on_poll: int = _opt(4, "Poll that first answers the outcome (polls progression).")
     retention_seconds: float = _opt(
-        86_400.0,
-        "How long a finished task, its result file and an uploaded file are kept.",
+        604_800.0,
+        "How long a finished task, its result file and an uploaded file are kept (the "
+        "provider: task outputs expire after 7 days).",
     )
     max_tasks: int = _opt(
         200_000, "Most task records kept at once; the oldest finished ones go first."
