@@ -78,6 +78,18 @@ def _filename(params: dict[str, str]) -> str | None:
     return params.get("filename")
 
 
+def _closing(body: bytes, marker: bytes, start: int) -> int:
+    """Where the part starting at `start` ends: the next CRLF and delimiter followed by a
+    line break or `--` (the boundary's text alone inside the data does not end it)."""
+    position = body.find(marker, start)
+    while position >= 0:
+        after = body[position + len(marker) : position + len(marker) + 2]
+        if after in (b"\r\n", b"--"):
+            return position
+        position = body.find(marker, position + 1)
+    raise _malformed("a part is not closed by the boundary")
+
+
 def read_file_part(body: bytes, content_type: str | None) -> FilePart:
     """The `file` part of a form: 415 when the body is not a form, 400 when it is
     malformed, has too many parts or no `file` part."""
@@ -96,9 +108,7 @@ def read_file_part(body: bytes, content_type: str | None) -> FilePart:
             raise _malformed(f"a part's headers are missing or over {MAX_PART_HEADER_BYTES} bytes")
         params = _disposition(body[position + 2 : head_end])
         data_start = head_end + 4
-        data_end = body.find(b"\r\n" + delimiter, data_start)
-        if data_end < 0:
-            raise _malformed("a part is not closed by the boundary")
+        data_end = _closing(body, b"\r\n" + delimiter, data_start)
         if params is not None and params.get("name") == "file":
             return FilePart(_filename(params), body[data_start:data_end])
         position = data_end + 2 + len(delimiter)
