@@ -137,14 +137,24 @@ class PublicApi:
                 "submit",
                 self.submit,
                 refused_as=UNROUTED,
+                exists=self._served,
             ),
             PublicRoute(
-                "/api/v1/{provider}/{model}", ("POST",), "submit", self.submit, refused_as=UNROUTED
+                "/api/v1/{provider}/{model}",
+                ("POST",),
+                "submit",
+                self.submit,
+                refused_as=UNROUTED,
+                exists=self._served,
             ),
             PublicRoute("/files/{task_id}/{filename}", read, "download", self.result_file),
             PublicRoute("/media/{name}", read, "sample", self.sample_file, owns_prefix=True),
             PublicRoute("/openapi.json", read, "openapi", self.openapi),
         )
+
+    def _served(self, params: tuple[str, ...]) -> bool:
+        """Whether a model path names a served model (else another method is a 404)."""
+        return self.state.registry.get("/".join(params)) is not None
 
     def submit(self, request: Incoming) -> Reply:
         state = self.state
