@@ -27,6 +27,8 @@ __all__ = [
 
 HERE = Path(__file__).resolve().parent
 MODEL = "vidu/lip-sync"
+#: Credit no benchmark can spend: unfinished tasks hold their price.
+CREDIT = "1000000000"
 
 
 def _rss_bytes() -> int:
@@ -55,7 +57,7 @@ def measure_tasks(n: int, cycles: int) -> dict[str, Any]:
     from vidu_lipsync_mock.config import MockConfig
     from vidu_lipsync_mock.state import MockState
 
-    state = MockState(MockConfig(clock="manual", rate_limit=0))
+    state = MockState(MockConfig(clock="manual", rate_limit=0, starting_credit=CREDIT))
     state.submit(MODEL, _params(-1), _key(0))  # warm every lazy cache
     state.advance(state.config.retention_seconds + 10)
     state.store.sweep(state.now())
@@ -104,7 +106,7 @@ def measure_journal(n: int) -> dict[str, Any]:
 
     from vidu_lipsync_mock import LipSyncMock
 
-    mock = LipSyncMock(clock="manual", rate_limit=0, progression="manual")
+    mock = LipSyncMock(clock="manual", rate_limit=0, progression="manual", starting_credit=CREDIT)
 
     async def run() -> dict[str, Any]:
         transport = httpx.ASGITransport(app=mock.app)
@@ -144,7 +146,13 @@ def measure_full_store(max_tasks: int, probes: int) -> dict[str, Any]:
     from vidu_lipsync_mock.state import MockState
 
     state = MockState(
-        MockConfig(clock="manual", rate_limit=0, progression="manual", max_tasks=max_tasks)
+        MockConfig(
+            clock="manual",
+            rate_limit=0,
+            progression="manual",
+            max_tasks=max_tasks,
+            starting_credit=CREDIT,
+        )
     )
     warm = min(max_tasks // 2, 200)  # the same submit into a (nearly) empty store
     for i in range(20):

@@ -86,6 +86,7 @@ class MockState:
             starting_credit=config.starting_credit,
             charge=config.billing_amount,
             max_teams=config.max_teams,
+            max_holds=config.max_tasks,  # a hold per unfinished task the store keeps
             outcome_of=self._outcome_of,
         )
         self.uploads = Uploads(
