@@ -187,6 +187,8 @@ def mock_server_argv() -> list[str]:
         "0",
         "--rate-limit",
         "0",
+        "--starting-credit",  # tasks held forever (manual progression) must not run out
+        "1000000000",
         "--progression",
         "manual",
         "--log-level",

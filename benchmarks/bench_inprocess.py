@@ -90,7 +90,13 @@ def summarize(samples_ns: Sequence[int]) -> Timing:
 def bench_mock(**settings: Any) -> LipSyncMock:
     """A mock as the server benchmark runs it: no rate limit, manual progression, journal
     on, and one fault rule that never fires."""
-    mock = LipSyncMock(rate_limit=0, progression="manual", clock="manual", **settings)
+    mock = LipSyncMock(
+        rate_limit=0,
+        progression="manual",
+        clock="manual",
+        starting_credit="1000000000",  # unfinished tasks hold credit: never run out
+        **settings,
+    )
     mock.add_fault(dict(NEVER_MATCHING_RULE))
     return mock
 

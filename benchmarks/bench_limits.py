@@ -96,6 +96,7 @@ def waves(quick: bool) -> list[Wave]:
 
 def start_server(flags: list[str]) -> tuple[subprocess.Popen[bytes], int]:
     argv = [sys.executable, "-m", "vidu_lipsync_mock", "serve", "--port", "0", "--rate-limit", "0"]
+    argv += ["--starting-credit", "1000000000"]
     argv += flags
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert process.stdout is not None

@@ -3,7 +3,7 @@ tail latency. Same arguments as `vidu-lipsync-mock`; on exit (Ctrl-C or SIGINT) 
 to stderr how many collections of each generation ran and the longest pause:
 
     taskset -c 0 python benchmarks/gc_pauses.py serve --port 0 --rate-limit 0 \
-        --progression manual
+        --starting-credit 1000000000 --progression manual
     # ... load it with wrk from another core, then Ctrl-C:
     gc gen2: 7 collections, longest 268.9 ms, total 953 ms; gen0/1: 1011, longest 6.5 ms
 """

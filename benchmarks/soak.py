@@ -108,6 +108,8 @@ def start_server(args: argparse.Namespace, stderr: IO[str]) -> Server:
         "0",
         "--rate-limit",
         "0",
+        "--starting-credit",
+        "1000000000",
         "--profile",
         args.profile,
         "--seed",

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["banner", "build_parser", "main", "tls_banner"]
 
-_HANDLED_BY_HAND = {"api_keys", "faults"}
+_HANDLED_BY_HAND = {"api_keys", "faults", "teams"}
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:

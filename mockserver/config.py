@@ -17,6 +17,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 from vidu_lipsync_mock.faults import FaultError, Rule
 from vidu_lipsync_mock.faults.profiles import PROFILES
+from vidu_lipsync_mock.service.accounts import Accounts
 
 __all__ = ["PRESETS", "ConfigError", "MockConfig", "load_toml"]
 
@@ -78,7 +79,9 @@ class MockConfig:
     processing_on_poll: int = _opt(2, "Poll that first answers processing (polls progression).")
     terminal_on_poll: int = _opt(4, "Poll that first answers the outcome (polls progression).")
     retention_seconds: float = _opt(
-        86_400.0, "How long a finished task and its result file are kept (the provider: 24 h)."
+        604_800.0,
+        "How long a finished task, its result file and an uploaded file are kept (the "
+        "provider: task outputs expire after 7 days).",
     )
     max_tasks: int = _opt(
         200_000, "Most task records kept at once; the oldest finished ones go first."
@@ -87,7 +90,32 @@ class MockConfig:
     api_keys: tuple[str, ...] | None = _opt(
         None, "Allow-list of API keys; unset accepts any well-formed mdlx- key."
     )
-    billing_amount: str = _opt("0.2400", "What data.billing.amount reports for a finished task.")
+    billing_amount: str = _opt(
+        "0.2400", "What a task costs: data.billing.amount, and what its team is charged."
+    )
+    starting_credit: str = _opt(
+        "1000.0000", "Credit in USD each team starts with (GET /api/v1/team/balance)."
+    )
+    teams: Mapping[str, tuple[str, ...]] | None = _opt(
+        None,
+        "Teams by name, each a list of API keys that share credit, tasks and files (TOML: a "
+        "[teams] table); unset, every key is a team of its own.",
+    )
+    max_teams: int = _opt(
+        10_000, "Most teams with an account of their own kept at once (least recent go first)."
+    )
+    share_tasks_across_keys: bool = _opt(
+        False,
+        "Let any key poll any task and delete any file (before teams existed); off, another "
+        "team's task or file answers 404 as an unknown one.",
+    )
+    max_upload_bytes: int = _opt(
+        16 * 1024 * 1024, "Largest file POST /api/v1/media/files accepts (the provider: 16 MiB)."
+    )
+    retry_after_header: bool = _opt(
+        False,
+        "Add Retry-After to 429 answers (the provider documents only X-RateLimit-Reset).",
+    )
     seed: int | None = _opt(None, "Seed for task ids and every random draw, for replayable runs.")
     rate_limit: int = _opt(
         100, "Requests per minute per API key (the provider's default); 0 turns limiting off."
@@ -180,6 +208,14 @@ class MockConfig:
             raise ConfigError("journal_max_entries must be positive")
         if self.max_tasks < 1 or self.max_body_bytes < 1:
             raise ConfigError("max_tasks and max_body_bytes must be positive")
+        if self.max_teams < 1 or self.max_upload_bytes < 1:
+            raise ConfigError("max_teams and max_upload_bytes must be positive")
+        try:
+            Accounts(
+                teams=self.teams, starting_credit=self.starting_credit, charge=self.billing_amount
+            )
+        except ValueError as error:
+            raise ConfigError(f"teams, starting_credit or billing_amount: {error}") from None
         for name in ("head_timeout_seconds", "body_timeout_seconds", "keep_alive_seconds"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be positive")
@@ -246,6 +282,13 @@ def _coerce(name: str, annotation: object, value: Any) -> Any:
         if "None" in text:
             return None
         raise ConfigError(f"{name} cannot be empty")
+    if name == "teams":
+        if not isinstance(value, Mapping) or not all(
+            isinstance(keys, (list, tuple)) and all(isinstance(k, str) for k in keys)
+            for keys in value.values()
+        ):
+            raise ConfigError("teams must be a table of team names to lists of API keys")
+        return {str(team): tuple(keys) for team, keys in value.items()}
     if name == "faults":
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, dict) for v in value):
             raise ConfigError("faults must be a list of tables (TOML [[faults]])")

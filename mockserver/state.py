@@ -11,7 +11,6 @@ new one.
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,9 +21,11 @@ from vidu_lipsync_mock.faults.profiles import profile_rules
 from vidu_lipsync_mock.journal.journal import Journal
 from vidu_lipsync_mock.media.library import MediaLibrary, ResultMedia
 from vidu_lipsync_mock.service import magic
+from vidu_lipsync_mock.service.accounts import Accounts, TeamBalance
 from vidu_lipsync_mock.service.admission import Admission
 from vidu_lipsync_mock.service.clock import Clock, clock_from_name
 from vidu_lipsync_mock.service.errors import ApiError, echo, task_not_found
+from vidu_lipsync_mock.service.ids import IdSource
 from vidu_lipsync_mock.service.keys import KeyPolicy
 from vidu_lipsync_mock.service.quotas import RateLimiter, Verdict, concurrency_error
 from vidu_lipsync_mock.service.registry import ModelSpec, Registry
@@ -40,6 +41,7 @@ from vidu_lipsync_mock.service.tasks import (
     TaskStatus,
     TransitionError,
 )
+from vidu_lipsync_mock.service.uploads import Upload, Uploads
 
 __all__ = ["Crash", "MockState"]
 
@@ -78,14 +80,32 @@ class MockState:
         self.keys = KeyPolicy(config.api_keys)
         self.store = TaskStore(max_tasks=config.max_tasks)
         self.default_progression: Progression = self._progression_from_config()
-        self._rng = random.Random(config.seed)
+        self.ids = IdSource(config.seed)
+        self.accounts = Accounts(
+            teams=config.teams,
+            starting_credit=config.starting_credit,
+            charge=config.billing_amount,
+            max_teams=config.max_teams,
+            max_holds=config.max_tasks,  # a hold per unfinished task the store keeps
+            outcome_of=self._outcome_of,
+        )
+        self.uploads = Uploads(
+            self.ids,
+            max_file_bytes=config.max_upload_bytes,
+            retention_seconds=config.retention_seconds,
+        )
         self.crashes: list[Crash] = []
         self.faults = FaultEngine(config.seed)
-        self.limiter = RateLimiter(config.rate_limit)
+        self.limiter = RateLimiter(config.rate_limit, retry_after_header=config.retry_after_header)
         self.max_concurrent_tasks = config.max_concurrent_tasks
         self.journal = Journal(config.journal_max_entries)
         self.admission = Admission(
-            self.keys, self.limiter, self.clock, self.registry, config.max_body_bytes
+            self.keys,
+            self.limiter,
+            self.clock,
+            self.registry,
+            config.max_body_bytes,
+            upload_bytes=config.max_upload_bytes,
         )
         if config.profile:
             self.use_profile(config.profile)
@@ -112,10 +132,23 @@ class MockState:
     # -- identity -----------------------------------------------------------------------
 
     def new_task_id(self) -> str:
-        """`task-` and 24 lower-case hex digits (96 random bits); drawn from the seeded
-        generator so that a replay with the same seed hands out the same ids."""
-        # One C call on the shared generator: atomic under the GIL, so no lock is needed.
-        return f"task-{self._rng.getrandbits(96):024x}"
+        """`task-` and 24 lower-case hex digits: unguessable, or the seed's sequence."""
+        return self.ids.task_id()
+
+    def same_team(self, owner_key: str, api_key: str | None) -> bool:
+        """Whether `api_key` may see what `owner_key` made: the same key or team, any key
+        when `share_tasks_across_keys` is on, and the Python API (no key) always."""
+        return (
+            api_key is None
+            or owner_key == api_key
+            or self.config.share_tasks_across_keys
+            or self.accounts.team_of(owner_key) == self.accounts.team_of(api_key)
+        )
+
+    def _outcome_of(self, task_id: str) -> TaskStatus | None:
+        """How a task holding credit stands (None when gone), for the accounts."""
+        snapshot = self.store.observe(task_id, self.clock.now(), poll=False)
+        return None if snapshot is None else snapshot.status
 
     # -- the client's operations --------------------------------------------------------
 
@@ -144,7 +177,11 @@ class MockState:
         if self.max_concurrent_tasks and (
             self.store.unfinished_count(api_key, now) >= self.max_concurrent_tasks
         ):
-            raise concurrency_error(self.max_concurrent_tasks, verdict)
+            raise concurrency_error(
+                self.max_concurrent_tasks,
+                verdict,
+                retry_after_header=self.limiter.retry_after_header,
+            )
         if progression is None and effects is NO_EFFECTS:
             policy = self.default_progression
         else:
@@ -156,9 +193,11 @@ class MockState:
         )
         outcome = SUCCESS if effects.fail_message is None else Outcome(FAILED, effects.fail_message)
         while True:
+            task_id = self.new_task_id()
+            self.accounts.reserve(api_key, task_id)  # the provider's 402, creating nothing
             try:
                 return self.store.create(
-                    self.new_task_id(),
+                    task_id,
                     spec.model_id,
                     api_key,
                     dict(params),
@@ -170,7 +209,11 @@ class MockState:
                     result_fault=effects.result_fault,
                 )
             except DuplicateTaskId:  # 96 random bits: in practice, never
+                self.accounts.release(task_id)
                 continue
+            except BaseException:
+                self.accounts.release(task_id)
+                raise
 
     @staticmethod
     def _progression_with(base: Progression, effects: TaskEffects) -> Progression:
@@ -209,6 +252,43 @@ class MockState:
         the resource entry says of it (read off the file once)."""
         return self.media.result(self.model(model_id).card.result)
 
+    # -- the team's account and files ------------------------------------------------
+
+    def balance(self, api_key: str) -> float:
+        """What `GET /api/v1/team/balance` answers: the key's team's credit in USD."""
+        return float(self.accounts.balance(api_key))
+
+    def account(self, key_or_ref: str) -> TeamBalance:
+        """A team's account, named by a key, its fingerprint, or the team's id or name."""
+        return self.accounts.account(self.accounts.ref_for(key_or_ref))
+
+    def set_balance(self, key_or_ref: str, amount: Any) -> TeamBalance:
+        """Set what a team can spend, named as `account` names it; a negative amount puts
+        it in arrears (every submit 402)."""
+        return self.accounts.set_balance(self.accounts.ref_for(key_or_ref), amount)
+
+    def upload(self, api_key: str, filename: str | None, data: bytes) -> Upload:
+        """Keep a file for the key's team (`POST /api/v1/media/files`)."""
+        team = self.accounts.team_of(api_key)
+        with self.uploads.slot(team):
+            return self.uploads.store(team, filename, data, self.clock.now())
+
+    def delete_upload(self, api_key: str, file_id: str) -> Upload:
+        """Delete a file of the key's team; any other file answers 404."""
+        now = self.clock.now()
+        if self.config.share_tasks_across_keys:
+            found = self.uploads.get(file_id, now)
+            if found is not None:
+                return self.uploads.delete(found.team, file_id, now)
+        return self.uploads.delete(self.accounts.team_of(api_key), file_id, now)
+
+    def uploaded(self, token: str, filename: str) -> Upload:
+        """The file a key-less upload link names, or 404."""
+        upload = self.uploads.get_by_url_token(token, self.clock.now())
+        if upload is None or upload.filename != filename:
+            raise ApiError(404, "Resource not found: no such file")
+        return upload
+
     # -- tasks, for tests and the admin API -----------------------------------------------
 
     def task(self, task_id: str) -> TaskSnapshot:
@@ -232,6 +312,8 @@ class MockState:
         snapshot = self.store.force(task_id, TaskStatus(status), self.clock.now(), error_message)
         if snapshot is None:
             raise task_not_found(task_id)
+        if snapshot.status.terminal:
+            self.accounts.conclude(task_id, succeeded=snapshot.status is TaskStatus.SUCCESS)
         return snapshot
 
     def set_progression(self, task_id: str, progression: Progression) -> TaskSnapshot:

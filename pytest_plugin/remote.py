@@ -18,6 +18,7 @@ import httpx
 from vidu_lipsync_mock.http.admin_routes import ADMIN_PREFIX
 from vidu_lipsync_mock.journal.journal import Entry
 from vidu_lipsync_mock.service.errors import ApiError
+from vidu_lipsync_mock.service.keys import key_fingerprint
 
 __all__ = ["RemoteJournal", "RemoteMock"]
 
@@ -56,6 +57,11 @@ class RemoteJournal:
         response = self._mock._http.get(ADMIN_PREFIX + "/journal.jsonl", params=filters)
         response.raise_for_status()
         return response.text
+
+
+def _team_ref(key_or_ref: str) -> str:
+    """A key's fingerprint; anything else (a fingerprint, a team) as it is."""
+    return key_fingerprint(key_or_ref) if key_or_ref.startswith("mdlx-") else key_or_ref
 
 
 class RemoteMock:
@@ -151,6 +157,26 @@ class RemoteMock:
 
     def fault_trace(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._call("GET", "/faults/trace")
+        return result
+
+    def account(self, key_or_ref: str) -> dict[str, Any]:
+        """A team's account, named by a key (fingerprinted here: a key never goes into a
+        URL), a key fingerprint, or the team's id or name."""
+        result: dict[str, Any] = self._call("GET", f"/accounts/{_team_ref(key_or_ref)}")
+        return result
+
+    def accounts(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", "/accounts")
+        return result
+
+    def balance(self, key_or_ref: str) -> float:
+        """What the team can spend, as `GET /api/v1/team/balance` answers its keys."""
+        return float(self.account(key_or_ref)["balance"])
+
+    def set_balance(self, key_or_ref: str, amount: float | str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(
+            "PUT", f"/accounts/{_team_ref(key_or_ref)}/balance", {"balance": amount}
+        )
         return result
 
     def tasks(self, status: str | None = None) -> list[dict[str, Any]]:

@@ -276,7 +276,9 @@ def _operation_markdown(path: str, method: str, operation: dict[str, Any]) -> li
         out.append(table(["parameter", "in", "required", "schema", "notes"], rows))
     body = operation.get("requestBody")
     if body:
-        schema = body["content"]["application/json"]["schema"]
+        media, entry = next(iter(body["content"].items()))
+        schema = entry["schema"]
+        kind = "JSON" if media == "application/json" else "Form"
         required = set(schema.get("required", []))
         rows = [
             [
@@ -289,11 +291,11 @@ def _operation_markdown(path: str, method: str, operation: dict[str, Any]) -> li
         ]
         need = "required" if body.get("required") else "optional"
         if rows:
-            out.append(f"JSON body ({need}):\n")
+            out.append(f"{kind} body ({need}):\n")
             out.append(table(["field", "required", "schema", "description"], rows))
         else:
             text = cell(schema.get("description", schema.get("type", "")))
-            out.append(f"JSON body ({need}): {text}\n")
+            out.append(f"{kind} body ({need}): {text}\n")
     rows = []
     for status, response in operation["responses"].items():
         content = response.get("content", {})
@@ -377,6 +379,9 @@ ADMIN_ANSWERS: dict[str, str] = {
     "force": "the task record; 409 if the lifecycle does not allow the move",
     "set_progression": "the task record",
     "crashes": "`[{method, path, traceback}]`",
+    "accounts": "`[{team, name, keys: [{fingerprint, redacted}], balance, held, spent, holds}]`",
+    "account": "one team, as in `GET /_mock/accounts`; 404 for a ref that is neither",
+    "set_balance": "the team, as in `GET /_mock/accounts`",
 }
 
 #: The Python each admin handler amounts to, where it is not `mock.<handler>(...)`.
@@ -388,6 +393,7 @@ ADMIN_PYTHON: dict[str, str] = {
     "clear_journal": "`mock.journal.clear()`",
     "journal_jsonl": "`mock.journal.to_jsonl(...)`",
     "crashes": "`mock.crashes`",
+    "accounts": "`mock.accounts.balances()`",
 }
 
 

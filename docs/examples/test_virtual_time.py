@@ -30,16 +30,16 @@ def test_a_mock_of_your_own_with_a_clock_you_chose() -> None:
     assert scaled.clock.describe()["speed"] == 60
 
 
-def test_results_expire_after_24_hours(
+def test_results_expire_after_7_days(
     lipsync_client: httpx.Client, lipsync_mock: LipSyncMock
 ) -> None:
     task_id = lipsync_client.post(SUBMIT, json=BODY).json()["data"]["task_id"]
     lipsync_mock.run_until_terminal(task_id)
     data = lipsync_client.get(f"/api/v1/tasks/{task_id}").json()["data"]
-    assert data["result_expires_at"] == data["end_time"] + 24 * 3600 * 1000
+    assert data["result_expires_at"] == data["end_time"] + 7 * 24 * 3600 * 1000
     video_url = data["result"]["resources"][0]["url"]
 
-    lipsync_mock.advance(24 * 3600)
+    lipsync_mock.advance(7 * 24 * 3600)
     gone = lipsync_client.get(f"/api/v1/tasks/{task_id}")
     assert gone.status_code == 404
     assert gone.json()["message"] == (

@@ -19,7 +19,20 @@ from vidu_lipsync_mock.faults.params import FaultError
 
 __all__ = ["ROUTES", "Match", "RequestInfo", "Rule", "Schedule"]
 
-ROUTES = ("submit", "poll", "download", "sample", "any")
+ROUTES = (
+    "submit",
+    "poll",
+    "download",
+    "sample",
+    "validate",
+    "balance",
+    "models",
+    "upload",
+    "delete_file",
+    "uploaded",
+    "schema",
+    "any",
+)
 
 
 class RequestInfo(NamedTuple):

@@ -23,12 +23,20 @@ from starlette.routing import Route
 from vidu_lipsync_mock.faults import FaultError
 from vidu_lipsync_mock.http import wire
 from vidu_lipsync_mock.journal.journal import Entry
+from vidu_lipsync_mock.service.accounts import TeamBalance
 from vidu_lipsync_mock.service.errors import ApiError, echo
 from vidu_lipsync_mock.service.keys import redact
 from vidu_lipsync_mock.service.tasks import TaskSnapshot, TransitionError, progression_from_name
 from vidu_lipsync_mock.state import MockState
 
-__all__ = ["ADMIN_PREFIX", "OPERATIONS", "AdminApi", "AdminOperation", "task_record"]
+__all__ = [
+    "ADMIN_PREFIX",
+    "OPERATIONS",
+    "AdminApi",
+    "AdminOperation",
+    "account_record",
+    "task_record",
+]
 
 ADMIN_PREFIX = "/_mock"
 
@@ -200,7 +208,31 @@ OPERATIONS: tuple[AdminOperation, ...] = (
         _obj("kind", kind={"type": "string", "enum": ["clock", "polls", "manual"]}),
     ),
     AdminOperation("/crashes", "GET", "crashes", "Unexpected exceptions inside the mock"),
+    AdminOperation("/accounts", "GET", "accounts", "Every team's balance (keys as fingerprints)"),
+    AdminOperation(
+        "/accounts/{ref}", "GET", "account", "One team's balance, by key fingerprint or team"
+    ),
+    AdminOperation(
+        "/accounts/{ref}/balance",
+        "PUT",
+        "set_balance",
+        "Set what a team can spend (negative: in arrears)",
+        _obj("balance", balance={"type": ["number", "string"]}),
+    ),
 )
+
+
+def account_record(account: TeamBalance) -> dict[str, Any]:
+    """A team as the admin API shows it: fingerprints and redacted keys, never a key."""
+    return {
+        "team": account.team,
+        "name": account.name,
+        "keys": [{"fingerprint": k.fingerprint, "redacted": k.redacted} for k in account.keys],
+        "balance": float(account.balance),
+        "held": float(account.held),
+        "spent": float(account.spent),
+        "holds": account.holds,
+    }
 
 
 class AdminApi:
@@ -337,6 +369,28 @@ class AdminApi:
             request.path_params["task_id"], progression_from_name(kind, **body)
         )
         return _ok(task_record(snapshot))
+
+    async def accounts(self, request: Request) -> Response:
+        return _ok([account_record(a) for a in self.state.accounts.balances()])
+
+    async def account(self, request: Request) -> Response:
+        return _ok(account_record(self._account(request.path_params["ref"])))
+
+    def _account(self, ref: str) -> TeamBalance:
+        try:
+            return self.state.accounts.account(ref)
+        except LookupError:
+            message = f"Resource not found: no team or key fingerprint '{echo(ref)}'"
+            raise ApiError(404, message) from None
+
+    async def set_balance(self, request: Request) -> Response:
+        body = await _json(request)
+        value = body.get("balance")
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ApiError(400, "Invalid format: parameter 'balance' must be a number")
+        ref = request.path_params["ref"]
+        self._account(ref)  # a key in the path is refused as unknown, never fingerprinted
+        return _ok(account_record(self.state.accounts.set_balance(ref, value)))
 
     async def crashes(self, request: Request) -> Response:
         return _ok([dataclasses.asdict(c) for c in self.state.crashes])

@@ -111,12 +111,15 @@ class FaultActions:
         carries at the provider (a 429 looks like the rate limiter's own)."""
         fault = decision.fault
         status = int(fault.param("status"))
-        message = str(fault.param("message") or message_for(status))
-        headers: dict[str, str] = {}
         retry_after = fault.param("retry_after")
         if status == 429:
-            headers = self.state.limiter.exhausted(self.state.clock.now(), retry_after).headers()
-        elif retry_after is not None:
+            given = fault.param("message")
+            return self.state.limiter.exhausted(
+                self.state.clock.now(), retry_after, str(given) if given else None
+            )
+        message = str(fault.param("message") or message_for(status))
+        headers: dict[str, str] = {}
+        if retry_after is not None:
             headers["Retry-After"] = str(int(retry_after + 0.999))
         return ApiError(status, message, headers)
 

@@ -9,6 +9,7 @@ import copy
 import re
 from typing import Any
 
+from vidu_lipsync_mock.http.openapi_account import account_paths, account_schemas
 from vidu_lipsync_mock.service.registry import ModelSpec, Registry
 
 __all__ = ["ERROR_STATUSES", "build_openapi"]
@@ -146,6 +147,7 @@ def _components(registry: Registry) -> dict[str, Any]:
             "TaskResponse": envelope({"$ref": "#/components/schemas/Task"}),
             "SubmittedTask": submitted,
             "SubmitResponse": envelope({"$ref": "#/components/schemas/SubmittedTask"}),
+            **account_schemas(),
         },
         "securitySchemes": {
             "bearer": {
@@ -181,7 +183,11 @@ def _submit_operation(spec: ModelSpec, suffix: str) -> dict[str, Any]:
 
 
 def _file_operation(
-    operation_id: str, summary: str, parameter: dict[str, Any], content_types: list[str]
+    operation_id: str,
+    summary: str,
+    parameter: dict[str, Any],
+    content_types: list[str],
+    *more: dict[str, Any],
 ) -> dict[str, Any]:
     binary = {"schema": {"type": "string", "format": "binary"}}
     content = {content_type: binary for content_type in content_types}
@@ -192,6 +198,7 @@ def _file_operation(
             "tags": ["files"],
             "parameters": [
                 parameter,
+                *more,
                 {
                     "name": "Range",
                     "in": "header",
@@ -226,8 +233,7 @@ def _admin_paths() -> dict[str, Any]:
     for op in OPERATIONS:
         parameters: list[dict[str, Any]] = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in ("rule_id", "task_id")
-            if "{" + name + "}" in op.path
+            for name in re.findall(r"\{(\w+)\}", op.path)
         ]
         parameters += [
             {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
@@ -319,6 +325,7 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
             },
         }
     }
+    paths.update(account_paths(_errors, _file_operation))
     paths.update(_admin_paths())
     return {
         "openapi": "3.1.0",

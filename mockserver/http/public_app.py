@@ -121,11 +121,10 @@ class PublicApp:
         headers = dict(reversed(raw_headers))  # the first of repeated names wins
         declared = headers.get(b"content-length")
         length = int(declared) if declared is not None and declared.isdigit() else None
-        admission = state.admission
         body: bytes | None
         if declared is None and method in _BODILESS and b"transfer-encoding" not in headers:
             body = b""  # nothing follows a GET without a length: no need to ask for it
-        elif length is not None and admission.oversized(length):
+        elif length is not None and length > (limit := state.admission.body_limit(resolved.route)):
             # Too large by its own account: leave it unread so the admission answers 413
             # at once, instead of waiting for bytes that may never come.
             body = b""
@@ -134,7 +133,8 @@ class PublicApp:
             if message["type"] == "http.request" and not message.get("more_body", False):
                 body = message.get("body", b"")
             else:
-                body = await _rest_of_body(receive, message, admission.max_body_bytes)
+                limit = state.admission.body_limit(resolved.route)
+                body = await _rest_of_body(receive, message, limit)
         if body is None:
             # The client hung up mid-request: a network outcome, not a bug of ours, and
             # nothing a service would act on.

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from vidu_lipsync_mock.faults import Fault, deliver_result
 from vidu_lipsync_mock.http import wire
+from vidu_lipsync_mock.http.account_routes import AccountApi
 from vidu_lipsync_mock.http.messages import Headers, Incoming, Reply, encode_headers, json_reply
 from vidu_lipsync_mock.http.openapi import build_openapi
 from vidu_lipsync_mock.http.router import UNROUTED, PublicRoute
@@ -24,7 +25,13 @@ from vidu_lipsync_mock.media.library import (
     content_range,
     parse_range,
 )
-from vidu_lipsync_mock.service.errors import ApiError, echo, range_not_satisfiable
+from vidu_lipsync_mock.service.admission import UPLOAD_ROUTE
+from vidu_lipsync_mock.service.errors import (
+    ApiError,
+    echo,
+    range_not_satisfiable,
+    task_not_found,
+)
 from vidu_lipsync_mock.service.quotas import with_quota
 from vidu_lipsync_mock.service.tasks import TaskSnapshot
 from vidu_lipsync_mock.state import MockState
@@ -100,6 +107,7 @@ class PublicApi:
 
     def __init__(self, state: MockState) -> None:
         self.state = state
+        self.accounts = AccountApi(state, base_url)
         self._openapi: bytes | None = None
         self._rendered: dict[str, tuple[tuple[str, str, str], bytes]] = {}
         self._rendered_for: object = None
@@ -109,22 +117,44 @@ class PublicApi:
         handlers. Only a POST to a model path is a submit (a paid request, to the audit and
         to rules); any request under `/media/` is a request for a sample."""
         read = ("GET", "HEAD")
+        accounts = self.accounts
         return (
             PublicRoute("/api/v1/tasks/{task_id}", read, "poll", self.poll),
+            PublicRoute("/api/v1/apikey/validate", read, "validate", accounts.validate_key),
+            PublicRoute("/api/v1/team/balance", read, "balance", accounts.balance),
+            PublicRoute("/api/v1/models", read, "models", accounts.models),
+            PublicRoute("/api/v1/media/files", ("POST",), UPLOAD_ROUTE, accounts.upload),
+            PublicRoute(
+                "/api/v1/media/files/{file_id}", ("DELETE",), "delete_file", accounts.delete_file
+            ),
+            PublicRoute("/uploads/{token}/{filename}", read, "uploaded", self.uploaded_file),
+            PublicRoute(
+                "/models/{provider}/{model}/api_schema", read, "schema", accounts.api_schema
+            ),
             PublicRoute(
                 "/api/v1/{provider}/{model}/async",
                 ("POST",),
                 "submit",
                 self.submit,
                 refused_as=UNROUTED,
+                exists=self._served,
             ),
             PublicRoute(
-                "/api/v1/{provider}/{model}", ("POST",), "submit", self.submit, refused_as=UNROUTED
+                "/api/v1/{provider}/{model}",
+                ("POST",),
+                "submit",
+                self.submit,
+                refused_as=UNROUTED,
+                exists=self._served,
             ),
             PublicRoute("/files/{task_id}/{filename}", read, "download", self.result_file),
             PublicRoute("/media/{name}", read, "sample", self.sample_file, owns_prefix=True),
             PublicRoute("/openapi.json", read, "openapi", self.openapi),
         )
+
+    def _served(self, params: tuple[str, ...]) -> bool:
+        """Whether a model path names a served model (else another method is a 404)."""
+        return self.state.registry.get("/".join(params)) is not None
 
     def submit(self, request: Incoming) -> Reply:
         state = self.state
@@ -155,9 +185,11 @@ class PublicApi:
 
     def poll(self, request: Incoming) -> Reply:
         state = self.state
-        _, verdict = state.admission.admit(request.header(b"authorization"))
+        api_key, verdict = state.admission.admit(request.header(b"authorization"))
         try:
             task = state.poll(request.params[0])
+            if task.api_key != api_key and not state.same_team(task.api_key, api_key):
+                raise task_not_found(task.task_id)  # another team's task: as if unknown
         except ApiError as error:
             raise with_quota(error, verdict) from None
         quota = None if verdict is None else encode_headers(verdict.headers())
@@ -216,6 +248,18 @@ class PublicApi:
         except KeyError:
             raise ApiError(404, f"Resource not found: no sample file '{echo(name)}'") from None
         return media_reply(request, media, 3600)
+
+    def uploaded_file(self, request: Incoming) -> Reply:
+        """An uploaded file behind its key-less link, served like a result file."""
+        upload = self.state.uploaded(*request.params)
+        media = MediaFile(
+            name=upload.filename,
+            data=upload.data,
+            content_type=upload.media.content_type,
+            etag=f'"{upload.file_id}"',
+            mp4=None,
+        )
+        return media_reply(request, media, int(upload.expires_at - self.state.clock.now()))
 
     def openapi(self, request: Incoming) -> Reply:
         if self._openapi is None:

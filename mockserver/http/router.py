@@ -36,6 +36,9 @@ class PublicRoute:
     `refused_as` is what they call a request with a method it does not serve (by default,
     still `route`); `owns_prefix` names after it every path under its fixed leading
     segments, even one it does not match (`/media/a/b` is still a request for a sample).
+    `exists` says whether the resource its parameters name exists, for a template that
+    matches more paths than exist (`/api/v1/{provider}/{model}`): another method on a path
+    that does not exist is a 404, not a 405.
     """
 
     path: str
@@ -44,6 +47,7 @@ class PublicRoute:
     handler: Handler = field(compare=False)
     refused_as: str | None = None
     owns_prefix: bool = False
+    exists: Callable[[tuple[str, ...]], bool] | None = field(default=None, compare=False)
 
     @property
     def segments(self) -> list[str]:
@@ -199,6 +203,8 @@ class Router:
         task_id = None if target.task_param is None else params[target.task_param]
         if method in route.methods:
             return Resolved(route.handler, params, (), route.route, task_id, method, path)
+        if route.exists is not None and not route.exists(params):
+            return Resolved(None, params, (), target.refused_as, task_id, method, path)
         return Resolved(None, params, target.allow, target.refused_as, task_id, method, path)
 
 

@@ -215,6 +215,15 @@ class Accounts:
             return self._member_of.get(ref, ref)
         raise LookupError(f"{ref!r} is neither a team nor a key fingerprint")
 
+    def ref_for(self, key_or_ref: str) -> str:
+        """What names a team given a key or a reference: the reference itself when it is
+        one (a team id or name, a fingerprint), else the key's fingerprint, so a caller
+        holding a key never needs to send it anywhere."""
+        try:
+            return self._resolve_ref(key_or_ref)
+        except LookupError:
+            return key_fingerprint(key_or_ref)
+
     # -- money -------------------------------------------------------------------------
 
     def reserve(self, api_key: str, task_id: str, amount: Decimal | None = None) -> Decimal:

@@ -33,8 +33,16 @@ from vidu_lipsync_mock.service.errors import (
 from vidu_lipsync_mock.service.keys import KeyPolicy
 from vidu_lipsync_mock.service.quotas import RateLimiter, Verdict, with_quota
 from vidu_lipsync_mock.service.registry import ModelSpec, Registry
+from vidu_lipsync_mock.service.uploads import file_too_large
+
+#: What rules and the journal call an upload, whose body limit is the file limit's.
+UPLOAD_ROUTE = "upload"
+#: Room for the form around an uploaded file (boundaries and part headers).
+MULTIPART_OVERHEAD = 64 * 1024
 
 __all__ = [
+    "MULTIPART_OVERHEAD",
+    "UPLOAD_ROUTE",
     "Admission",
     "Admitted",
     "AdmittedSubmit",
@@ -64,12 +72,23 @@ class Admission:
         clock: Clock,
         registry: Registry,
         max_body_bytes: int,
+        *,
+        upload_bytes: int = 16 * 1024 * 1024,
     ) -> None:
         self.keys = keys
         self.limiter = limiter
         self.clock = clock
         self.registry = registry
         self.max_body_bytes = max_body_bytes
+        self.upload_bytes = upload_bytes
+        #: An upload's body: the file plus the form around it.
+        self.upload_body_bytes = upload_bytes + MULTIPART_OVERHEAD
+
+    def body_limit(self, route: str) -> int:
+        """The largest body a route reads: an upload's is the file limit plus the form's
+        overhead, every other route's `max_body_bytes`. The one place both are decided, so
+        the public app (which stops reading past it) and the routes agree."""
+        return self.upload_body_bytes if route == UPLOAD_ROUTE else self.max_body_bytes
 
     def model(self, model_id: str) -> ModelSpec:
         """The model a request names, or the provider's 404."""
@@ -122,6 +141,19 @@ class Admission:
         except ApiError as error:
             raise with_quota(error, verdict) from None
         return api_key, verdict, spec, params
+
+    def admit_upload(
+        self, authorization: str | None, body: bytes, declared_length: int | None
+    ) -> Admitted:
+        """An upload: `admit`, then the body's size (413). The form (415, 400) and the file
+        (400, 413, 415) are the route's and the store's to read, in that order."""
+        api_key, verdict = self.admit(authorization)
+        size = len(body)
+        if declared_length is not None and declared_length > size:
+            size = declared_length
+        if size > self.upload_body_bytes:
+            raise with_quota(file_too_large(self.upload_bytes), verdict)
+        return api_key, verdict
 
 
 # -- the body as JSON -------------------------------------------------------------------------

@@ -5,6 +5,12 @@ which the quota refills, which is what a fixed window gives), 100 requests by de
 Concurrency: at most N unfinished tasks per key, checked on submit. Both answer 429 with
 the provider's message and headers, and every admitted request gets the same
 `X-RateLimit-*` headers so a client can pace itself before it is refused.
+
+The provider documents `X-RateLimit-Reset` and tells clients to respect it; it does not
+document `Retry-After`, so a 429 carries one only when the user asks (the
+`retry_after_header` setting, or an `error` fault's `retry_after`). The seconds a 429's
+message names are always the seconds until `X-RateLimit-Reset`, rounded up: the message
+and the headers describe the same window.
 """
 
 from __future__ import annotations
@@ -15,7 +21,14 @@ from typing import NamedTuple
 
 from vidu_lipsync_mock.service.errors import ApiError
 
-__all__ = ["RateLimiter", "Verdict", "concurrency_error", "rate_limit_error", "with_quota"]
+__all__ = [
+    "RateLimiter",
+    "Verdict",
+    "concurrency_error",
+    "rate_limit_error",
+    "seconds_until",
+    "with_quota",
+]
 
 WINDOW_SECONDS = 60.0
 
@@ -50,18 +63,27 @@ def with_quota(error: ApiError, verdict: Verdict | None) -> ApiError:
     return error
 
 
-def rate_limit_error(verdict: Verdict) -> ApiError:
+def seconds_until(reset_at: int, now: float) -> int:
+    """Whole seconds until a window resets, rounded up, at least one."""
+    return max(1, math.ceil(reset_at - now))
+
+
+def rate_limit_error(verdict: Verdict, wait: int | None = None) -> ApiError:
+    """The limiter's 429; `wait` (the seconds until the reset) defaults to `retry_after`."""
+    seconds = verdict.retry_after if wait is None else wait
     return ApiError(
         429,
-        f"Rate limit exceeded: {verdict.limit} requests per minute, retry after "
-        f"{verdict.retry_after} seconds",
+        f"Rate limit exceeded: {verdict.limit} requests per minute, retry after {seconds} seconds",
         verdict.headers(),
     )
 
 
-def concurrency_error(limit: int, verdict: Verdict | None) -> ApiError:
+def concurrency_error(
+    limit: int, verdict: Verdict | None, *, retry_after_header: bool = False
+) -> ApiError:
     headers = verdict.headers() if verdict is not None else {}
-    headers.setdefault("Retry-After", "5")
+    if retry_after_header:
+        headers.setdefault("Retry-After", "5")
     return ApiError(
         429,
         f"Rate limit exceeded: concurrent limit exceeded, at most {limit} tasks in progress",
@@ -72,9 +94,12 @@ def concurrency_error(limit: int, verdict: Verdict | None) -> ApiError:
 class RateLimiter:
     """Counts requests per key in fixed windows. `limit` 0 turns it off."""
 
-    def __init__(self, limit: int = 100, window: float = WINDOW_SECONDS) -> None:
+    def __init__(
+        self, limit: int = 100, window: float = WINDOW_SECONDS, *, retry_after_header: bool = False
+    ) -> None:
         self.limit = limit
         self.window = window
+        self.retry_after_header = retry_after_header
         self._counts: dict[str, tuple[float, int]] = {}
         #: Keys with a quota of their own (a magic key, or a test's).
         self.overrides: dict[str, int] = {}
@@ -101,15 +126,26 @@ class RateLimiter:
                 used = 0
             if used >= limit:
                 self._counts[api_key] = (window_start, used)
-                retry_after = max(1, math.ceil(reset_at - now))
-                raise rate_limit_error(Verdict(limit, 0, reset_at, retry_after))
+                wait = seconds_until(reset_at, now)
+                shown = wait if self.retry_after_header else None
+                raise rate_limit_error(Verdict(limit, 0, reset_at, shown), wait)
             used += 1
             self._counts[api_key] = (window_start, used)
         return Verdict(limit, limit - used, reset_at)
 
-    def exhausted(self, now: float, retry_after: float | None = None) -> Verdict:
-        """The quota an injected 429 shows: this limiter's (100 when limiting is off), used
-        up until the window ends, or for `retry_after` seconds when the fault says so."""
-        reset_at = int((now // self.window + 1) * self.window)
-        wait = retry_after if retry_after is not None else max(1, reset_at - now)
-        return Verdict(self.limit or 100, 0, reset_at, int(wait + 0.999))
+    def exhausted(
+        self, now: float, retry_after: float | None = None, message: str | None = None
+    ) -> ApiError:
+        """An injected 429: this limiter's quota (100 when limiting is off) used up until
+        the window ends, or for `retry_after` seconds when the fault says so (which also
+        adds `Retry-After`); its message names the seconds until the reset."""
+        if retry_after is None:
+            reset_at = int((now // self.window + 1) * self.window)
+            shown = seconds_until(reset_at, now) if self.retry_after_header else None
+        else:
+            reset_at = math.ceil(now + retry_after)
+            shown = math.ceil(retry_after)
+        verdict = Verdict(self.limit or 100, 0, reset_at, shown)
+        if message:
+            return ApiError(429, message, verdict.headers())
+        return rate_limit_error(verdict, seconds_until(reset_at, now))

@@ -26,6 +26,13 @@ _METHOD_FOR_ROUTE: Mapping[str, Sequence[str]] = {
     "poll": ("GET",),
     "download": ("GET",),
     "sample": ("GET",),
+    "validate": ("GET",),
+    "balance": ("GET",),
+    "models": ("GET",),
+    "upload": ("POST",),
+    "delete_file": ("DELETE",),
+    "uploaded": ("GET",),
+    "schema": ("GET",),
     "any": ("GET", "POST"),
 }
 

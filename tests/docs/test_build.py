@@ -78,6 +78,7 @@ def test_every_page_is_built(built: Path, docs_tools: Any) -> None:
         "index",
         "quickstart",
         "concepts",
+        "service",
         "pytest",
         "faults",
         "recipes",

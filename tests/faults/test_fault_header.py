@@ -119,7 +119,7 @@ def test_task_fault_outside_a_submit_is_a_400(make_mock, api, expect_error, kind
 
 
 def test_header_fault_is_for_that_request_only(make_mock, api, expect_error):
-    client = api(make_mock(seed=1))
+    client = api(make_mock(seed=1, retry_after_header=True))
     task_id = client.submit()
 
     faulted = client.poll(task_id, headers={"x-mock-fault": "error; status=429"})

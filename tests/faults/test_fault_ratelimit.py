@@ -28,7 +28,7 @@ def at_window_start(mock: Any) -> float:
 
 
 def test_hundred_per_minute_then_429_until_the_window_resets(serve, expect_error):
-    world = serve()
+    world = serve(retry_after_header=True)
     mock = world.mock
     task_id = world.submit()  # counted in the window before the one tested
     boundary = at_window_start(mock)
@@ -77,7 +77,7 @@ def test_hundred_per_minute_then_429_until_the_window_resets(serve, expect_error
 
 
 def test_retry_after_is_the_time_left_in_the_window(make_mock, api, expect_error):
-    client = api(make_mock(rate_limit=3))
+    client = api(make_mock(rate_limit=3, retry_after_header=True))
     boundary = at_window_start(client.mock)
     client.mock.advance(17.25)
     for _ in range(3):
@@ -126,7 +126,7 @@ def test_every_admitted_answer_carries_the_quota(make_mock, api):
 
 
 def test_concurrent_task_limit(make_mock, api, expect_error):
-    client = api(make_mock(max_concurrent_tasks=2))
+    client = api(make_mock(max_concurrent_tasks=2, retry_after_header=True))
     mock = client.mock
     first, second = client.submit(), client.submit()
 

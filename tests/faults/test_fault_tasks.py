@@ -17,7 +17,7 @@ from vidu_lipsync_mock.service.magic import MAGIC_SCENARIOS
 from vidu_lipsync_mock.service.tasks import TransitionError
 
 NORMAL_END = 3.0  # pending 1 s + processing 2 s, the mock's defaults
-RETENTION = 86_400.0
+RETENTION = 604_800.0  # the default: 7 days
 VIAS = ("rule", "magic", "header")
 
 
@@ -90,7 +90,7 @@ def test_task_fail_ends_failed_with_the_message(world):
 def test_task_stuck_pending_never_starts(world):
     task_id, control = world.submit_pair("stuck-pending")
 
-    world.at(3600)  # an hour: far past any end, well inside the 24 h retention
+    world.at(3600)  # an hour: far past any end, well inside the 7-day retention
 
     data = world.api.data(task_id)
     assert data["status"] == "pending"
@@ -162,7 +162,7 @@ def test_expire_early_drops_the_task_and_its_file(world, expect_error):
     expect_error(world.api.poll(task_id), 404)
     expect_error(world.api.get(url), 404)
     assert task_id not in [t.task_id for t in world.mock.tasks()]
-    control_data = world.api.data(control)  # an ordinary task keeps the 24 h retention
+    control_data = world.api.data(control)  # an ordinary task keeps the 7-day retention
     assert control_data["result_expires_at"] == round((finished + RETENTION) * 1000)
 
 

@@ -1,6 +1,6 @@
 """What the provider's official clients rely on (NOTES.md): both submit paths, an absolute
 get_result.url that leads back to whoever served the submit, the fields of a finished task,
-24-hour retention, Range downloads, and the progression policies seen over HTTP."""
+7-day retention, Range downloads, and the progression policies seen over HTTP."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 SUBMIT_PATH = "/api/v1/vidu/lip-sync/async"
 SUBMIT_CLI_PATH = "/api/v1/vidu/lip-sync"
 BODY = {"video_url": "https://example.com/v.mp4", "audio_url": "https://example.com/a.mp3"}
-DAY_MS = 86_400_000
+RETENTION_MS = 7 * 86_400_000  # the provider: outputs expire after 7 days
 
 
 def poll(client, mock, task_id: str) -> httpx.Response:
@@ -111,7 +111,7 @@ def test_success_carries_what_clients_read(client, mock, check, submit):
     assert data["submit_time"] == submitted_at_ms
     assert data["end_time"] == submitted_at_ms + 3000
     assert data["duration"] == data["end_time"] - data["submit_time"] == 3000
-    assert data["result_expires_at"] == data["end_time"] + DAY_MS
+    assert data["result_expires_at"] == data["end_time"] + RETENTION_MS
     assert data["billing"] == {"status": "succeeded", "amount": "0.2400"}
     (resource,) = data["result"]["resources"]
     assert resource["type"] == "video"
@@ -146,13 +146,13 @@ def test_pending_and_processing_have_no_result_or_end_time(client, mock, check, 
         mock.advance(1)
 
 
-def test_task_and_file_are_gone_after_24_hours(client, mock, check, submit):
+def test_task_and_file_are_gone_after_7_days(client, mock, check, submit):
     task_id = submit()
     mock.run_until_terminal(task_id)
     data = check.success(poll(client, mock, task_id))
     file_url = data["result"]["resources"][0]["url"]
     expires_ms = data["result_expires_at"]
-    mock.advance(86_400 - 1)
+    mock.advance(7 * 86_400 - 1)
     assert int(mock.clock.now() * 1000) < expires_ms
     check.success(poll(client, mock, task_id))
     assert client.get(file_url).status_code == 200
@@ -170,9 +170,9 @@ def test_file_cache_lifetime_follows_the_retention(client, mock, submit):
     task_id = submit()
     mock.run_until_terminal(task_id)
     url = f"/files/{task_id}/result.mp4"
-    assert client.get(url).headers["cache-control"] == "private, max-age=86400"
+    assert client.get(url).headers["cache-control"] == "private, max-age=604800"
     mock.advance(3600)
-    assert client.get(url).headers["cache-control"] == "private, max-age=82800"
+    assert client.get(url).headers["cache-control"] == "private, max-age=601200"
 
 
 # --- Range requests on the result file ----------------------------------------------------

@@ -78,3 +78,21 @@ def test_lipsync_remote_drives_a_server_started_elsewhere(pytester: pytest.Pytes
         server.wait(timeout=10)
         if server.stdout is not None:
             server.stdout.close()
+
+
+def test_remote_balances_match_the_in_process_ones_and_never_carry_a_key() -> None:
+    served = LipSyncMock(clock="manual")
+    key = served.api_key
+    with served, RemoteMock(served.start()) as remote, httpx.Client(base_url=served.url) as http:
+        assert remote.balance(key) == served.balance(key) == 1000.0
+        updated = remote.set_balance(key, "0.1")
+        assert updated["balance"] == 0.1 == served.balance(key)
+        assert float(served.account(key).balance) == remote.account(key)["balance"] == 0.1
+        refused = http.post(SUBMIT, json={"video_url": "https://v"}, headers=served.auth_headers)
+        assert refused.status_code == 402
+        listing = remote.accounts()
+        assert key not in str(listing)
+        assert [k["fingerprint"] for k in listing[0]["keys"]] == [updated["team"]]
+        raw = http.put(f"/_mock/accounts/{key}/balance", json={"balance": 5})
+        assert raw.status_code == 404  # a key in a URL is refused, never looked up
+        assert served.balance(key) == 0.1

@@ -115,7 +115,7 @@ def test_an_allow_list_refuses_other_keys_before_the_quota_counts_them() -> None
     ],
 )
 def test_over_quota_is_heard_before_anything_about_the_request(bad_body: dict[str, Any]) -> None:
-    error = submit(exhausted(), **bad_body)
+    error = submit(exhausted(retry_after_header=True), **bad_body)
     assert error is not None
     assert error.status == 429
     assert error.headers == {

@@ -19,7 +19,7 @@ def test_defaults_follow_the_provider_and_a_quick_lifecycle() -> None:
     assert config.progression == "clock"
     assert (config.pending_seconds, config.processing_seconds) == (1.0, 2.0)
     assert (config.processing_on_poll, config.terminal_on_poll) == (2, 4)
-    assert config.retention_seconds == 86_400.0  # the provider keeps results for 24 h
+    assert config.retention_seconds == 604_800.0  # the provider: outputs expire after 7 days
     assert config.billing_amount == "0.2400"
     assert config.api_keys is None
     assert config.seed is None

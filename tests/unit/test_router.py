@@ -159,3 +159,29 @@ def test_a_template_must_start_with_a_fixed_segment() -> None:
         Router([PublicRoute("/{anything}", READ, "any", _reply)])
     with pytest.raises(ValueError, match="fixed segment"):
         Router([PublicRoute("relative/path", READ, "any", _reply)])
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/nobody/nothing", "/api/v1/nobody/nothing/async", "/api/v1/vidu/other"]
+)
+def test_another_method_on_a_model_path_no_model_has_is_a_404(router: Router, path: str) -> None:
+    resolved = router.resolve("GET", path)
+    assert resolved.handler is None
+    assert resolved.allow == ()  # a 404: the path does not exist
+    assert router.resolve("POST", path).handler is not None  # the submit answers its 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("POST", "/api/v1/team/balance", ("GET", "HEAD")),
+        ("GET", "/api/v1/media/files", ("POST",)),
+        ("GET", "/api/v1/media/files/file-1", ("DELETE",)),
+        ("DELETE", "/api/v1/models", ("GET", "HEAD")),
+        ("POST", "/uploads/tok/a.png", ("GET", "HEAD")),
+    ],
+)
+def test_the_service_paths_are_literal_and_405_with_their_methods(
+    router: Router, method: str, path: str, allow: tuple[str, ...]
+) -> None:
+    assert router.resolve(method, path).allow == allow

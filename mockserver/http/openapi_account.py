@@ -1,0 +1,212 @@
+"""The `/openapi.json` entries of the endpoints around the model calls: the key check, the
+team's balance, the model listing and schema, and uploaded files (`account_routes`).
+
+Kept beside `openapi` rather than in it so each module stays one reading's length;
+`openapi.build_openapi` merges these paths and schemas into the one document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["account_paths", "account_schemas"]
+
+_PATH_STRING = {"type": "string"}
+
+
+def _envelope(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["code", "message", "data"],
+        "properties": {
+            "code": {"type": "integer", "const": 0},
+            "message": {"type": "string", "const": "success"},
+            "data": data,
+        },
+    }
+
+
+def account_schemas() -> dict[str, Any]:
+    """Components: what each success answer holds."""
+    model = {
+        "type": "object",
+        "required": ["slug", "type"],
+        "properties": {
+            name: {"type": "string"}
+            for name in (
+                "slug",
+                "name",
+                "provider",
+                "provider_slug",
+                "type",
+                "category",
+                "description",
+                "docs_url",
+            )
+        },
+    }
+    return {
+        "KeyValidation": _envelope(
+            {
+                "type": "object",
+                "required": ["is_valid"],
+                "properties": {"is_valid": {"type": "boolean"}},
+            }
+        ),
+        "Balance": _envelope(
+            {
+                "type": "object",
+                "required": ["balance"],
+                "properties": {"balance": {"type": "number"}},
+            }
+        ),
+        "ModelList": {
+            "type": "object",
+            "required": ["code", "message", "models", "total", "page", "page_size"],
+            "properties": {
+                "code": {"type": "integer", "const": 0},
+                "message": {"type": "string", "const": "success"},
+                "models": {"type": "array", "items": model},
+                "total": {"type": "integer", "minimum": 0},
+                "page": {"type": "integer", "minimum": 1},
+                "page_size": {"type": "integer", "minimum": 1},
+            },
+        },
+        "UploadedFile": _envelope(
+            {
+                "type": "object",
+                "required": ["file_id", "url", "type", "filename", "size", "created_at"],
+                "properties": {
+                    "file_id": {"type": "string", "pattern": "^file-"},
+                    "url": {"type": "string", "pattern": "^https?://"},
+                    "type": {"type": "string"},
+                    "filename": {"type": "string"},
+                    "size": {"type": "integer", "minimum": 1},
+                    "created_at": {"type": "integer", "description": "Unix milliseconds"},
+                },
+            }
+        ),
+    }
+
+
+def _json_success(description: str, schema: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+def account_paths(
+    errors: Callable[..., dict[str, Any]],
+    file_operation: Callable[..., dict[str, Any]],
+) -> dict[str, Any]:
+    """The paths, given `openapi`'s builders of error responses and file downloads."""
+    secured: list[dict[str, list[str]]] = [{"bearer": []}]
+    read_errors = errors("401", "402", "405", "429", "500", "503")
+    page = {"type": "string", "description": "A whole number from 1"}
+    return {
+        "/api/v1/apikey/validate": {
+            "get": {
+                "operationId": "validateApiKey",
+                "summary": "Whether the key is valid (a bad key gets the 401)",
+                "tags": ["account"],
+                "security": secured,
+                "responses": {"200": _json_success("Valid", "KeyValidation"), **read_errors},
+            }
+        },
+        "/api/v1/team/balance": {
+            "get": {
+                "operationId": "getTeamBalance",
+                "summary": "The team's credit in USD",
+                "tags": ["account"],
+                "security": secured,
+                "responses": {"200": _json_success("The balance", "Balance"), **read_errors},
+            }
+        },
+        "/api/v1/models": {
+            "get": {
+                "operationId": "listModels",
+                "summary": "The model catalogue, filtered and paged",
+                "tags": ["models"],
+                "security": secured,
+                "parameters": [
+                    {"name": name, "in": "query", "required": False, "schema": schema}
+                    for name, schema in (
+                        ("type", _PATH_STRING),
+                        ("category", _PATH_STRING),
+                        ("page", page),
+                        ("page_size", page),
+                    )
+                ],
+                "responses": {
+                    "200": _json_success("One page of models", "ModelList"),
+                    **errors("400", "401", "402", "405", "429", "500", "503"),
+                },
+            }
+        },
+        "/api/v1/media/files": {
+            "post": {
+                "operationId": "uploadFile",
+                "summary": "Upload a video, audio or image file (one part named `file`)",
+                "tags": ["files"],
+                "security": secured,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["file"],
+                                "properties": {"file": {"type": "string", "format": "binary"}},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json_success("The stored file", "UploadedFile"),
+                    **errors("400", "401", "402", "405", "413", "415", "429", "500", "503"),
+                },
+            }
+        },
+        "/api/v1/media/files/{file_id}": {
+            "delete": {
+                "operationId": "deleteFile",
+                "summary": "Delete one of the team's files",
+                "tags": ["files"],
+                "security": secured,
+                "parameters": [
+                    {"name": "file_id", "in": "path", "required": True, "schema": _PATH_STRING}
+                ],
+                "responses": {
+                    "204": {"description": "Deleted"},
+                    **errors("401", "402", "404", "405", "429", "500", "503"),
+                },
+            }
+        },
+        "/uploads/{token}/{filename}": file_operation(
+            "downloadUpload",
+            "An uploaded file, behind its key-less link (what the upload's `url` is)",
+            {"name": "token", "in": "path", "required": True, "schema": _PATH_STRING},
+            ["*/*"],
+            {"name": "filename", "in": "path", "required": True, "schema": _PATH_STRING},
+        ),
+        "/models/{provider}/{model}/api_schema": {
+            "get": {
+                "operationId": "getModelSchema",
+                "summary": "A model's contract, its server this mock (no key needed)",
+                "tags": ["models"],
+                "parameters": [
+                    {"name": name, "in": "path", "required": True, "schema": _PATH_STRING}
+                    for name in ("provider", "model")
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The model's OpenAPI fragment",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    **errors("404", "405"),
+                },
+            }
+        },
+    }
