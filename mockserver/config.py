@@ -94,7 +94,9 @@ class MockConfig:
         "0.2400", "What a task costs: data.billing.amount, and what its team is charged."
     )
     starting_credit: str = _opt(
-        "1000.0000", "Credit in USD each team starts with (GET /api/v1/team/balance)."
+        "1000000.0000",
+        "Credit in USD each team starts with (GET /api/v1/team/balance): about four million"
+        " tasks at the default price, so a long-running server does not run dry by surprise.",
     )
     teams: Mapping[str, tuple[str, ...]] | None = _opt(
         None,

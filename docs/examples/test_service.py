@@ -16,10 +16,10 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(60)
 def test_a_team_pays_for_successes_only(
     lipsync_mock: LipSyncMock, lipsync_client: httpx.Client
 ) -> None:
-    assert lipsync_client.get("/api/v1/team/balance").json()["data"]["balance"] == 1000.0
+    assert lipsync_client.get("/api/v1/team/balance").json()["data"]["balance"] == 1_000_000.0
     task_id = lipsync_client.post(SUBMIT, json=BODY).json()["data"]["task_id"]
     lipsync_mock.run_until_terminal(task_id)
-    assert lipsync_mock.balance(lipsync_mock.api_key) == 999.76  # billing_amount 0.2400
+    assert lipsync_mock.balance(lipsync_mock.api_key) == 999_999.76  # billing_amount 0.2400
 
     lipsync_mock.set_balance(lipsync_mock.api_key, 0)  # by key here; by fingerprint over HTTP
     refused = lipsync_client.post(SUBMIT, json=BODY)

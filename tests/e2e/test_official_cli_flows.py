@@ -266,7 +266,7 @@ def test_the_mock_is_an_origin_the_cli_accepts(served: LipSyncMock) -> None:
 
 
 def test_doctor_validates_then_reads_the_balance(cli: Cli, served: LipSyncMock) -> None:
-    assert cli.doctor() == ["[PASS] validation", "[PASS] balance: $1000.0000 USD"]
+    assert cli.doctor() == ["[PASS] validation", "[PASS] balance: $1000000.0000 USD"]
     assert requests_seen(served) == [
         ("GET", "/api/v1/apikey/validate"),
         ("GET", "/api/v1/team/balance"),

@@ -50,15 +50,15 @@ def test_balance_is_a_number_charged_on_success_only(client: Any, mock: Any, key
         assert reply.status_code == 200
         return reply.json()["data"]["balance"]
 
-    assert balance() == 1000.0
+    assert balance() == 1_000_000.0
     assert isinstance(balance(), float)
     task = client.post(SUBMIT, json=VIDEO, headers=auth(key)).json()["data"]["task_id"]
-    assert balance() == 999.76  # held while it runs
+    assert balance() == 999_999.76  # held while it runs
     mock.run_until_terminal(task)
-    assert balance() == 999.76  # spent
+    assert balance() == 999_999.76  # spent
     failing = client.post(SUBMIT, json=VIDEO, headers=auth(key)).json()["data"]["task_id"]
     mock.force(failing, "failed")
-    assert balance() == 999.76  # a failed task costs nothing
+    assert balance() == 999_999.76  # a failed task costs nothing
 
 
 def test_a_submit_without_credit_is_402_and_creates_nothing(
@@ -191,7 +191,7 @@ def test_keys_of_one_team_share_tasks_and_credit(make_mock: Any, make_client: An
     client = make_client(mock)
     task_id = client.post(SUBMIT, json=VIDEO, headers=auth(first)).json()["data"]["task_id"]
     assert client.get(f"/api/v1/tasks/{task_id}", headers=auth(second)).status_code == 200
-    assert mock.balance(second) == 999.76
+    assert mock.balance(second) == 999_999.76
 
 
 def test_literal_paths_win_and_405_only_where_a_path_exists(client: Any, key: str) -> None:

@@ -84,7 +84,7 @@ def test_remote_balances_match_the_in_process_ones_and_never_carry_a_key() -> No
     served = LipSyncMock(clock="manual")
     key = served.api_key
     with served, RemoteMock(served.start()) as remote, httpx.Client(base_url=served.url) as http:
-        assert remote.balance(key) == served.balance(key) == 1000.0
+        assert remote.balance(key) == served.balance(key) == 1_000_000.0
         updated = remote.set_balance(key, "0.1")
         assert updated["balance"] == 0.1 == served.balance(key)
         assert float(served.account(key).balance) == remote.account(key)["balance"] == 0.1

@@ -52,7 +52,7 @@ def test_a_forced_outcome_settles_the_hold_at_once() -> None:
     mock.force(won, "success")
     mock.force(lost, "failed")
     account = mock.account(KEY)
-    assert (account.holds, float(account.spent), float(account.balance)) == (0, 0.24, 999.76)
+    assert (account.holds, float(account.spent), float(account.balance)) == (0, 0.24, 999_999.76)
 
 
 def test_files_belong_to_a_team_unless_sharing_is_on() -> None:
