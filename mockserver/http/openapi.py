@@ -9,7 +9,7 @@ import copy
 import re
 from typing import Any
 
-from vidu_lipsync_mock.http.openapi_account import account_paths, account_schemas
+from vidu_lipsync_mock.http.openapi_account import account_paths, account_schemas, envelope
 from vidu_lipsync_mock.service.registry import ModelSpec, Registry
 
 __all__ = ["ERROR_STATUSES", "build_openapi"]
@@ -120,18 +120,6 @@ def _components(registry: Registry) -> dict[str, Any]:
             },
         },
     }
-
-    def envelope(data: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "type": "object",
-            "required": ["code", "message", "data"],
-            "properties": {
-                "code": {"type": "integer", "const": 0},
-                "message": {"type": "string", "const": "success"},
-                "data": data,
-            },
-        }
-
     return {
         "schemas": {
             "Error": {

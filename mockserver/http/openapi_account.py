@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["account_paths", "account_schemas"]
+__all__ = ["account_paths", "account_schemas", "envelope"]
 
 _PATH_STRING = {"type": "string"}
 
 
-def _envelope(data: dict[str, Any]) -> dict[str, Any]:
+def envelope(data: dict[str, Any]) -> dict[str, Any]:
+    """The provider's success envelope around `data`, as a JSON schema."""
     return {
         "type": "object",
         "required": ["code", "message", "data"],
@@ -47,14 +48,14 @@ def account_schemas() -> dict[str, Any]:
         },
     }
     return {
-        "KeyValidation": _envelope(
+        "KeyValidation": envelope(
             {
                 "type": "object",
                 "required": ["is_valid"],
                 "properties": {"is_valid": {"type": "boolean"}},
             }
         ),
-        "Balance": _envelope(
+        "Balance": envelope(
             {
                 "type": "object",
                 "required": ["balance"],
@@ -73,7 +74,7 @@ def account_schemas() -> dict[str, Any]:
                 "page_size": {"type": "integer", "minimum": 1},
             },
         },
-        "UploadedFile": _envelope(
+        "UploadedFile": envelope(
             {
                 "type": "object",
                 "required": ["file_id", "url", "type", "filename", "size", "created_at"],
