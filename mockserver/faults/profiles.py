@@ -21,8 +21,8 @@ PROFILES: Mapping[str, Sequence[Mapping[str, Any]]] = {
         {"fault": "error", "status": 504, "route": "poll", "probability": 0.02},
     ),
     "rate-limit-storm": (
-        {"fault": "error", "status": 429, "retry_after": 2, "route": "submit", "probability": 0.5},
-        {"fault": "error", "status": 429, "retry_after": 1, "route": "poll", "probability": 0.3},
+        {"fault": "error", "status": 429, "route": "submit", "probability": 0.5},
+        {"fault": "error", "status": 429, "route": "poll", "probability": 0.3},
     ),
     "provider-outage": (
         {"fault": "error", "status": 503, "times": 8},
@@ -41,7 +41,7 @@ PROFILES: Mapping[str, Sequence[Mapping[str, Any]]] = {
     "chaos": (
         {"fault": "error", "status": 500, "route": "submit", "phase": "after", "probability": 0.05},
         {"fault": "error", "status": 503, "probability": 0.05},
-        {"fault": "error", "status": 429, "retry_after": 1, "probability": 0.05},
+        {"fault": "error", "status": 429, "probability": 0.05},
         {"fault": "reset", "route": "poll", "probability": 0.03},
         {"fault": "truncated_json", "route": "poll", "probability": 0.02},
         {"fault": "task_fail", "route": "submit", "probability": 0.1},

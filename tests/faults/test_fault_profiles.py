@@ -3,6 +3,8 @@ and the ones with a promised behaviour behave that way."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from vidu_lipsync_mock.faults import Rule
@@ -117,3 +119,19 @@ def test_unknown_profile(make_mock, admin, expect_error):
 def test_bad_profile_requests(make_mock, admin, expect_error, body, message):
     response = admin(make_mock()).raw("POST", "/profile", json=body)
     assert expect_error(response, 400).startswith(message)
+
+
+def test_rate_limit_storm_answers_429s_as_the_provider_does(make_mock, api):
+    """No `Retry-After` (the provider does not send it); the seconds in the message are the
+    seconds until `X-RateLimit-Reset`, rounded up."""
+    client = api(make_mock(seed=3, clock="manual"))
+    client.mock.use_profile("rate-limit-storm", 3)
+    refused = [r for r in (client.submit_raw() for _ in range(20)) if r.status_code == 429]
+    assert refused  # half of the submits, by the profile's seeded draw
+    now = client.mock.now()
+    for response in refused:
+        assert "retry-after" not in response.headers
+        reset = int(response.headers["x-ratelimit-reset"])
+        assert response.headers["x-ratelimit-remaining"] == "0"
+        wait = math.ceil(reset - now)
+        assert response.json()["message"].endswith(f"retry after {wait} seconds")
