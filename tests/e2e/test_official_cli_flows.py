@@ -17,6 +17,7 @@ import itertools
 import json
 import math
 import re
+import ssl
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -77,10 +78,10 @@ def download_policy(url: str, *, allow_insecure_http: bool, allow_private_networ
 class Cli:
     """The CLI's requests and checks against one origin with one key."""
 
-    def __init__(self, base_url: str, api_key: str) -> None:
+    def __init__(self, base_url: str, api_key: str, verify: ssl.SSLContext | bool = True) -> None:
         self.origin = resolve_base_url(base_url)
         self.key = api_key
-        self.http = httpx.Client(base_url=self.origin, timeout=15)
+        self.http = httpx.Client(base_url=self.origin, timeout=15, verify=verify)
         for name in ("user-agent", "accept", "accept-encoding"):
             del self.http.headers[name]  # the CLI sends none of these
 
@@ -393,3 +394,31 @@ def test_file_upload_then_use_then_delete(cli: Cli, served: LipSyncMock) -> None
         "DELETE",
         "DELETE",
     ]
+
+
+def test_over_https_the_download_needs_only_the_private_network_flag() -> None:
+    """The real service is https only: against `serve --tls` (trusted through the CA file it
+    writes, as `NODE_EXTRA_CA_CERTS` makes the CLI trust it), every URL handed out is https,
+    so `task download` needs no `--allow-insecure-http`; a server on 127.0.0.1 still needs
+    `--allow-private-network`, by the CLI's own rule."""
+    mock = LipSyncMock(clock="manual", rate_limit=0, tls=True)
+    mock.start(host="127.0.0.1")
+    try:
+        assert mock.url.startswith("https://")
+        assert mock.ca_bundle is not None
+        trust = ssl.create_default_context(cafile=str(mock.ca_bundle))
+        cli = Cli(mock.url, mock.api_key, verify=trust)
+        try:
+            assert cli.doctor()[0] == "[PASS] validation"
+            task_id = cli.run("vidu/lip-sync", {"video_url": "https://example.com/a.mp4"})
+            mock.run_until_terminal(task_id)
+            (url,) = cli.resources(cli.task(task_id))
+            assert url.startswith("https://127.0.0.1:")
+            with pytest.raises(CliError, match="private or reserved"):
+                cli.download(url)
+            assert cli.download(url, private=True)[4:8] == b"ftyp"
+        finally:
+            cli.close()
+    finally:
+        mock.stop()
+    assert mock.crashes == []
