@@ -139,7 +139,9 @@ _RULE_BODY = {
 }
 
 OPERATIONS: tuple[AdminOperation, ...] = (
-    AdminOperation("/health", "GET", "health", "Liveness and the number of live tasks"),
+    AdminOperation(
+        "/health", "GET", "health", "Liveness, and the live tasks, uploads and accounts it holds"
+    ),
     AdminOperation("/config", "GET", "config", "The effective settings"),
     AdminOperation("/reset", "POST", "reset", "Forget tasks, rules, journal; rebuild the clock"),
     AdminOperation("/clock", "GET", "clock", "Read the clock"),
@@ -251,7 +253,15 @@ class AdminApi:
         ]
 
     async def health(self, request: Request) -> Response:
-        return _ok({"status": "ok", "tasks": len(self.state.store)})
+        state = self.state
+        return _ok(
+            {
+                "status": "ok",
+                "tasks": len(state.store),
+                "uploads": dataclasses.asdict(state.uploads.stats()),
+                "accounts": state.accounts.stats(),
+            }
+        )
 
     async def config(self, request: Request) -> Response:
         return _ok(dataclasses.asdict(self.state.config))

@@ -208,3 +208,23 @@ def test_the_schema_is_served_without_a_key_pointing_at_this_mock(client: Any) -
     assert document["servers"] == [{"url": "http://testserver/api/v1/vidu/lip-sync/async"}]
     assert document["post"]["requestBody"]["content"]["application/json"]["schema"]["required"]
     assert client.get("/models/no/such/api_schema").status_code == 404
+
+
+def test_health_counts_uploads_and_accounts_for_memory_reports(
+    client: Any, mock: Any, key: str
+) -> None:
+    def health() -> Any:
+        return client.get("/_mock/health").json()["data"]
+
+    before = health()
+    assert (before["tasks"], before["uploads"]["files"], before["uploads"]["bytes"]) == (0, 0, 0)
+    files = {"file": ("face.png", PNG, "image/png")}
+    assert client.post("/api/v1/media/files", files=files, headers=auth(key)).status_code == 200
+    client.post(SUBMIT, json=VIDEO, headers=auth(key))
+    after = health()
+    assert (after["tasks"], after["uploads"]["files"], after["uploads"]["bytes"]) == (
+        1,
+        1,
+        len(PNG),
+    )
+    assert after["accounts"]["holds"] == 1
