@@ -70,9 +70,9 @@ def feed(reads: list[bytes]) -> bytes:
         protocol.connection_made(transport)
         for data in reads:
             protocol.data_received(data)
-            await asyncio.sleep(0)  # let an answered request's task write its response
+            await asyncio.sleep(0)  # real-time: 0 s, yields so the request's task can answer
         for _ in range(20):
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # real-time: 0 s, lets pending tasks finish
         protocol.connection_lost(None)
         return transport.written
 
