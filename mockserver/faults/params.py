@@ -59,7 +59,7 @@ class Param:
             return value in self.choices
         if self.type is str:
             return isinstance(value, str)
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             return False
         low, high = self.low or 0.0, self.high or 0.0  # set for every number (__post_init__)
         return bool(value > low if self.above else value >= low) and bool(value <= high)
@@ -76,15 +76,28 @@ class Param:
     def check(self, kind: str, name: str, value: Any) -> Any:
         """The value as the fault keeps it (an int given for a float becomes a float), or a
         `FaultError` saying what is accepted."""
+        shown = _shown(value)
         if self.type is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:
+                refusal = f"fault {kind}: {name} must be {self.accepted()}, not {shown}"
+                raise FaultError(refusal) from None
         if not isinstance(value, self.type) or isinstance(value, bool):
-            raise FaultError(f"fault {kind}: {name} must be {self.type.__name__}, not {value!r}")
+            raise FaultError(f"fault {kind}: {name} must be {self.type.__name__}, not {shown}")
         if not self.accepts(value):
-            raise FaultError(f"fault {kind}: {name} must be {self.accepted()}, not {value!r}")
+            raise FaultError(f"fault {kind}: {name} must be {self.accepted()}, not {shown}")
         return value
 
     def parse(self, raw: str) -> Any:
         """A value written as text (in the `X-Mock-Fault` header), typed but not checked;
         `ValueError` if a number does not parse."""
         return raw if self.type is str else self.type(raw)
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """A refused value as a message repeats it: its repr, cut (a client may send megabytes)."""
+    text = (
+        repr(value) if not isinstance(value, int) or value.bit_length() < 128 else "a huge number"
+    )
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -39,7 +39,7 @@ from vidu_lipsync_mock.http.public_routes import PublicApi
 from vidu_lipsync_mock.http.router import Resolved, Router
 from vidu_lipsync_mock.journal.exchange import Exchange, new_exchange
 from vidu_lipsync_mock.service.admission import decode_json_object
-from vidu_lipsync_mock.service.errors import ApiError, method_not_allowed, route_not_found
+from vidu_lipsync_mock.service.errors import ApiError, echo, method_not_allowed, route_not_found
 from vidu_lipsync_mock.service.keys import bearer_token
 from vidu_lipsync_mock.state import MockState
 
@@ -225,7 +225,7 @@ class PublicApp:
     async def _refuse_fault_header(
         self, error: FaultError, resolved: Resolved, send: Send, exchange: Exchange
     ) -> None:
-        reply = error_reply(ApiError(400, f"Invalid parameters: X-Mock-Fault: {error}"))
+        reply = error_reply(ApiError(400, f"Invalid parameters: X-Mock-Fault: {echo(str(error))}"))
         sent = reply.wire_headers()
         exchange.answered(reply, sent, _kept_body(reply, resolved.route))
         try:

@@ -114,7 +114,7 @@ def body_too_large(limit: int) -> ApiError:
 
 
 def unsupported_media_type(content_type: str) -> ApiError:
-    shown = content_type or "(none)"
+    shown = echo(content_type) if content_type else "(none)"
     return ApiError(
         415, f"Unsupported media type: Content-Type must be application/json, got {shown}"
     )

@@ -431,3 +431,30 @@ def test_server_keeps_serving_after_every_bad_input(make_mock, check):
         mock.advance(3)
         polled = http.get(f"/api/v1/tasks/{task_id}", headers=mock.auth_headers)
         assert check.success(polled)["status"] == "success"
+
+
+def test_long_header_values_are_never_echoed_whole_over_a_real_socket(make_mock):
+    """A 3 KB Content-Type and a 4 KB `X-Mock-Fault` are refused with messages that repeat
+    at most the first 200 characters, escaped (a newline cannot split the message)."""
+    mock = make_mock()
+    base = mock.start()
+    content_type = "text/" + "y" * 3000 + "\tend"
+    fault = "error; status=" + "9" * 4000
+    with httpx.Client(base_url=base) as http:
+        refused_type = http.post(
+            SUBMIT_PATH,
+            content=b'{"video_url": "v"}',
+            headers={**mock.auth_headers, "Content-Type": content_type},
+        )
+        refused_fault = http.get(
+            "/api/v1/tasks/task-1", headers={**mock.auth_headers, "X-Mock-Fault": fault}
+        )
+    assert refused_type.status_code == 415
+    message = refused_type.json()["message"]
+    assert message.startswith("Unsupported media type: Content-Type must be application/json")
+    assert len(message) < 400
+    assert message.endswith("…")
+    assert refused_fault.status_code == 400
+    message = refused_fault.json()["message"]
+    assert message.startswith("Invalid parameters: X-Mock-Fault: ")
+    assert len(message) < 400
