@@ -126,6 +126,7 @@ class FaultActions:
     async def _send_error(self, send: Send, error: ApiError, exchange: Exchange) -> None:
         reply = error_reply(error)
         exchange.answered(reply, reply.wire_headers(), reply.body)
+        self.state.journal.record(exchange, time.perf_counter())  # before the client has it
         await send_reply(send, reply, exchange.response_headers)
 
     async def carry_out(

@@ -212,3 +212,47 @@ def test_the_lifespan_goes_to_starlette(mock: LipSyncMock) -> None:
 def test_app_state_hands_the_mock_and_its_connections_to_the_runner(mock: LipSyncMock) -> None:
     assert mock.app.state.mock is mock
     assert len(mock.app.state.connections) == 0
+
+
+# --- the journal holds an exchange before its answer goes out ---------------------------------
+
+
+class JournalAtFirstByte(Exchange):
+    """Notes what the journal held when the app began to answer."""
+
+    def __init__(self, incoming: Callable[[int], Message], mock: LipSyncMock) -> None:
+        super().__init__(incoming)
+        self.mock = mock
+        self.journaled: list[tuple[str, int]] | None = None
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start" and self.journaled is None:
+            self.journaled = [(e.route, e.status) for e in self.mock.journal.entries()]
+        await super().send(message)
+
+
+@pytest.mark.parametrize(
+    ("fault", "status"),
+    [
+        pytest.param(None, 200, id="plain"),
+        pytest.param({"status": 500, "phase": "after"}, 500, id="error-after"),
+        pytest.param({"status": 503}, 503, id="error-before"),
+    ],
+)
+def test_the_journal_holds_the_exchange_before_the_client_has_its_answer(
+    mock: LipSyncMock, fault: dict[str, Any] | None, status: int
+) -> None:
+    if fault is not None:
+        mock.add_fault("error", route="submit", **fault)
+    body = json.dumps({"video_url": "https://example.com/v.mp4"}).encode()
+    call = JournalAtFirstByte(whole(body), mock)
+    call.run(mock.app, scope("POST", SUBMIT, auth(mock, (b"content-type", b"application/json"))))
+    assert call.status == status
+    assert call.journaled == [("submit", status)]
+
+
+def test_a_refused_fault_header_is_journaled_before_its_400(mock: LipSyncMock) -> None:
+    call = JournalAtFirstByte(whole(b""), mock)
+    call.run(mock.app, scope("GET", "/api/v1/tasks/task-1", auth(mock, (b"x-mock-fault", b"nope"))))
+    assert call.status == 400
+    assert call.journaled == [("poll", 400)]
