@@ -18,8 +18,9 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 from vidu_lipsync_mock.faults import FaultError, Rule
 from vidu_lipsync_mock.faults.profiles import PROFILES
 from vidu_lipsync_mock.service.accounts import Accounts
+from vidu_lipsync_mock.service.keys import redact
 
-__all__ = ["PRESETS", "ConfigError", "MockConfig", "load_toml"]
+__all__ = ["PRESETS", "ConfigError", "MockConfig", "load_toml", "shown"]
 
 
 class ConfigError(ValueError):
@@ -275,6 +276,23 @@ class MockConfig:
             if getattr(self, f.name) != f.default
             and not (f.name in from_preset and getattr(self, f.name) == from_preset[f.name])
         }
+
+
+def shown(config: MockConfig) -> dict[str, Any]:
+    """Every setting as the admin API shows it: API keys redacted (`redact`, the journal's
+    form) wherever they appear (the key allow-list, the teams, a fault rule's key), so
+    reading a running server's settings never hands out a working key."""
+    data = dataclasses.asdict(config)
+    if config.api_keys is not None:
+        data["api_keys"] = [redact(key) for key in config.api_keys]
+    if config.teams is not None:
+        data["teams"] = {team: [redact(key) for key in keys] for team, keys in config.teams.items()}
+    data["faults"] = [
+        {name: redact(value) if name == "api_key" and isinstance(value, str) else value
+         for name, value in rule.items()}
+        for rule in config.faults
+    ]  # fmt: skip
+    return data
 
 
 def _coerce(name: str, annotation: object, value: Any) -> Any:

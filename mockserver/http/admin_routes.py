@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from vidu_lipsync_mock.config import shown as shown_config
 from vidu_lipsync_mock.faults import FaultError
 from vidu_lipsync_mock.http import wire
 from vidu_lipsync_mock.journal.journal import Entry
@@ -264,7 +265,7 @@ class AdminApi:
         )
 
     async def config(self, request: Request) -> Response:
-        return _ok(dataclasses.asdict(self.state.config))
+        return _ok(shown_config(self.state.config))
 
     async def reset(self, request: Request) -> Response:
         self.state.reset()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from vidu_lipsync_mock.service.keys import key_fingerprint, make_api_key
+from vidu_lipsync_mock.service.keys import key_fingerprint, make_api_key, redact
 
 SUBMIT = "/api/v1/vidu/lip-sync/async"
 VIDEO = {"video_url": "https://example.com/presenter.mp4"}
@@ -228,3 +228,16 @@ def test_health_counts_uploads_and_accounts_for_memory_reports(
         len(PNG),
     )
     assert after["accounts"]["holds"] == 1
+
+
+def test_the_admin_config_never_shows_a_full_key(make_mock: Any, make_client: Any) -> None:
+    first, second = make_api_key("one"), make_api_key("two")
+    mock = make_mock(
+        api_keys=[first, second],
+        teams={"studio": [first, second]},
+        faults=[{"fault": "error", "status": 503, "api_key": first}],
+    )
+    shown = make_client(mock).get("/_mock/config").text
+    assert first not in shown
+    assert second not in shown
+    assert shown.count(redact(first)) == 3  # the allow-list, the team, the fault rule
