@@ -749,18 +749,14 @@ class ModuleApi(MarkdownDirective):
 
 
 def _architecture() -> Any:
-    """`tools/architecture.py`, the rules the unit tests check too, loaded by its path."""
-    import importlib.util
+    """`tools/architecture.py`, the rules the unit tests check too. `tools/` holds scripts,
+    not a package: its folder goes on the path, never the repository root."""
+    tools = str(REPO / "tools")
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
+    import architecture
 
-    name = "vidu_lipsync_mock_tools_architecture"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / "architecture.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return architecture
 
 
 class ModuleMap(MarkdownDirective):

@@ -8,29 +8,18 @@ built. The second half feeds the checker made-up modules, to show each rule can 
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _load_rules() -> ModuleType:
-    name = "vidu_lipsync_mock_tools_architecture"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / "architecture.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-rules = _load_rules()
+# `tools/` holds scripts, not a package: its folder goes on the path, never the repository
+# root (which would make the source folders importable under their folder names).
+sys.path.insert(0, str(REPO / "tools"))
+import architecture as rules  # noqa: E402
 
 
 @pytest.fixture(scope="module")
