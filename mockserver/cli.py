@@ -19,6 +19,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from vidu_lipsync_mock.config import ConfigError, MockConfig, load_toml
+from vidu_lipsync_mock.proxy.commands import add_commands, run_command
 from vidu_lipsync_mock.tls import ServerCertificate, client_environment
 
 if TYPE_CHECKING:
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(show)
     commands.add_parser("openapi", help="Print the OpenAPI document the server serves.")
     commands.add_parser("key", help="Print a fresh well-formed API key.")
+    add_commands(commands)
     return parser
 
 
@@ -210,6 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not arguments or (arguments[0].startswith("-") and arguments[0] not in ("-h", "--help")):
         arguments.insert(0, "serve")
     args = build_parser().parse_args(arguments)
+    ran = run_command(args)
+    if ran is not None:
+        return ran
     if args.command == "openapi":
         from vidu_lipsync_mock.http.openapi import build_openapi
         from vidu_lipsync_mock.service.registry import Registry

@@ -342,3 +342,12 @@ def submit(client: ASGIClient, mock: LipSyncMock, check: Checks) -> Callable[...
         return task_id
 
     return do
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--modellix-api-key",
+        default=None,
+        help="A key for the real Modellix API: runs the live drift probe "
+        "(tests/proxy/test_live_probe.py) against it; $MODELLIX_API_KEY works too.",
+    )

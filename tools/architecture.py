@@ -41,6 +41,7 @@ TOP_LEVEL_LAYERS: dict[str, str] = {
     "tls": "runner",
     "__main__": "runner",
     "__init__": "runner",
+    "proxy": "runner",
 }
 
 #: Layers that are plain Python: testable without a socket, an event loop or pytest.
@@ -61,6 +62,8 @@ TIME_READERS: dict[str, str] = {
     "http.fault_actions": "`duration_ms` of a faulted request's journal entry (host time)",
     "server": "waits for uvicorn to start",
     "http.access_log": "the request log's time stamp and duration (host time, by design)",
+    "proxy.record": "a recorded exchange's time stamp and duration (host time, by design)",
+    "proxy.probe": "waits between polls of the real service, which runs in real time",
 }
 
 #: The longest a module of either source folder may be, in lines.
