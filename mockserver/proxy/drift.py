@@ -21,10 +21,12 @@ from typing import Any
 
 import httpx
 
-from vidu_lipsync_mock.journal.journal import Entry
+from vidu_lipsync_mock.journal.journal import BODY_LIMIT, Entry
+from vidu_lipsync_mock.media.library import MediaLibrary
 from vidu_lipsync_mock.mock import LipSyncMock
 from vidu_lipsync_mock.proxy.cassette import CassetteInfo
 from vidu_lipsync_mock.proxy.compare import Answer, Difference, differences
+from vidu_lipsync_mock.service.admission import UPLOAD_ROUTE
 from vidu_lipsync_mock.service.errors import ApiError
 from vidu_lipsync_mock.service.keys import make_api_key
 from vidu_lipsync_mock.service.tasks import TaskStatus, TransitionError
@@ -53,6 +55,25 @@ def _answer(response: httpx.Response) -> Answer:
         headers={name.lower(): value for name, value in response.headers.items()},
         body=text,
     )
+
+
+def _kept_whole(body: str) -> bool:
+    """Whether the journal kept this body as it was sent: under its bound, and text."""
+    return len(body.encode("utf-8")) < BODY_LIMIT and "\ufffd" not in body
+
+
+#: The sample the mock has of each kind of upload, for one the cassette could not keep.
+_SAMPLES = {"video": "input-video.mp4", "audio": "input-audio.mp3", "image": "face.jpg"}
+
+
+def _stand_in_file(body: str, media: MediaLibrary) -> tuple[str, bytes, str]:
+    """An upload whose file the cassette could not keep (too large, or not text) is sent
+    with the mock's own sample of the same kind, under the recorded name and type."""
+    name = re.search(r'filename="([^"]*)"', body)
+    kind = re.search(r"(?i)content-type:\s*([\w.+-]+/[\w.+-]+)", body)
+    content_type = kind.group(1) if kind else "application/octet-stream"
+    sample = _SAMPLES.get(content_type.split("/", 1)[0], _SAMPLES["video"])
+    return (name.group(1) if name else sample), media.read(sample), content_type
 
 
 def recorded_answer(entry: Entry) -> Answer:
@@ -107,8 +128,13 @@ class _Replay:
             headers["X-Mock-Fault"] = f"error; status={entry.status}"
         path = _substitute(entry.path, self.ids)
         query = _substitute(entry.query, self.ids)
-        body = _substitute(entry.request_body or "", self.ids).encode("utf-8")
         url = path + (f"?{query}" if query else "")
+        text = entry.request_body or ""
+        if entry.route == UPLOAD_ROUTE and not _kept_whole(text):
+            headers.pop("content-type", None)
+            files = {"file": _stand_in_file(text, self.mock.media)}
+            return self.client.build_request(entry.method, url, headers=headers, files=files)
+        body = _substitute(text, self.ids).encode("utf-8")
         return self.client.build_request(entry.method, url, headers=headers, content=body)
 
     def bring_to_recorded_status(self, entry: Entry, recorded: Answer) -> None:

@@ -80,6 +80,25 @@ def test_every_change_of_a_drifted_service_is_reported(
     assert "difference(s)" in capsys.readouterr().out
 
 
+def test_an_upload_too_large_for_the_cassette_is_replayed_with_a_sample(
+    upstream: LipSyncMock, record: Record
+) -> None:
+    proxy, cassette = record(upstream.url)
+    with httpx.Client(base_url=proxy, headers=upstream.auth_headers) as client:
+        video = client.get("/media/input-video.mp4").content
+        padded = video + bytes(200_000)  # past what a cassette keeps of a body
+        uploaded = client.post(
+            "/api/v1/media/files", files={"file": ("talk.mp4", padded, "video/mp4")}
+        )
+        url = uploaded.json()["data"]["url"]
+        client.post(SUBMIT, json={"video_url": url})
+        client.delete(f"/api/v1/media/files/{uploaded.json()['data']['file_id']}")
+    info, entries = read_cassette(cassette)
+    assert [e.status for e in entries] == [200, 200, 200, 204]
+    assert len(entries[1].request_body or "") <= 64 * 1024
+    assert replay_cassette(info, entries) == []
+
+
 def test_the_shipped_cassette_of_the_providers_examples_has_no_drift(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
