@@ -127,11 +127,11 @@ def describe_mock(mock: MockState, config: pytest.Config, *, start: float | None
             lines.append(f"  {json.dumps(fired, sort_keys=True)}")
     everything = mock.journal.entries()
     entries = everything[-JOURNAL_TAIL:]
+    if start is not None:
+        lines.append(f"times: t=+seconds on the mock's clock since the test started ({start:.3f})")
     lines.append(f"journal ({len(mock.journal)} requests, last {len(entries)}):")
     retries = retried_attempts(everything)
     decisions = fired_faults(entries, trace)
-    if start is not None:
-        lines.append(f"times: t=+seconds on the mock's clock since the test started ({start:.3f})")
     for entry in entries:
         shown = format_entry(
             entry, retries.get(entry.seq), start=start, fired=decisions.get(entry.seq, ())
