@@ -34,7 +34,7 @@ def test_a_timeout_is_requests_own_error(lipsync_intercept: LipSyncMock) -> None
 
 
 def test_other_hosts_are_refused(lipsync_intercept: LipSyncMock) -> None:
-    with pytest.raises(RefusedRequest, match="https://example.com/"):
+    with pytest.raises(RefusedRequest, match=r"https://example\.com/"):
         requests.get("https://example.com/", timeout=5)
 
 
