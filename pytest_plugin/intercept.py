@@ -35,7 +35,7 @@ from vidu_lipsync_mock.service.errors import route_not_found
 from .fixtures import test_seed
 from .settings import resolve_settings
 from .strict import UNEXPECTED_KEY
-from .transport import AppCaller
+from .transport import AppCaller, detached
 
 __all__ = ["PROVIDER_ORIGIN", "Interceptor", "RefusedRequest", "lipsync_intercept"]
 
@@ -120,14 +120,7 @@ class Interceptor:
         admin = self._admin_answer(request)
         if admin is not None:
             return admin
-        response = await self._caller.send(request)
-        return httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            content=response.content,
-            extensions={"http_version": b"HTTP/1.1"},
-            request=request,
-        )
+        return detached(await self._caller.send(request), request)
 
     def __enter__(self) -> Interceptor:
         from .intercept_clients import patch_httpx, patch_requests

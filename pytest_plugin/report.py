@@ -127,8 +127,9 @@ def describe_mock(mock: MockState, config: pytest.Config, *, start: float | None
             lines.append(f"  {json.dumps(fired, sort_keys=True)}")
     everything = mock.journal.entries()
     entries = everything[-JOURNAL_TAIL:]
-    since = "; t=+seconds on the mock's clock since the test's start" if start is not None else ""
-    lines.append(f"journal ({len(mock.journal)} requests, last {len(entries)}{since}):")
+    if start is not None:
+        lines.append(f"times: t=+seconds on the mock's clock since the test's start ({start:.3f})")
+    lines.append(f"journal ({len(mock.journal)} requests, last {len(entries)}):")
     retries = retried_attempts(everything)
     decisions = fired_faults(entries, trace)
     for entry in entries:

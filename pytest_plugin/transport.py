@@ -18,7 +18,13 @@ from starlette.types import ASGIApp
 
 from vidu_lipsync_mock.http.fault_actions import TransportFault
 
-__all__ = ["AppCaller", "AsyncMockTransport", "SyncMockTransport", "as_httpx_error"]
+__all__ = [
+    "AppCaller",
+    "AsyncMockTransport",
+    "SyncMockTransport",
+    "as_httpx_error",
+    "detached",
+]
 
 
 def as_httpx_error(fault: TransportFault, request: httpx.Request) -> httpx.TransportError:
@@ -28,6 +34,18 @@ def as_httpx_error(fault: TransportFault, request: httpx.Request) -> httpx.Trans
         return httpx.ReadTimeout("timed out (mock hang fault)", request=request)
     return httpx.RemoteProtocolError(
         "peer closed connection without sending complete message body", request=request
+    )
+
+
+def detached(response: httpx.Response, request: httpx.Request) -> httpx.Response:
+    """A read answer as a fresh response whose body can be read again, by any caller (the
+    ASGI transport's own stream is spent once read)."""
+    return httpx.Response(
+        response.status_code,
+        headers=response.headers,
+        content=response.content,
+        extensions={"http_version": b"HTTP/1.1"},
+        request=request,
     )
 
 
@@ -65,13 +83,7 @@ class AppCaller:
         else:
             with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
                 response = pool.submit(asyncio.run, self.send(request)).result()
-        return httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            content=response.content,
-            extensions={"http_version": b"HTTP/1.1"},
-            request=request,
-        )
+        return detached(response, request)
 
     def close(self) -> None:
         if self._loop is not None and not self._loop.is_closed():

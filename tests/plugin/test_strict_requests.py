@@ -99,7 +99,8 @@ def test_fails(lipsync_mock, lipsync_client):
     result.assert_outcomes(failed=1)
     result.stdout.re_match_lines(
         [
-            r"journal \(2 requests, last 2; t=\+seconds on the mock's clock since the test's start\):",
+            r"times: t=\+seconds on the mock's clock since the test's start \(\d+\.\d{3}\)",
+            r"journal \(2 requests, last 2\):",
             r" +#1 +t=\+12\.500s GET +/api/v1/models -> 503 +\[fault=error:503 \(rule-1, phase before\)\]",
             r" +#2 +t=\+12\.500s GET +/api/v1/models -> 429 +\[fault=error:429 \(X-Mock-Fault, phase before\)\]",
         ]
