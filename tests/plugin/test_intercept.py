@@ -177,3 +177,30 @@ def test_a_sync_client_inside_a_running_event_loop(lipsync_intercept: LipSyncMoc
         return httpx.get(f"{ORIGIN}/api/v1/models").status_code
 
     assert asyncio.run(sync_call_in_async_code()) == 401
+
+
+def test_without_the_extra_the_fixture_names_the_install_command(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest("import sys\nsys.modules['responses'] = None  # as if not installed\n")
+    pytester.makepyfile("def test_intercepted(lipsync_intercept):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*lipsync_intercept needs responses (the `intercept` extra): pip install*[[]intercept]*"]
+    )
+
+
+def test_a_malformed_origin_list_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.lipsync(intercept_origins="https://cdn.example.com")
+        def test_one(lipsync_intercept):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*intercept_origins=...) takes a list of origins*"])
+    assert result.ret != 0
