@@ -21,8 +21,9 @@ listed by strict mode (`strict.UNEXPECTED_KEY`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 import httpx
@@ -37,12 +38,12 @@ from .settings import resolve_settings
 from .strict import UNEXPECTED_KEY
 from .transport import AppCaller, detached
 
-__all__ = ["PROVIDER_ORIGIN", "Interceptor", "RefusedRequest", "lipsync_intercept"]
+__all__ = ["DEFAULT_PORTS", "PROVIDER_ORIGIN", "Interceptor", "RefusedRequest", "lipsync_intercept"]
 
 #: Where the provider's API lives (see the service notes): what clients have built in.
 PROVIDER_ORIGIN = "https://api.modellix.ai"
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+DEFAULT_PORTS: Mapping[str, int] = MappingProxyType({"http": 80, "https": 443})
 
 
 class RefusedRequest(AssertionError):
@@ -57,9 +58,9 @@ def origin_of(url: str) -> tuple[str, str, int]:
     """(scheme, host, port) of a URL, the port filled in for http and https."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
         raise pytest.UsageError(f"lipsync_intercept: {url!r} is not an http(s) origin")
-    return scheme, parts.hostname.lower(), parts.port or _DEFAULT_PORTS[scheme]
+    return scheme, parts.hostname.lower(), parts.port or DEFAULT_PORTS[scheme]
 
 
 class Interceptor:
@@ -82,7 +83,7 @@ class Interceptor:
     def intercepts(self, url: str) -> bool:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
-        port = parts.port or _DEFAULT_PORTS.get(scheme, 0)
+        port = parts.port or DEFAULT_PORTS.get(scheme, 0)
         return (scheme, (parts.hostname or "").lower(), port) in self.origins
 
     def refusal(self, method: str, url: str) -> RefusedRequest:
@@ -97,7 +98,7 @@ class Interceptor:
 
     def shown_origins(self) -> list[str]:
         return [
-            f"{scheme}://{host}" + ("" if port == _DEFAULT_PORTS[scheme] else f":{port}")
+            f"{scheme}://{host}" + ("" if port == DEFAULT_PORTS[scheme] else f":{port}")
             for scheme, host, port in self.origins
         ]
 

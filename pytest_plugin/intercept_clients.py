@@ -127,10 +127,11 @@ def _body(request: PreparedRequest) -> bytes:
 
 def _origins_pattern(interceptor: Interceptor) -> str:
     """A regular expression for the start of a URL on an intercepted origin."""
+    from .intercept import DEFAULT_PORTS
+
     alternatives = []
     for scheme, host, port in sorted(interceptor.origins):
-        default = port == {"http": 80, "https": 443}[scheme]
-        port_part = f"(?::{port})?" if default else f":{port}"
+        port_part = f"(?::{port})?" if port == DEFAULT_PORTS[scheme] else f":{port}"
         alternatives.append(f"{re.escape(scheme)}://{re.escape(host)}{port_part}")
     return f"(?i:{'|'.join(alternatives)})(?=[/?#]|$)"
 
