@@ -204,3 +204,12 @@ def test_a_malformed_origin_list_is_a_usage_error(pytester: pytest.Pytester) -> 
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*intercept_origins=...) takes a list of origins*"])
     assert result.ret != 0
+
+
+@pytest.mark.lipsync(progression="polls", faults=[{"fault": "error", "status": 503, "times": 1}])
+def test_it_is_lipsync_mock_with_the_marker_s_settings(
+    lipsync_intercept: LipSyncMock, lipsync_mock: LipSyncMock
+) -> None:
+    assert lipsync_intercept is lipsync_mock
+    assert lipsync_intercept.config.progression == "polls"
+    assert httpx.get(f"{ORIGIN}/api/v1/models").status_code == 503
