@@ -36,7 +36,9 @@ from vidu_lipsync_mock.tls import (
 )
 
 from .remote import RemoteMock
+from .report import TEST_START_KEY
 from .settings import TestSettings, resolve_settings
+from .strict import UNEXPECTED_KEY, fail_on_unexpected
 from .transport import AsyncMockTransport, SyncMockTransport
 
 __all__ = [
@@ -156,9 +158,10 @@ def _prepare(mock: LipSyncMock, settings: TestSettings, request: pytest.FixtureR
     for rule in settings.faults:
         mock.add_fault(dict(rule))
     request.node.stash.setdefault(MOCKS_KEY, []).append(mock)
+    request.node.stash.setdefault(TEST_START_KEY, {})[id(mock)] = mock.now()
 
 
-def _check(mock: LipSyncMock, settings: TestSettings) -> None:
+def _check(mock: LipSyncMock, settings: TestSettings, node: pytest.Item) -> None:
     """Teardown checks: a test cannot pass while the mock saw something wrong."""
     if mock.crashes:
         crash = mock.crashes[0]
@@ -171,6 +174,9 @@ def _check(mock: LipSyncMock, settings: TestSettings) -> None:
         from .audit import AuditPolicy, assert_sound_retry_policy
 
         assert_sound_retry_policy(mock, AuditPolicy(**settings.audit))
+    if settings.strict_requests:
+        refused: list[str] = node.stash.get(UNEXPECTED_KEY, [])
+        fail_on_unexpected(mock.journal.entries(), refused)
 
 
 def _run_with(mock: LipSyncMock, settings: TestSettings) -> ExitStack:
@@ -203,7 +209,7 @@ def lipsync_mock(
     _prepare(mock, settings, request)
     with _run_with(mock, settings):
         yield mock
-    _check(mock, settings)
+    _check(mock, settings, request.node)
 
 
 @pytest.fixture(scope="session")
@@ -240,7 +246,7 @@ def lipsync_live(
     _prepare(server, settings, request)
     with _run_with(server, settings):
         yield server
-    _check(server, settings)
+    _check(server, settings, request.node)
 
 
 @pytest.fixture

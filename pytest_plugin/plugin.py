@@ -22,7 +22,8 @@ from .fixtures import (
     lipsync_url,
     session_seed,
 )
-from .report import describe_mock
+from .intercept import lipsync_intercept
+from .report import TEST_START_KEY, describe_mock
 from .settings import MARKER, OPTIONS
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "lipsync_ca_bundle",
     "lipsync_client",
     "lipsync_env",
+    "lipsync_intercept",
     "lipsync_live",
     "lipsync_media",
     "lipsync_mock",
@@ -60,7 +62,9 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{MARKER}(**settings): configure this test's mock — any MockConfig field (profile, "
         "seed, progression, pending_seconds, rate_limit, ...) plus faults=[rule, ...], "
         "strict_keys=[key, ...], fast_forward=True, audit=True or audit={thresholds}; tls=True "
-        "serves lipsync_live over HTTPS",
+        "serves lipsync_live over HTTPS; strict_requests=True fails the test on requests the "
+        "mock does not serve; intercept_passthrough=True and intercept_origins=[...] tune "
+        "lipsync_intercept",
     )
 
 
@@ -76,6 +80,8 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if report.failed:
+        starts = item.stash.get(TEST_START_KEY, {})
         for mock in item.stash.get(MOCKS_KEY, []):
-            report.sections.append(("lipsync", describe_mock(mock, item.config)))
+            described = describe_mock(mock, item.config, start=starts.get(id(mock)))
+            report.sections.append(("lipsync", described))
     return report

@@ -4,6 +4,10 @@ A `vidu-lipsync-mock serve --clock manual` started by a CI step, a container or 
 language's test runner is driven from Python with the same verbs as an in-process
 `LipSyncMock`: `advance`, `add_fault`, `use_profile`, `force`, `tasks`, `journal`,
 `reset`. Every method is one admin call, so what works here works from any HTTP client.
+
+Both satisfy one protocol (`protocol.MockApi`): the same names, arguments and answer types
+(`tasks()` gives `TaskSnapshot`s, `account()` a `TeamBalance`, read back from the admin
+JSON by `records`), so one test module runs against either.
 """
 
 from __future__ import annotations
@@ -17,10 +21,16 @@ import httpx
 
 from vidu_lipsync_mock.http.admin_routes import ADMIN_PREFIX
 from vidu_lipsync_mock.journal.journal import Entry
+from vidu_lipsync_mock.service.accounts import TeamBalance
+from vidu_lipsync_mock.service.clock import Clock
 from vidu_lipsync_mock.service.errors import ApiError
-from vidu_lipsync_mock.service.keys import key_fingerprint
+from vidu_lipsync_mock.service.keys import key_fingerprint, make_api_key
+from vidu_lipsync_mock.service.tasks import TaskSnapshot, TaskStatus
+from vidu_lipsync_mock.timetravel import FastForward
 
-__all__ = ["RemoteJournal", "RemoteMock"]
+from .records import account_from_record, task_from_record
+
+__all__ = ["RemoteClock", "RemoteJournal", "RemoteMock"]
 
 
 class RemoteJournal:
@@ -59,18 +69,73 @@ class RemoteJournal:
         return response.text
 
 
+class RemoteClock(Clock):
+    """The server's clock, read and moved over the admin API: what `FastForward` advances
+    when the code under test sleeps."""
+
+    kind = "remote"
+
+    def __init__(self, mock: RemoteMock) -> None:
+        super().__init__()
+        self._mock = mock
+
+    def _base(self) -> float:
+        return self._mock.now()
+
+    def now(self) -> float:
+        return self._mock.now()
+
+    def advance(self, seconds: float) -> float:
+        return self._mock.advance(seconds)
+
+    def set(self, timestamp: float) -> float:
+        return self._mock.set_time(timestamp)
+
+    def describe(self) -> dict[str, object]:
+        result: dict[str, object] = self._mock._call("GET", "/clock")
+        return result
+
+
+def _status_text(status: TaskStatus | str) -> str:
+    """A status as the admin API takes it; the server judges (and names) a wrong one."""
+    return status.value if isinstance(status, TaskStatus) else status
+
+
 def _team_ref(key_or_ref: str) -> str:
     """A key's fingerprint; anything else (a fingerprint, a team) as it is."""
     return key_fingerprint(key_or_ref) if key_or_ref.startswith("mdlx-") else key_or_ref
 
 
 class RemoteMock:
+    """A mock server elsewhere, driven over its admin API.
+
+    `api_key` is the key tests send (the same well-formed default as `LipSyncMock`'s; pass
+    one the server accepts if it was started with an allow-list): the admin API never
+    hands out a key in clear.
+    """
+
     def __init__(
-        self, base_url: str, *, timeout: float = 10.0, verify: ssl.SSLContext | bool = True
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        verify: ssl.SSLContext | bool = True,
+        api_key: str | None = None,
     ) -> None:
         self.url = base_url.rstrip("/")
         self._http = httpx.Client(base_url=self.url, timeout=timeout, verify=verify)
         self.journal = RemoteJournal(self)
+        self.clock = RemoteClock(self)
+        self.api_key = api_key or make_api_key("vidulipsyncmock")
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    def fast_forward(self) -> FastForward:
+        """A context manager in which the calling thread's sleeps advance the server's
+        clock (one admin call per sleep) instead of waiting."""
+        return FastForward(self.clock)
 
     def close(self) -> None:
         self._http.close()
@@ -159,47 +224,42 @@ class RemoteMock:
         result: list[dict[str, Any]] = self._call("GET", "/faults/trace")
         return result
 
-    def account(self, key_or_ref: str) -> dict[str, Any]:
+    def account(self, key_or_ref: str) -> TeamBalance:
         """A team's account, named by a key (fingerprinted here: a key never goes into a
         URL), a key fingerprint, or the team's id or name."""
-        result: dict[str, Any] = self._call("GET", f"/accounts/{_team_ref(key_or_ref)}")
-        return result
+        return account_from_record(self._call("GET", f"/accounts/{_team_ref(key_or_ref)}"))
 
-    def accounts(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._call("GET", "/accounts")
-        return result
+    def accounts(self) -> list[TeamBalance]:
+        return [account_from_record(record) for record in self._call("GET", "/accounts")]
 
     def balance(self, key_or_ref: str) -> float:
         """What the team can spend, as `GET /api/v1/team/balance` answers its keys."""
-        return float(self.account(key_or_ref)["balance"])
+        return float(self.account(key_or_ref).balance)
 
-    def set_balance(self, key_or_ref: str, amount: float | str) -> dict[str, Any]:
-        result: dict[str, Any] = self._call(
-            "PUT", f"/accounts/{_team_ref(key_or_ref)}/balance", {"balance": amount}
+    def set_balance(self, key_or_ref: str, amount: Any) -> TeamBalance:
+        return account_from_record(
+            self._call("PUT", f"/accounts/{_team_ref(key_or_ref)}/balance", {"balance": amount})
         )
-        return result
 
-    def tasks(self, status: str | None = None) -> list[dict[str, Any]]:
-        params = {"status": status} if status else None
-        result: list[dict[str, Any]] = self._call("GET", "/tasks", params=params)
-        return result
+    def tasks(self, status: TaskStatus | str | None = None) -> list[TaskSnapshot]:
+        params = {"status": _status_text(status)} if status else None
+        return [task_from_record(record) for record in self._call("GET", "/tasks", params=params)]
 
-    def task(self, task_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("GET", f"/tasks/{task_id}")
-        return result
+    def task(self, task_id: str) -> TaskSnapshot:
+        return task_from_record(self._call("GET", f"/tasks/{task_id}"))
 
-    def force(self, task_id: str, status: str, error_message: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"status": status}
+    def force(
+        self, task_id: str, status: TaskStatus | str, error_message: str | None = None
+    ) -> TaskSnapshot:
+        body: dict[str, Any] = {"status": _status_text(status)}
         if error_message is not None:
             body["error_message"] = error_message
-        result: dict[str, Any] = self._call("POST", f"/tasks/{task_id}/force", body)
-        return result
+        return task_from_record(self._call("POST", f"/tasks/{task_id}/force", body))
 
-    def set_progression(self, task_id: str, kind: str, **options: Any) -> dict[str, Any]:
-        result: dict[str, Any] = self._call(
-            "POST", f"/tasks/{task_id}/progression", {"kind": kind, **options}
+    def set_progression(self, task_id: str, kind: str, **options: Any) -> TaskSnapshot:
+        return task_from_record(
+            self._call("POST", f"/tasks/{task_id}/progression", {"kind": kind, **options})
         )
-        return result
 
     def crashes(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._call("GET", "/crashes")

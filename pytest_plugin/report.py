@@ -3,12 +3,16 @@
 It names the seed and the flag that replays it, the fault rules with how often each
 matched and fired, the faults in the order they fired, and the tail of the journal, each
 retry marked with the attempt it repeats (the journal's own grouping, which the
-retry-policy auditor judges too).
+retry-policy auditor judges too). Each exchange shows the mock's clock relative to the
+test's start (`t=+12.000s`: what the client waited, in the test's own terms) and, when a
+fault fired on it, the rule that fired (or `X-Mock-Fault`) and its phase.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pytest
 
@@ -16,19 +20,44 @@ from vidu_lipsync_mock import MockState
 from vidu_lipsync_mock.journal.attempts import operations
 from vidu_lipsync_mock.journal.journal import Entry
 
-__all__ = ["describe_mock", "format_entry", "retried_attempts"]
+__all__ = [
+    "TEST_START_KEY",
+    "describe_mock",
+    "fired_faults",
+    "format_entry",
+    "retried_attempts",
+]
 
 JOURNAL_TAIL = 20
 TRACE_TAIL = 20
 
+#: The mock's clock when each of a test's mocks was set up, by `id(mock)`.
+TEST_START_KEY = pytest.StashKey[dict[int, float]]()
 
-def format_entry(entry: Entry, retry_of: tuple[int, int] | None = None) -> str:
+
+def _fired(labels: str, decisions: Sequence[Mapping[str, Any]]) -> str:
+    """`error:503 (rule-1, phase before)`: each fault, the rule that fired it (or the
+    request's `X-Mock-Fault` header) and the phase it acted in."""
+    return "; ".join(
+        f"{label} ({decision.get('rule') or 'X-Mock-Fault'}, phase {decision.get('phase')})"
+        for label, decision in zip(labels.split(","), decisions, strict=False)
+    )
+
+
+def format_entry(
+    entry: Entry,
+    retry_of: tuple[int, int] | None = None,
+    *,
+    start: float | None = None,
+    fired: Sequence[Mapping[str, Any]] = (),
+) -> str:
     """One line of the journal; `retry_of` is (attempt number, seq of the first attempt)
-    when the entry repeats a request that failed."""
+    when the entry repeats a request that failed; `start` the mock's clock at the test's
+    start (times are shown from it); `fired` the fault decisions taken for it."""
     status = str(entry.status) if entry.status else "---"
     extra = []
     if entry.fault:
-        extra.append(f"fault={entry.fault}")
+        extra.append(f"fault={_fired(entry.fault, fired) if fired else entry.fault}")
     if entry.outcome != "response":
         extra.append(f"outcome={entry.outcome}")
     if entry.task_id:
@@ -36,12 +65,46 @@ def format_entry(entry: Entry, retry_of: tuple[int, int] | None = None) -> str:
     if retry_of is not None:
         extra.append(f"attempt {retry_of[0]} of #{retry_of[1]}")
     tail = f"  [{' '.join(extra)}]" if extra else ""
-    return (
-        f"#{entry.seq:<4} t={entry.clock_time:.3f} {entry.method:<6} {entry.path} -> {status}{tail}"
+    when = (
+        f"t=+{entry.clock_time - start:.3f}s" if start is not None else f"t={entry.clock_time:.3f}"
     )
+    return f"#{entry.seq:<4} {when} {entry.method:<6} {entry.path} -> {status}{tail}"
 
 
-def describe_mock(mock: MockState, config: pytest.Config) -> str:
+def fired_faults(
+    entries: Sequence[Entry], trace: Sequence[Mapping[str, Any]]
+) -> dict[int, list[Mapping[str, Any]]]:
+    """The trace's decisions for each faulted entry, by seq.
+
+    The trace lists decisions in the order they were taken, a request's together, with
+    its route and path; the journal labels each faulted entry with its faults' kinds. An
+    entry gets the latest unclaimed run of decisions with its route, path and kinds
+    (newest entries first), so requests in flight at once are told apart by what they
+    asked for."""
+    claimed: set[int] = set()
+    found: dict[int, list[Mapping[str, Any]]] = {}
+    for entry in sorted(entries, key=lambda e: e.seq, reverse=True):
+        if not entry.fault:
+            continue
+        kinds = [label.split(":", 1)[0] for label in entry.fault.split(",")]
+        size = len(kinds)
+        for end in range(len(trace), size - 1, -1):
+            window = range(end - size, end)
+            if any(i in claimed for i in window):
+                continue
+            if all(
+                trace[i].get("route") == entry.route
+                and trace[i].get("path") == entry.path
+                and trace[i].get("kind") == kind
+                for i, kind in zip(window, kinds, strict=True)
+            ):
+                claimed.update(window)
+                found[entry.seq] = [trace[i] for i in window]
+                break
+    return found
+
+
+def describe_mock(mock: MockState, config: pytest.Config, *, start: float | None = None) -> str:
     seed = mock.config.seed
     run_seed = getattr(config, "_lipsync_seed", None)
     lines = [
@@ -64,9 +127,16 @@ def describe_mock(mock: MockState, config: pytest.Config) -> str:
             lines.append(f"  {json.dumps(fired, sort_keys=True)}")
     everything = mock.journal.entries()
     entries = everything[-JOURNAL_TAIL:]
+    if start is not None:
+        lines.append(f"times: t=+seconds on the mock's clock since the test's start ({start:.3f})")
     lines.append(f"journal ({len(mock.journal)} requests, last {len(entries)}):")
     retries = retried_attempts(everything)
-    lines.extend(f"  {format_entry(entry, retries.get(entry.seq))}" for entry in entries)
+    decisions = fired_faults(entries, trace)
+    for entry in entries:
+        shown = format_entry(
+            entry, retries.get(entry.seq), start=start, fired=decisions.get(entry.seq, ())
+        )
+        lines.append(f"  {shown}")
     return "\n".join(lines)
 
 

@@ -38,13 +38,27 @@ OPTIONS: Mapping[str, OptionSpec] = {
     "audit": OptionSpec(bool, "fail tests whose client breaks the retry-policy audit"),
     "url": OptionSpec(str, "a mock server started elsewhere, for the lipsync_remote fixture"),
     "tls": OptionSpec(bool, "serve the live server over HTTPS (clients trust lipsync_ca_bundle)"),
+    "strict_requests": OptionSpec(
+        bool, "fail tests that sent requests the mock did not expect (unknown route, 405)"
+    ),
+    "intercept_passthrough": OptionSpec(
+        bool, "lipsync_intercept lets requests to other hosts through instead of refusing them"
+    ),
 }
 
 #: Options about the run, not about a mock's configuration.
 _RUN_OPTIONS = {"seed", "url"}
 
 #: Marker keywords that are not MockConfig fields.
-_EXTRAS = {"faults", "fast_forward", "audit", "strict_keys"}
+_EXTRAS = {
+    "faults",
+    "fast_forward",
+    "audit",
+    "strict_keys",
+    "strict_requests",
+    "intercept_passthrough",
+    "intercept_origins",
+}
 
 #: The plugin's defaults where they differ from a standalone server's.
 _PLUGIN_DEFAULTS: Mapping[str, Any] = {"clock": "manual"}
@@ -62,6 +76,11 @@ class TestSettings:
     audit: Mapping[str, Any] | None = None
     #: The marker asked for HTTPS, which only a mock on a socket can serve.
     tls_marked: bool = False
+    #: Fail the test at teardown if the mock saw requests it does not serve.
+    strict_requests: bool = False
+    #: `lipsync_intercept`: let other hosts through, and the origins it also routes.
+    intercept_passthrough: bool = False
+    intercept_origins: tuple[str, ...] = ()
 
 
 def _from_options(config: pytest.Config) -> dict[str, Any]:
@@ -114,6 +133,16 @@ def resolve_settings(
     if merged.get("seed") is None:
         merged["seed"] = seed
     fast_forward = bool(merged.pop("fast_forward", False))
+    strict_requests = bool(merged.pop("strict_requests", False))
+    intercept_passthrough = bool(merged.pop("intercept_passthrough", False))
+    intercept_origins = merged.pop("intercept_origins", ())
+    if not isinstance(intercept_origins, (list, tuple)) or not all(
+        isinstance(origin, str) for origin in intercept_origins
+    ):
+        raise pytest.UsageError(
+            f"@pytest.mark.{MARKER}(intercept_origins=...) takes a list of origins such as "
+            f"['https://cdn.example.com'], not {intercept_origins!r}"
+        )
     audit_value = merged.pop("audit", False)
     faults = list(merged.pop("faults", ()) or ())
     strict_keys = merged.pop("strict_keys", None)
@@ -144,4 +173,7 @@ def resolve_settings(
         fast_forward=fast_forward,
         audit=audit,
         tls_marked=bool(marked.get("tls") or marked.get("tls_cert")),
+        strict_requests=strict_requests,
+        intercept_passthrough=intercept_passthrough,
+        intercept_origins=tuple(intercept_origins),
     )

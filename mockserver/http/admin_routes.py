@@ -59,6 +59,7 @@ def task_record(task: TaskSnapshot) -> dict[str, Any]:
         "api_key": redact(task.api_key),
         "params": dict(task.params),
         "progression": dict(task.progression),
+        "scheduled_end": task.scheduled_end,
         "hidden_polls": task.hidden_polls,
         "result_fault": task.result_fault.describe() if task.result_fault is not None else None,
     }

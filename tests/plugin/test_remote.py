@@ -31,10 +31,10 @@ def test_remote_verbs_match_the_in_process_ones() -> None:
         assert remote.fault_rules()[0]["hits"] == 1
         assert remote.fault_trace()[0]["status"] == 503
         assert remote.advance(1.5) == served.now()
-        assert remote.task(task_id)["status"] == "processing"
+        assert remote.task(task_id).status == "processing"
         forced = remote.force(task_id, "failed", "no face")
-        assert (forced["status"], forced["error_message"]) == ("failed", "no face")
-        assert [t["task_id"] for t in remote.tasks("failed")] == [task_id]
+        assert (forced.status, forced.error_message) == ("failed", "no face")
+        assert [t.task_id for t in remote.tasks("failed")] == [task_id]
         entries = remote.journal.entries(route="poll")
         assert [(e.status, e.fault) for e in entries] == [(503, "error:503")]
         assert remote.journal.last is not None
@@ -86,13 +86,14 @@ def test_remote_balances_match_the_in_process_ones_and_never_carry_a_key() -> No
     with served, RemoteMock(served.start()) as remote, httpx.Client(base_url=served.url) as http:
         assert remote.balance(key) == served.balance(key) == 1_000_000.0
         updated = remote.set_balance(key, "0.1")
-        assert updated["balance"] == 0.1 == served.balance(key)
-        assert float(served.account(key).balance) == remote.account(key)["balance"] == 0.1
+        assert float(updated.balance) == 0.1 == served.balance(key)
+        assert served.account(key) == remote.account(key)
+        assert float(remote.account(key).balance) == 0.1
         refused = http.post(SUBMIT, json={"video_url": "https://v"}, headers=served.auth_headers)
         assert refused.status_code == 402
         listing = remote.accounts()
         assert key not in str(listing)
-        assert [k["fingerprint"] for k in listing[0]["keys"]] == [updated["team"]]
+        assert [k.fingerprint for k in listing[0].keys] == [updated.team]
         raw = http.put(f"/_mock/accounts/{key}/balance", json={"balance": 5})
         assert raw.status_code == 404  # a key in a URL is refused, never looked up
         assert served.balance(key) == 0.1
