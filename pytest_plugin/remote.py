@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from vidu_lipsync_mock.http.admin_guard import TOKEN_HEADER
 from vidu_lipsync_mock.http.admin_routes import ADMIN_PREFIX
 from vidu_lipsync_mock.journal.journal import Entry
 from vidu_lipsync_mock.service.errors import ApiError
@@ -65,11 +66,22 @@ def _team_ref(key_or_ref: str) -> str:
 
 
 class RemoteMock:
+    """`admin_token` is the server's `--admin-token`, sent with every call as
+    `X-Mock-Admin-Token`."""
+
     def __init__(
-        self, base_url: str, *, timeout: float = 10.0, verify: ssl.SSLContext | bool = True
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        verify: ssl.SSLContext | bool = True,
+        admin_token: str | None = None,
     ) -> None:
         self.url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout, verify=verify)
+        headers = {} if admin_token is None else {TOKEN_HEADER: admin_token}
+        self._http = httpx.Client(
+            base_url=self.url, timeout=timeout, verify=verify, headers=headers
+        )
         self.journal = RemoteJournal(self)
 
     def close(self) -> None:

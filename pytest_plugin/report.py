@@ -13,6 +13,7 @@ import json
 import pytest
 
 from vidu_lipsync_mock import MockState
+from vidu_lipsync_mock.config import shown_rule
 from vidu_lipsync_mock.journal.attempts import operations
 from vidu_lipsync_mock.journal.journal import Entry
 
@@ -49,7 +50,7 @@ def describe_mock(mock: MockState, config: pytest.Config) -> str:
     ]
     if mock.config.profile:
         lines.append(f"profile: {mock.config.profile}")
-    rules = mock.fault_rules()
+    rules = [shown_rule(rule) for rule in mock.fault_rules()]  # a rule's key redacted
     if rules:
         lines.append("fault rules:")
         for rule in rules:

@@ -21,12 +21,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from vidu_lipsync_mock.config import shown as shown_config
+from vidu_lipsync_mock.config import shown_rule
 from vidu_lipsync_mock.faults import FaultError
 from vidu_lipsync_mock.http import wire
 from vidu_lipsync_mock.journal.journal import Entry
 from vidu_lipsync_mock.service.accounts import TeamBalance
 from vidu_lipsync_mock.service.errors import ApiError, echo
-from vidu_lipsync_mock.service.keys import redact
+from vidu_lipsync_mock.service.keys import redact, redact_keys_in
 from vidu_lipsync_mock.service.tasks import TaskSnapshot, TransitionError, progression_from_name
 from vidu_lipsync_mock.state import MockState
 
@@ -65,7 +66,10 @@ def task_record(task: TaskSnapshot) -> dict[str, Any]:
 
 
 def _ok(data: Any) -> Response:
-    return Response(wire.success_body(data), media_type="application/json")
+    """A success answer. Keys are redacted at their source (tasks, accounts, rules,
+    settings); any left in free text (params, tracebacks, bodies) are redacted here, so
+    no admin answer hands out a working key."""
+    return Response(redact_keys_in(wire.success_body(data)), media_type="application/json")
 
 
 async def _json(request: Request) -> dict[str, Any]:
@@ -292,11 +296,14 @@ class AdminApi:
         self.state.run_until_terminal(str(task_id) if task_id is not None else None)
         return _ok(self._clock_data())
 
+    def _rules(self) -> list[dict[str, Any]]:
+        return [shown_rule(rule) for rule in self.state.fault_rules()]
+
     async def fault_rules(self, request: Request) -> Response:
-        return _ok(self.state.fault_rules())
+        return _ok(self._rules())
 
     async def add_fault(self, request: Request) -> Response:
-        return _ok(self.state.add_fault(await _json(request)).describe())
+        return _ok(shown_rule(self.state.add_fault(await _json(request)).describe()))
 
     async def clear_faults(self, request: Request) -> Response:
         self.state.clear_faults()
@@ -306,7 +313,7 @@ class AdminApi:
         rule_id = request.path_params["rule_id"]
         if not self.state.remove_fault(rule_id):
             raise ApiError(404, f"Resource not found: no fault rule '{echo(rule_id)}'")
-        return _ok(self.state.fault_rules())
+        return _ok(self._rules())
 
     async def fault_trace(self, request: Request) -> Response:
         return _ok(self.state.fault_trace())
@@ -317,7 +324,7 @@ class AdminApi:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ApiError(400, "Invalid format: parameter 'seed' must be an integer")
         rules = self.state.use_profile(str(body.get("name", "")), seed)
-        return _ok([rule.describe() for rule in rules])
+        return _ok([shown_rule(rule.describe()) for rule in rules])
 
     def _entries(self, request: Request) -> list[Entry]:
         q = {k: v for k, v in request.query_params.items() if v != ""}
@@ -350,7 +357,7 @@ class AdminApi:
         lines = "".join(
             json.dumps(e.as_dict(), separators=(",", ":")) + "\n" for e in self._entries(request)
         )
-        return Response(lines, media_type="application/x-ndjson")
+        return Response(redact_keys_in(lines.encode()), media_type="application/x-ndjson")
 
     async def clear_journal(self, request: Request) -> Response:
         self.state.journal.clear()

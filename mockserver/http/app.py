@@ -19,9 +19,10 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
+from vidu_lipsync_mock.http.admin_guard import AdminGuard
 from vidu_lipsync_mock.http.admin_routes import ADMIN_PREFIX, AdminApi
 from vidu_lipsync_mock.http.connections import Connections
-from vidu_lipsync_mock.http.messages import Reply, crash_reply, error_reply
+from vidu_lipsync_mock.http.messages import Reply, crash_reply, error_reply, send_reply
 from vidu_lipsync_mock.http.public_app import PublicApp
 from vidu_lipsync_mock.http.router import route_path
 from vidu_lipsync_mock.service.errors import ApiError, method_not_allowed, route_not_found
@@ -94,12 +95,14 @@ def _admin_app(state: MockState) -> Starlette:
 
 class MockApp:
     """Every HTTP request outside `/_mock` goes straight to the public app, past any
-    Starlette machinery (it renders its own errors); the rest goes to Starlette."""
+    Starlette machinery (it renders its own errors); the rest goes to Starlette, once
+    the admin guard (`admin_guard`) has let it through."""
 
     def __init__(self, state: MockState, connections: Connections) -> None:
         self.state = AppState(state, connections)
         self.public = PublicApp(state, connections)
         self.admin = _admin_app(state)
+        self.guard = AdminGuard(state, ADMIN_PREFIX + "/health")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -108,6 +111,11 @@ class MockApp:
             local_path = route_path(path, root_path) if root_path else path
             if not local_path.startswith(ADMIN_PREFIX):
                 await self.public.serve(scope, receive, send, local_path)
+                return
+            refusal = self.guard.refusal(scope, local_path)
+            if refusal is not None:
+                reply = error_reply(refusal)
+                await send_reply(send, reply, reply.wire_headers())
                 return
         await self.admin(scope, receive, send)
 
