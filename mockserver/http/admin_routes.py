@@ -12,18 +12,22 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from vidu_lipsync_mock.config import shown as shown_config
 from vidu_lipsync_mock.config import shown_rule
 from vidu_lipsync_mock.faults import FaultError
+from vidu_lipsync_mock.faults.profiles import PROFILES
 from vidu_lipsync_mock.http import wire
+from vidu_lipsync_mock.http.router import route_path
 from vidu_lipsync_mock.journal.journal import Entry
 from vidu_lipsync_mock.service.accounts import TeamBalance
 from vidu_lipsync_mock.service.errors import ApiError, echo
@@ -41,6 +45,9 @@ __all__ = [
 ]
 
 ADMIN_PREFIX = "/_mock"
+
+#: An integer as a query parameter writes it (Python's `int` would also take `1_0`, ` 1`).
+_INTEGER_TEXT = re.compile(r"-?[0-9]{1,4000}")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -74,7 +81,7 @@ def _ok(data: Any) -> Response:
 
 async def _json(request: Request) -> dict[str, Any]:
     raw = await request.body()
-    if not raw.strip():
+    if not raw:
         return {}
     try:
         value = json.loads(raw)
@@ -124,7 +131,8 @@ class AdminOperation:
     handler: str
     summary: str
     body: Mapping[str, Any] | None = None
-    query: tuple[str, ...] = ()
+    #: Query parameters and their schemas, as the handler reads them.
+    query: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 def _obj(*required: str, **properties: Any) -> dict[str, Any]:
@@ -136,6 +144,17 @@ def _obj(*required: str, **properties: Any) -> dict[str, Any]:
 
 _NUMBER = {"type": "number"}
 _STRING = {"type": "string"}
+_INTEGER = {"type": "integer"}
+_JOURNAL_QUERY: Mapping[str, Mapping[str, Any]] = {
+    "route": _STRING,
+    "method": _STRING,
+    "status": _INTEGER,
+    "task_id": _STRING,
+    "faulted": {"type": "boolean"},
+    "since": _INTEGER,
+    "limit": _INTEGER,
+}
+_STATUSES = ["pending", "processing", "success", "failed"]
 _RULE_BODY = {
     "type": "object",
     "description": "A fault rule: nested (`fault`, `match`, `schedule`, `phase`) or flat "
@@ -158,7 +177,7 @@ OPERATIONS: tuple[AdminOperation, ...] = (
         "POST",
         "advance",
         "Move the clock forward",
-        _obj("seconds", seconds=_NUMBER),
+        _obj("seconds", seconds={"type": "number", "minimum": 0}),
     ),
     AdminOperation(
         "/clock/run-until-terminal",
@@ -177,14 +196,14 @@ OPERATIONS: tuple[AdminOperation, ...] = (
         "POST",
         "use_profile",
         "Replace the rules with a chaos profile",
-        _obj("name", name=_STRING, seed={"type": ["integer", "null"]}),
+        _obj("name", name={"enum": sorted(PROFILES)}, seed={"type": ["integer", "null"]}),
     ),
     AdminOperation(
         "/journal",
         "GET",
         "journal",
         "Journal entries, filtered",
-        query=("route", "method", "status", "task_id", "faulted", "since", "limit"),
+        query=_JOURNAL_QUERY,
     ),
     AdminOperation("/journal", "DELETE", "clear_journal", "Empty the journal"),
     AdminOperation(
@@ -192,9 +211,11 @@ OPERATIONS: tuple[AdminOperation, ...] = (
         "GET",
         "journal_jsonl",
         "The journal as JSON lines",
-        query=("route", "method", "status", "task_id", "faulted", "since", "limit"),
+        query=_JOURNAL_QUERY,
     ),
-    AdminOperation("/tasks", "GET", "tasks", "List live tasks", query=("status",)),
+    AdminOperation(
+        "/tasks", "GET", "tasks", "List live tasks", query={"status": {"enum": _STATUSES}}
+    ),
     AdminOperation("/tasks/{task_id}", "GET", "task", "One task, without counting a poll"),
     AdminOperation(
         "/tasks/{task_id}/force",
@@ -242,17 +263,34 @@ def account_record(account: TeamBalance) -> dict[str, Any]:
     }
 
 
+class _AdminRoute(Route):
+    """A route whose path template yields to a literal path, as OpenAPI has it:
+    `/_mock/faults/trace` is only the trace, never `/_mock/faults/{rule_id}` with
+    `rule_id` "trace", so its `Allow` names only what the document declares for it."""
+
+    def __init__(self, path: str, endpoint: Handler, *, literal: set[str], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.shadowed = frozenset(p for p in literal if p != path and self.path_regex.match(p))
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if self.shadowed and route_path(scope["path"], scope.get("root_path", "")) in self.shadowed:
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
 class AdminApi:
     def __init__(self, state: MockState) -> None:
         self.state = state
 
     def routes(self) -> list[Route]:
+        literal = {ADMIN_PREFIX + op.path for op in OPERATIONS if "{" not in op.path}
         return [
-            Route(
+            _AdminRoute(
                 ADMIN_PREFIX + op.path,
                 _guarded(getattr(self, op.handler)),
                 methods=[op.method],
                 name=f"admin_{op.handler}",
+                literal=literal,
             )
             for op in OPERATIONS
         ]
@@ -327,16 +365,18 @@ class AdminApi:
         return _ok([shown_rule(rule.describe()) for rule in rules])
 
     def _entries(self, request: Request) -> list[Entry]:
-        q = {k: v for k, v in request.query_params.items() if v != ""}
-        try:
-            status = int(q["status"]) if "status" in q else None
-            since = int(q.get("since", 0))
-            limit = int(q["limit"]) if "limit" in q else None
-        except ValueError:
-            raise ApiError(
-                400, "Invalid format: status, since and limit must be integers"
-            ) from None
-        faulted = {"true": True, "false": False}.get(q.get("faulted", "").lower())
+        q = dict(request.query_params)
+        numbers = {name: q[name] for name in ("status", "since", "limit") if name in q}
+        if not all(_INTEGER_TEXT.fullmatch(value) for value in numbers.values()):
+            raise ApiError(400, "Invalid format: status, since and limit must be integers")
+        status = int(q["status"]) if "status" in q else None
+        since = int(q.get("since", 0))
+        limit = int(q["limit"]) if "limit" in q else None
+        faulted = None
+        if "faulted" in q:
+            faulted = {"true": True, "false": False}.get(q["faulted"].lower())
+            if faulted is None:
+                raise ApiError(400, "Invalid format: faulted must be true or false")
         return self.state.journal.entries(
             route=q.get("route"),
             method=q.get("method"),
@@ -364,7 +404,7 @@ class AdminApi:
         return _ok({"entries": [], "dropped": 0})
 
     async def tasks(self, request: Request) -> Response:
-        status = request.query_params.get("status") or None
+        status = request.query_params.get("status")
         return _ok([task_record(t) for t in self.state.tasks(status)])
 
     async def task(self, request: Request) -> Response:
