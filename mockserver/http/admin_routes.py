@@ -19,15 +19,13 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match, Route
-from starlette.types import Scope
+from starlette.routing import Route
 
 from vidu_lipsync_mock.config import shown as shown_config
 from vidu_lipsync_mock.config import shown_rule
 from vidu_lipsync_mock.faults import FaultError
 from vidu_lipsync_mock.faults.profiles import PROFILES
 from vidu_lipsync_mock.http import wire
-from vidu_lipsync_mock.http.router import route_path
 from vidu_lipsync_mock.journal.journal import Entry
 from vidu_lipsync_mock.service.accounts import TeamBalance
 from vidu_lipsync_mock.service.errors import ApiError, echo
@@ -146,13 +144,9 @@ _NUMBER = {"type": "number"}
 _STRING = {"type": "string"}
 _INTEGER = {"type": "integer"}
 _JOURNAL_QUERY: Mapping[str, Mapping[str, Any]] = {
-    "route": _STRING,
-    "method": _STRING,
-    "status": _INTEGER,
-    "task_id": _STRING,
+    **dict.fromkeys(("route", "method", "task_id"), _STRING),
+    **dict.fromkeys(("status", "since", "limit"), _INTEGER),
     "faulted": {"type": "boolean"},
-    "since": _INTEGER,
-    "limit": _INTEGER,
 }
 _STATUSES = ["pending", "processing", "success", "failed"]
 _RULE_BODY = {
@@ -263,34 +257,17 @@ def account_record(account: TeamBalance) -> dict[str, Any]:
     }
 
 
-class _AdminRoute(Route):
-    """A route whose path template yields to a literal path, as OpenAPI has it:
-    `/_mock/faults/trace` is only the trace, never `/_mock/faults/{rule_id}` with
-    `rule_id` "trace", so its `Allow` names only what the document declares for it."""
-
-    def __init__(self, path: str, endpoint: Handler, *, literal: set[str], **kwargs: Any) -> None:
-        super().__init__(path, endpoint, **kwargs)
-        self.shadowed = frozenset(p for p in literal if p != path and self.path_regex.match(p))
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if self.shadowed and route_path(scope["path"], scope.get("root_path", "")) in self.shadowed:
-            return Match.NONE, {}
-        return super().matches(scope)
-
-
 class AdminApi:
     def __init__(self, state: MockState) -> None:
         self.state = state
 
     def routes(self) -> list[Route]:
-        literal = {ADMIN_PREFIX + op.path for op in OPERATIONS if "{" not in op.path}
         return [
-            _AdminRoute(
+            Route(
                 ADMIN_PREFIX + op.path,
                 _guarded(getattr(self, op.handler)),
                 methods=[op.method],
                 name=f"admin_{op.handler}",
-                literal=literal,
             )
             for op in OPERATIONS
         ]

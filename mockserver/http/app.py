@@ -75,12 +75,34 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
     return _response(error_reply(error))
 
 
+class _LiteralFirst(Route):
+    """An admin route whose path template yields to a literal path, as OpenAPI has it:
+    `/_mock/faults/trace` is only the trace, never `/_mock/faults/{rule_id}` with
+    `rule_id` "trace", so its `Allow` names only what the document declares for it."""
+
+    def __init__(self, route: Route, literal: set[str]) -> None:
+        super().__init__(route.path, route.endpoint, methods=route.methods, name=route.name)
+        self.shadowed = frozenset(
+            p for p in literal if p != route.path and route.path_regex.match(p)
+        )
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if self.shadowed and route_path(scope["path"], scope.get("root_path", "")) in self.shadowed:
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+def _literal_first(routes: list[Route]) -> list[Route]:
+    literal = {route.path for route in routes if "{" not in route.path}
+    return [route if "{" not in route.path else _LiteralFirst(route, literal) for route in routes]
+
+
 def _admin_app(state: MockState) -> Starlette:
     async def on_crash(request: Request, exc: Exception) -> Response:
         return _response(crash_reply(state, request.method, request.url.path, exc))
 
     admin = Starlette(
-        routes=AdminApi(state).routes(),
+        routes=_literal_first(AdminApi(state).routes()),
         exception_handlers={
             ApiError: _on_api_error,
             HTTPException: _on_http_exception,
