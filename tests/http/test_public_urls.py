@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from vidu_lipsync_mock.http.hosts import HostPolicy, host_name
@@ -56,8 +57,6 @@ def test_an_allowed_name_is_followed(make_mock, make_client, check):
 
 
 def test_a_foreign_host_over_a_socket_gets_the_address_it_arrived_at(served, mock, check):
-    import httpx
-
     with httpx.Client(base_url=served) as http:
         headers = {**mock.auth_headers, "Host": "127.0.0.1:1@evil.example"}
         data = check.success(http.post(SUBMIT_PATH, json=BODY, headers=headers))
