@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["banner", "build_parser", "main", "tls_banner"]
 
-_HANDLED_BY_HAND = {"api_keys", "faults", "teams"}
+_HANDLED_BY_HAND = {"allowed_hosts", "api_keys", "faults", "teams"}
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -65,6 +65,15 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="KEY",
         help="Accept only this key (repeat for several); unset accepts any well-formed key.",
+    )
+    group.add_argument(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="Another name the mock answers to as itself, e.g. a compose service name or a "
+        "proxy (repeat for several); loopback names and the bound address always are.",
     )
     group.add_argument(
         "--realistic",
@@ -162,11 +171,17 @@ def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
 def _serve(config: MockConfig) -> int:
     import uvicorn
 
+    from vidu_lipsync_mock.http.admin_guard import exposure
     from vidu_lipsync_mock.mock import LipSyncMock
     from vidu_lipsync_mock.server import bind_socket, url_for, uvicorn_config
     from vidu_lipsync_mock.tls import server_certificate, wants_tls
 
     mock = LipSyncMock(config)
+    try:
+        warning = exposure(config, config.host)
+    except ConfigError as error:
+        print(f"vidu-lipsync-mock: {error}", file=sys.stderr)
+        return 2
     try:
         sock = bind_socket(config.host, config.port)
     except OSError as error:
@@ -191,6 +206,8 @@ def _serve(config: MockConfig) -> int:
         return 2
     url = url_for(config.host, port, "https" if certificate else "http")
     print(banner(mock, url), flush=True)
+    if warning is not None:
+        print(f"vidu-lipsync-mock: {warning}", file=sys.stderr, flush=True)
     if certificate is not None:
         print(tls_banner(certificate, url), flush=True)
     _freeze_startup_objects()

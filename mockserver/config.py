@@ -4,6 +4,7 @@ all read, so a flag, a config key and its documentation cannot drift apart."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from vidu_lipsync_mock.faults.profiles import PROFILES
 from vidu_lipsync_mock.service.accounts import Accounts
 from vidu_lipsync_mock.service.keys import redact
 
-__all__ = ["PRESETS", "ConfigError", "MockConfig", "load_toml", "shown"]
+__all__ = ["PRESETS", "ConfigError", "MockConfig", "load_toml", "shown", "shown_rule"]
 
 
 class ConfigError(ValueError):
@@ -34,6 +35,12 @@ PRESETS: Mapping[str, Mapping[str, float]] = {
     "quick": {"pending_seconds": 1.0, "processing_seconds": 2.0},
     "realistic": {"pending_seconds": 8.0, "processing_seconds": 112.0},
 }
+
+
+#: A name or an IP address as `allowed_hosts` takes it (no scheme, no port).
+_HOST_NAME = re.compile(r"[A-Za-z0-9_.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]")
+#: What `admin_token` may hold: it travels in a header.
+_TOKEN = re.compile(r"[!-~]{16,256}")
 
 
 def _opt(default: Any, help: str, *, choices: tuple[str, ...] = ()) -> Any:
@@ -51,6 +58,17 @@ class MockConfig:
         None,
         "Origin put in get_result.url and result URLs instead of the one the client used "
         "(for a mock behind a proxy).",
+    )
+    allowed_hosts: tuple[str, ...] = _opt(
+        (),
+        "More names the mock answers to as itself (a compose service name, a proxy), "
+        "besides loopback names, the bound address and public_base_url's host: the admin "
+        "API refuses any other Host, and URLs are built only from these.",
+    )
+    admin_token: str | None = _opt(
+        None,
+        "Token every /_mock request but /_mock/health must send as X-Mock-Admin-Token; "
+        "required to listen beyond loopback.",
     )
     clock: str = _opt(
         "system",
@@ -235,6 +253,17 @@ class MockConfig:
             ("http://", "https://")
         ):
             raise ConfigError("public_base_url must start with http:// or https://")
+        for name in self.allowed_hosts:
+            if not _HOST_NAME.fullmatch(name):
+                raise ConfigError(
+                    f"allowed_hosts: {name!r} is not a host name (give a name or an IP "
+                    "address, without scheme or port: mock, proxy.internal, [fd00::1])"
+                )
+        if self.admin_token is not None and not _TOKEN.fullmatch(self.admin_token):
+            raise ConfigError(
+                "admin_token must be 16 to 256 printable ASCII characters without spaces "
+                "(`vidu-lipsync-mock key` prints a good one)"
+            )
         if self.tls_key is not None and self.tls_cert is None:
             raise ConfigError("tls_key needs tls_cert: the certificate the key belongs to")
         if self.tls_ca_out is not None and (self.tls_cert is not None or not self.tls):
@@ -283,16 +312,28 @@ def shown(config: MockConfig) -> dict[str, Any]:
     form) wherever they appear (the key allow-list, the teams, a fault rule's key), so
     reading a running server's settings never hands out a working key."""
     data = dataclasses.asdict(config)
+    if config.admin_token is not None:
+        data["admin_token"] = "[redacted]"
     if config.api_keys is not None:
         data["api_keys"] = [redact(key) for key in config.api_keys]
     if config.teams is not None:
         data["teams"] = {team: [redact(key) for key in keys] for team, keys in config.teams.items()}
-    data["faults"] = [
-        {name: redact(value) if name == "api_key" and isinstance(value, str) else value
-         for name, value in rule.items()}
-        for rule in config.faults
-    ]  # fmt: skip
+    data["faults"] = [shown_rule(rule) for rule in config.faults]
     return data
+
+
+def shown_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """A fault rule (flat, nested or as `Rule.describe()` prints it) with the key it
+    matches redacted: what the admin API and reports show. The rule keeps matching on
+    the full key."""
+    shown = dict(rule)
+    key = shown.get("api_key")
+    if isinstance(key, str):
+        shown["api_key"] = redact(key)
+    match = shown.get("match")
+    if isinstance(match, Mapping) and isinstance(match.get("api_key"), str):
+        shown["match"] = {**match, "api_key": redact(match["api_key"])}
+    return shown
 
 
 def _coerce(name: str, annotation: object, value: Any) -> Any:

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from vidu_lipsync_mock.config import MockConfig
+from vidu_lipsync_mock.http.admin_guard import exposure
 from vidu_lipsync_mock.http.app import MockApp, create_app
 from vidu_lipsync_mock.media.library import MediaLibrary
 from vidu_lipsync_mock.server import ServerThread
@@ -62,8 +63,10 @@ class LipSyncMock(MockState):
         return {"Authorization": f"Bearer {self.api_key}"}
 
     def start(self, host: str | None = None, port: int | None = 0) -> str:
-        """Serve on a real socket (loopback, a free port by default); returns the base URL."""
+        """Serve on a real socket (loopback, a free port by default); returns the base URL.
+        Listening beyond loopback needs an `admin_token` (`ConfigError` without one)."""
         if self._server is None or not self._server.running:
+            exposure(self.config, host or self.config.host)
             self._server = ServerThread(
                 self.app,
                 host=host or self.config.host,

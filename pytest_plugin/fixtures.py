@@ -254,15 +254,19 @@ def lipsync_remote(
     request: pytest.FixtureRequest, _lipsync_session: _Session
 ) -> Iterator[RemoteMock]:
     """The test API over HTTP, reset for this test: against the server named by
-    `--lipsync-url` (or the `lipsync_url` ini key) if given, else the session's own."""
+    `--lipsync-url` (or the `lipsync_url` ini key) if given, sending the token of
+    `--lipsync-admin-token` (`lipsync_admin_token`), else the session's own."""
     url = request.config.getoption("lipsync_url", None) or request.config.getini("lipsync_url")
+    token = request.config.getoption("lipsync_admin_token", None) or (
+        request.config.getini("lipsync_admin_token") or None
+    )
     verify: ssl.SSLContext | bool = True
     if not url:
         server: LipSyncMock = request.getfixturevalue("lipsync_server")
-        url = server.url
+        url, token = server.url, server.config.admin_token
         if wants_tls(server.config):
             verify = ssl.create_default_context(cafile=_lipsync_session.certificate().ca_bundle)
-    with RemoteMock(str(url), verify=verify) as remote:
+    with RemoteMock(str(url), verify=verify, admin_token=token) as remote:
         remote.reset()
         yield remote
         crashes = remote.crashes()

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from vidu_lipsync_mock.http.admin_guard import TOKEN_HEADER
 from vidu_lipsync_mock.http.admin_routes import ADMIN_PREFIX
 from vidu_lipsync_mock.journal.journal import Entry
 from vidu_lipsync_mock.service.accounts import TeamBalance
@@ -111,7 +112,8 @@ class RemoteMock:
 
     `api_key` is the key tests send (the same well-formed default as `LipSyncMock`'s; pass
     one the server accepts if it was started with an allow-list): the admin API never
-    hands out a key in clear.
+    hands out a key in clear. `admin_token` is the server's `--admin-token`, sent with
+    every admin call as `X-Mock-Admin-Token`.
     """
 
     def __init__(
@@ -121,9 +123,13 @@ class RemoteMock:
         timeout: float = 10.0,
         verify: ssl.SSLContext | bool = True,
         api_key: str | None = None,
+        admin_token: str | None = None,
     ) -> None:
         self.url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout, verify=verify)
+        headers = {} if admin_token is None else {TOKEN_HEADER: admin_token}
+        self._http = httpx.Client(
+            base_url=self.url, timeout=timeout, verify=verify, headers=headers
+        )
         self.journal = RemoteJournal(self)
         self.clock = RemoteClock(self)
         self.api_key = api_key or make_api_key("vidulipsyncmock")

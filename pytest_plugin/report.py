@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from vidu_lipsync_mock import MockState
+from vidu_lipsync_mock.config import shown_rule
 from vidu_lipsync_mock.journal.attempts import operations
 from vidu_lipsync_mock.journal.journal import Entry
 
@@ -112,7 +113,7 @@ def describe_mock(mock: MockState, config: pytest.Config, *, start: float | None
     ]
     if mock.config.profile:
         lines.append(f"profile: {mock.config.profile}")
-    rules = mock.fault_rules()
+    rules = [shown_rule(rule) for rule in mock.fault_rules()]  # a rule's key redacted
     if rules:
         lines.append("fault rules:")
         for rule in rules:

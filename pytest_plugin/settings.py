@@ -37,6 +37,7 @@ OPTIONS: Mapping[str, OptionSpec] = {
     "fast_forward": OptionSpec(bool, "let the code under test's sleeps advance the mock clock"),
     "audit": OptionSpec(bool, "fail tests whose client breaks the retry-policy audit"),
     "url": OptionSpec(str, "a mock server started elsewhere, for the lipsync_remote fixture"),
+    "admin_token": OptionSpec(str, "that server's --admin-token, which lipsync_remote sends"),
     "tls": OptionSpec(bool, "serve the live server over HTTPS (clients trust lipsync_ca_bundle)"),
     "strict_requests": OptionSpec(
         bool, "fail tests that sent requests the mock did not expect (unknown route, 405)"
@@ -47,7 +48,7 @@ OPTIONS: Mapping[str, OptionSpec] = {
 }
 
 #: Options about the run, not about a mock's configuration.
-_RUN_OPTIONS = {"seed", "url"}
+_RUN_OPTIONS = {"admin_token", "seed", "url"}
 
 #: Marker keywords that are not MockConfig fields.
 _EXTRAS = {

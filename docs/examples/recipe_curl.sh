@@ -12,7 +12,8 @@ curl -sS -X POST "$BASE/api/v1/vidu/lip-sync" -H "$AUTH" -H "Content-Type: appli
 TASK_ID=$(python3 -c 'import json; print(json.load(open("submit.json"))["data"]["task_id"])')
 
 # Finish it through the admin API, then poll: the magic ?mock=fail made it fail.
-curl -sS -X POST "$BASE/_mock/clock/run-until-terminal" -d "{\"task_id\": \"$TASK_ID\"}" > /dev/null
+curl -sS -X POST "$BASE/_mock/clock/run-until-terminal" -H "Content-Type: application/json" \
+  -d "{\"task_id\": \"$TASK_ID\"}" > /dev/null
 curl -sS "$BASE/api/v1/tasks/$TASK_ID" -H "$AUTH" > task.json
 python3 - <<'PY'
 import json

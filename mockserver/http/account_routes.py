@@ -40,7 +40,7 @@ def _quota(verdict: Verdict | None) -> list[tuple[bytes, bytes]] | None:
 
 class AccountApi:
     """Handlers for the key, balance, catalogue and file endpoints of one mock. `origin`
-    gives the origin a request reached us at (`public_routes.base_url`)."""
+    gives the origin a request reached us at (`PublicApi.base_url`)."""
 
     def __init__(self, state: MockState, origin: Callable[[Incoming, MockState], str]) -> None:
         self.state = state

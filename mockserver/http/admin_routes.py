@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,12 +22,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from vidu_lipsync_mock.config import shown as shown_config
+from vidu_lipsync_mock.config import shown_rule
 from vidu_lipsync_mock.faults import FaultError
+from vidu_lipsync_mock.faults.profiles import PROFILES
 from vidu_lipsync_mock.http import wire
 from vidu_lipsync_mock.journal.journal import Entry
 from vidu_lipsync_mock.service.accounts import TeamBalance
 from vidu_lipsync_mock.service.errors import ApiError, echo
-from vidu_lipsync_mock.service.keys import redact
+from vidu_lipsync_mock.service.keys import redact, redact_keys_in
 from vidu_lipsync_mock.service.tasks import TaskSnapshot, TransitionError, progression_from_name
 from vidu_lipsync_mock.state import MockState
 
@@ -40,6 +43,9 @@ __all__ = [
 ]
 
 ADMIN_PREFIX = "/_mock"
+
+#: An integer as a query parameter writes it (Python's `int` would also take `1_0`, ` 1`).
+_INTEGER_TEXT = re.compile(r"-?[0-9]{1,4000}")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -66,12 +72,15 @@ def task_record(task: TaskSnapshot) -> dict[str, Any]:
 
 
 def _ok(data: Any) -> Response:
-    return Response(wire.success_body(data), media_type="application/json")
+    """A success answer. Keys are redacted at their source (tasks, accounts, rules,
+    settings); any left in free text (params, tracebacks, bodies) are redacted here, so
+    no admin answer hands out a working key."""
+    return Response(redact_keys_in(wire.success_body(data)), media_type="application/json")
 
 
 async def _json(request: Request) -> dict[str, Any]:
     raw = await request.body()
-    if not raw.strip():
+    if not raw:
         return {}
     try:
         value = json.loads(raw)
@@ -121,7 +130,8 @@ class AdminOperation:
     handler: str
     summary: str
     body: Mapping[str, Any] | None = None
-    query: tuple[str, ...] = ()
+    #: Query parameters and their schemas, as the handler reads them.
+    query: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 def _obj(*required: str, **properties: Any) -> dict[str, Any]:
@@ -133,6 +143,13 @@ def _obj(*required: str, **properties: Any) -> dict[str, Any]:
 
 _NUMBER = {"type": "number"}
 _STRING = {"type": "string"}
+_INTEGER = {"type": "integer"}
+_JOURNAL_QUERY: Mapping[str, Mapping[str, Any]] = {
+    **dict.fromkeys(("route", "method", "task_id"), _STRING),
+    **dict.fromkeys(("status", "since", "limit"), _INTEGER),
+    "faulted": {"type": "boolean"},
+}
+_STATUSES = ["pending", "processing", "success", "failed"]
 _RULE_BODY = {
     "type": "object",
     "description": "A fault rule: nested (`fault`, `match`, `schedule`, `phase`) or flat "
@@ -155,7 +172,7 @@ OPERATIONS: tuple[AdminOperation, ...] = (
         "POST",
         "advance",
         "Move the clock forward",
-        _obj("seconds", seconds=_NUMBER),
+        _obj("seconds", seconds={"type": "number", "minimum": 0}),
     ),
     AdminOperation(
         "/clock/run-until-terminal",
@@ -174,14 +191,14 @@ OPERATIONS: tuple[AdminOperation, ...] = (
         "POST",
         "use_profile",
         "Replace the rules with a chaos profile",
-        _obj("name", name=_STRING, seed={"type": ["integer", "null"]}),
+        _obj("name", name={"enum": sorted(PROFILES)}, seed={"type": ["integer", "null"]}),
     ),
     AdminOperation(
         "/journal",
         "GET",
         "journal",
         "Journal entries, filtered",
-        query=("route", "method", "status", "task_id", "faulted", "since", "limit"),
+        query=_JOURNAL_QUERY,
     ),
     AdminOperation("/journal", "DELETE", "clear_journal", "Empty the journal"),
     AdminOperation(
@@ -189,9 +206,11 @@ OPERATIONS: tuple[AdminOperation, ...] = (
         "GET",
         "journal_jsonl",
         "The journal as JSON lines",
-        query=("route", "method", "status", "task_id", "faulted", "since", "limit"),
+        query=_JOURNAL_QUERY,
     ),
-    AdminOperation("/tasks", "GET", "tasks", "List live tasks", query=("status",)),
+    AdminOperation(
+        "/tasks", "GET", "tasks", "List live tasks", query={"status": {"enum": _STATUSES}}
+    ),
     AdminOperation("/tasks/{task_id}", "GET", "task", "One task, without counting a poll"),
     AdminOperation(
         "/tasks/{task_id}/force",
@@ -293,11 +312,14 @@ class AdminApi:
         self.state.run_until_terminal(str(task_id) if task_id is not None else None)
         return _ok(self._clock_data())
 
+    def _rules(self) -> list[dict[str, Any]]:
+        return [shown_rule(rule) for rule in self.state.fault_rules()]
+
     async def fault_rules(self, request: Request) -> Response:
-        return _ok(self.state.fault_rules())
+        return _ok(self._rules())
 
     async def add_fault(self, request: Request) -> Response:
-        return _ok(self.state.add_fault(await _json(request)).describe())
+        return _ok(shown_rule(self.state.add_fault(await _json(request)).describe()))
 
     async def clear_faults(self, request: Request) -> Response:
         self.state.clear_faults()
@@ -307,7 +329,7 @@ class AdminApi:
         rule_id = request.path_params["rule_id"]
         if not self.state.remove_fault(rule_id):
             raise ApiError(404, f"Resource not found: no fault rule '{echo(rule_id)}'")
-        return _ok(self.state.fault_rules())
+        return _ok(self._rules())
 
     async def fault_trace(self, request: Request) -> Response:
         return _ok(self.state.fault_trace())
@@ -318,19 +340,21 @@ class AdminApi:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ApiError(400, "Invalid format: parameter 'seed' must be an integer")
         rules = self.state.use_profile(str(body.get("name", "")), seed)
-        return _ok([rule.describe() for rule in rules])
+        return _ok([shown_rule(rule.describe()) for rule in rules])
 
     def _entries(self, request: Request) -> list[Entry]:
-        q = {k: v for k, v in request.query_params.items() if v != ""}
-        try:
-            status = int(q["status"]) if "status" in q else None
-            since = int(q.get("since", 0))
-            limit = int(q["limit"]) if "limit" in q else None
-        except ValueError:
-            raise ApiError(
-                400, "Invalid format: status, since and limit must be integers"
-            ) from None
-        faulted = {"true": True, "false": False}.get(q.get("faulted", "").lower())
+        q = dict(request.query_params)
+        numbers = {name: q[name] for name in ("status", "since", "limit") if name in q}
+        if not all(_INTEGER_TEXT.fullmatch(value) for value in numbers.values()):
+            raise ApiError(400, "Invalid format: status, since and limit must be integers")
+        status = int(q["status"]) if "status" in q else None
+        since = int(q.get("since", 0))
+        limit = int(q["limit"]) if "limit" in q else None
+        faulted = None
+        if "faulted" in q:
+            faulted = {"true": True, "false": False}.get(q["faulted"].lower())
+            if faulted is None:
+                raise ApiError(400, "Invalid format: faulted must be true or false")
         return self.state.journal.entries(
             route=q.get("route"),
             method=q.get("method"),
@@ -351,14 +375,14 @@ class AdminApi:
         lines = "".join(
             json.dumps(e.as_dict(), separators=(",", ":")) + "\n" for e in self._entries(request)
         )
-        return Response(lines, media_type="application/x-ndjson")
+        return Response(redact_keys_in(lines.encode()), media_type="application/x-ndjson")
 
     async def clear_journal(self, request: Request) -> Response:
         self.state.journal.clear()
         return _ok({"entries": [], "dropped": 0})
 
     async def tasks(self, request: Request) -> Response:
-        status = request.query_params.get("status") or None
+        status = request.query_params.get("status")
         return _ok([task_record(t) for t in self.state.tasks(status)])
 
     async def task(self, request: Request) -> Response:

@@ -19,9 +19,10 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
+from vidu_lipsync_mock.http.admin_guard import AdminGuard
 from vidu_lipsync_mock.http.admin_routes import ADMIN_PREFIX, AdminApi
 from vidu_lipsync_mock.http.connections import Connections
-from vidu_lipsync_mock.http.messages import Reply, crash_reply, error_reply
+from vidu_lipsync_mock.http.messages import Reply, crash_reply, error_reply, send_reply
 from vidu_lipsync_mock.http.public_app import PublicApp
 from vidu_lipsync_mock.http.router import route_path
 from vidu_lipsync_mock.service.errors import ApiError, method_not_allowed, route_not_found
@@ -74,12 +75,34 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
     return _response(error_reply(error))
 
 
+class _LiteralFirst(Route):
+    """An admin route whose path template yields to a literal path, as OpenAPI has it:
+    `/_mock/faults/trace` is only the trace, never `/_mock/faults/{rule_id}` with
+    `rule_id` "trace", so its `Allow` names only what the document declares for it."""
+
+    def __init__(self, route: Route, literal: set[str]) -> None:
+        super().__init__(route.path, route.endpoint, methods=route.methods, name=route.name)
+        self.shadowed = frozenset(
+            p for p in literal if p != route.path and route.path_regex.match(p)
+        )
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if self.shadowed and route_path(scope["path"], scope.get("root_path", "")) in self.shadowed:
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+def _literal_first(routes: list[Route]) -> list[Route]:
+    literal = {route.path for route in routes if "{" not in route.path}
+    return [route if "{" not in route.path else _LiteralFirst(route, literal) for route in routes]
+
+
 def _admin_app(state: MockState) -> Starlette:
     async def on_crash(request: Request, exc: Exception) -> Response:
         return _response(crash_reply(state, request.method, request.url.path, exc))
 
     admin = Starlette(
-        routes=AdminApi(state).routes(),
+        routes=_literal_first(AdminApi(state).routes()),
         exception_handlers={
             ApiError: _on_api_error,
             HTTPException: _on_http_exception,
@@ -94,12 +117,14 @@ def _admin_app(state: MockState) -> Starlette:
 
 class MockApp:
     """Every HTTP request outside `/_mock` goes straight to the public app, past any
-    Starlette machinery (it renders its own errors); the rest goes to Starlette."""
+    Starlette machinery (it renders its own errors); the rest goes to Starlette, once
+    the admin guard (`admin_guard`) has let it through."""
 
     def __init__(self, state: MockState, connections: Connections) -> None:
         self.state = AppState(state, connections)
         self.public = PublicApp(state, connections)
         self.admin = _admin_app(state)
+        self.guard = AdminGuard(state, ADMIN_PREFIX + "/health")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -108,6 +133,11 @@ class MockApp:
             local_path = route_path(path, root_path) if root_path else path
             if not local_path.startswith(ADMIN_PREFIX):
                 await self.public.serve(scope, receive, send, local_path)
+                return
+            refusal = self.guard.refusal(scope, local_path)
+            if refusal is not None:
+                reply = error_reply(refusal)
+                await send_reply(send, reply, reply.wire_headers())
                 return
         await self.admin(scope, receive, send)
 

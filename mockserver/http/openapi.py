@@ -18,6 +18,7 @@ ERROR_STATUSES: dict[str, str] = {
     "400": "Invalid request parameters or body",
     "401": "Missing, malformed or unknown API key",
     "402": "Insufficient balance",
+    "403": "Admin API: a Host that is not the mock's, another origin, or a wrong admin token",
     "404": "Unknown model, task, file or route",
     "405": "Method not allowed on this path",
     "409": "The task cannot make that move (admin API)",
@@ -138,11 +139,17 @@ def _components(registry: Registry) -> dict[str, Any]:
             **account_schemas(),
         },
         "securitySchemes": {
+            "adminToken": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-Mock-Admin-Token",
+                "description": "The server's --admin-token, when it has one (admin API only)",
+            },
             "bearer": {
                 "type": "http",
                 "scheme": "bearer",
                 "description": "A Modellix API key: `mdlx-` followed by 32 to 64 letters/digits",
-            }
+            },
         },
     }
 
@@ -224,8 +231,8 @@ def _admin_paths() -> dict[str, Any]:
             for name in re.findall(r"\{(\w+)\}", op.path)
         ]
         parameters += [
-            {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-            for name in op.query
+            {"name": name, "in": "query", "required": False, "schema": dict(schema)}
+            for name, schema in op.query.items()
         ]
         success: dict[str, Any] = {"description": op.summary}
         if op.path.endswith(".jsonl"):
@@ -238,11 +245,20 @@ def _admin_paths() -> dict[str, Any]:
             "tags": ["admin"],
             "responses": {"200": success, **_errors("400", "404", "405", "409")},
         }
+        if op.path != "/health":  # the guard's answers (see http/admin_guard.py)
+            operation["security"] = [{}, {"adminToken": []}]
+            operation["responses"].update(_errors("403"))
+            operation["responses"]["401"] = {
+                **_errors("401")["401"],
+                "description": "Missing X-Mock-Admin-Token (a server with an admin token)",
+            }
+            if op.method != "GET":
+                operation["responses"].update(_errors("415"))
         if parameters:
             operation["parameters"] = parameters
         if op.body is not None:
             operation["requestBody"] = {
-                "required": False,
+                "required": bool(op.body.get("required")),
                 "content": {"application/json": {"schema": dict(op.body)}},
             }
         paths.setdefault(ADMIN_PREFIX + op.path, {})[op.method.lower()] = operation

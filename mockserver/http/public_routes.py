@@ -10,12 +10,12 @@ and then decide what of its answer the client gets.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import replace
 
 from vidu_lipsync_mock.faults import Fault, deliver_result
 from vidu_lipsync_mock.http import wire
 from vidu_lipsync_mock.http.account_routes import AccountApi
+from vidu_lipsync_mock.http.hosts import HostPolicy
 from vidu_lipsync_mock.http.messages import Headers, Incoming, Reply, encode_headers, json_reply
 from vidu_lipsync_mock.http.openapi import build_openapi
 from vidu_lipsync_mock.http.router import UNROUTED, PublicRoute
@@ -36,35 +36,7 @@ from vidu_lipsync_mock.service.quotas import with_quota
 from vidu_lipsync_mock.service.tasks import TaskSnapshot
 from vidu_lipsync_mock.state import MockState
 
-__all__ = ["PublicApi", "base_url", "media_reply"]
-
-
-@functools.lru_cache(maxsize=256)
-def _origin(scheme: str, server: object, host: bytes | None, root_path: str) -> str:
-    """An origin depends only on these few values, so it is computed once per distinct
-    combination instead of building a URL object per request."""
-    if host:
-        netloc = host.decode("latin-1")
-    elif isinstance(server, tuple) and len(server) == 2:
-        netloc = str(server[0]) if server[1] is None else f"{server[0]}:{server[1]}"
-    else:
-        netloc = "localhost"
-    return f"{scheme}://{netloc}{root_path}".rstrip("/")
-
-
-def base_url(request: Incoming, state: MockState) -> str:
-    """The origin the client reached us at, so `get_result.url` leads back here."""
-    public = state.config.public_base_url
-    if public:
-        return public.rstrip("/")
-    scope = request.scope
-    host = request.headers.get(b"host")
-    scheme = scope.get("scheme", "http")
-    root_path = scope.get("root_path", "")
-    if host:  # nearly always (HTTP/1.1 requires it): the server address does not matter
-        return _origin(scheme, None, host, root_path)
-    server = scope.get("server")
-    return _origin(scheme, tuple(server) if server else None, None, root_path)
+__all__ = ["PublicApi", "media_reply"]
 
 
 def media_reply(request: Incoming, media: MediaFile, cache_seconds: int) -> Reply:
@@ -107,10 +79,19 @@ class PublicApi:
 
     def __init__(self, state: MockState) -> None:
         self.state = state
-        self.accounts = AccountApi(state, base_url)
+        self._hosts = HostPolicy(state.config)
+        self.accounts = AccountApi(state, self.base_url)
         self._openapi: bytes | None = None
         self._rendered: dict[str, tuple[tuple[str, str, str], bytes]] = {}
         self._rendered_for: object = None
+
+    def base_url(self, request: Incoming, state: MockState) -> str:
+        """The origin URLs in answers lead back to: never an arbitrary `Host` (see
+        `hosts`)."""
+        hosts = self._hosts
+        if hosts.config is not state.config:
+            hosts = self._hosts = HostPolicy(state.config)
+        return hosts.origin(request.scope, request.headers.get(b"host"))
 
     def routes(self) -> tuple[PublicRoute, ...]:
         """The table the public app serves: paths, methods, the names rules and the journal use,
@@ -179,7 +160,7 @@ class PublicApi:
         except ApiError as error:
             raise with_quota(error, verdict) from None
         quota = None if verdict is None else encode_headers(verdict.headers())
-        reply = json_reply(wire.submit_body(task, base_url(request, state)), quota)
+        reply = json_reply(wire.submit_body(task, self.base_url(request, state)), quota)
         reply.task_id = task.task_id
         return reply
 
@@ -193,7 +174,7 @@ class PublicApi:
         except ApiError as error:
             raise with_quota(error, verdict) from None
         quota = None if verdict is None else encode_headers(verdict.headers())
-        return json_reply(self._task_body(task, base_url(request, state)), quota)
+        return json_reply(self._task_body(task, self.base_url(request, state)), quota)
 
     def _task_body(self, task: TaskSnapshot, base: str) -> bytes:
         """A poll's answer changes only when the task's status does, so the last one

@@ -17,7 +17,15 @@ from collections.abc import Iterable
 
 from vidu_lipsync_mock.service.errors import authentication_failed
 
-__all__ = ["KEY_PATTERN", "KeyPolicy", "bearer_token", "key_fingerprint", "make_api_key", "redact"]
+__all__ = [
+    "KEY_PATTERN",
+    "KeyPolicy",
+    "bearer_token",
+    "key_fingerprint",
+    "make_api_key",
+    "redact",
+    "redact_keys_in",
+]
 
 #: `mdlx-` and about 48 letters and digits; we accept 32 to 64 so near-miss lengths of real
 #: keys pass while obviously fake ones (`mdlx-test`) do not.
@@ -47,6 +55,17 @@ def redact(key: str) -> str:
     if len(key) < 24:
         return "***"
     return f"{key[:9]}…{key[-4:]}"
+
+
+_KEY_IN_TEXT = re.compile(rb"mdlx-[A-Za-z0-9]{32,64}")
+
+
+def redact_keys_in(text: bytes) -> bytes:
+    """`text` with every well-formed key in it redacted: the last line of defence for
+    free text an answer carries (a task's params, a traceback, a journaled body)."""
+    if b"mdlx-" not in text:
+        return text
+    return _KEY_IN_TEXT.sub(lambda found: redact(found[0].decode()).encode(), text)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -276,11 +276,20 @@ def test_reset(pair, make_mock, api):
 
 # -- bad admin input -----------------------------------------------------------------------------
 
+#: A body the admin API reads as JSON (any other type of body is refused 415 first).
+JSON = {"Content-Type": "application/json"}
+
 
 @pytest.mark.parametrize(
     ("method", "path", "kwargs", "status", "message"),
     [
-        ("POST", "/faults", {"content": b"{not json"}, 400, "Invalid format: invalid JSON format"),
+        (
+            "POST",
+            "/faults",
+            {"content": b"{not json", "headers": JSON},
+            400,
+            "Invalid format: invalid JSON format",
+        ),
         (
             "POST",
             "/faults",
@@ -380,7 +389,13 @@ def test_reset(pair, make_mock, api):
             400,
             "Invalid parameters: a clock only moves forward",
         ),
-        ("PUT", "/clock", {"content": b"now=5"}, 400, "Invalid format: invalid JSON format"),
+        (
+            "PUT",
+            "/clock",
+            {"content": b"now=5", "headers": JSON},
+            400,
+            "Invalid format: invalid JSON format",
+        ),
         (
             "GET",
             "/journal?status=abc",

@@ -78,7 +78,10 @@ def whole(body: bytes) -> Callable[[int], Message]:
 
 @pytest.fixture
 def mock() -> LipSyncMock:
-    return LipSyncMock(clock="manual", max_body_bytes=LIMIT, rate_limit=0)
+    # The scopes below name the mock `mock.test`, a name it answers to only once allowed.
+    return LipSyncMock(
+        clock="manual", max_body_bytes=LIMIT, rate_limit=0, allowed_hosts=["mock.test"]
+    )
 
 
 def auth(mock: LipSyncMock, *extra: tuple[bytes, bytes]) -> list[tuple[bytes, bytes]]:
