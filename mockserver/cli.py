@@ -35,6 +35,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         if f.name in _HANDLED_BY_HAND:
             continue
         flag = "--" + f.name.replace("_", "-")
+        flags = ("--state", flag) if f.name == "state_path" else (flag,)
         text = str(f.type)
         kind: Any = str
         if text.startswith("float"):
@@ -50,7 +51,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             )
             continue
         group.add_argument(
-            flag,
+            *flags,
             dest=f.name,
             type=kind,
             choices=choices,
@@ -161,10 +162,15 @@ def _serve(config: MockConfig) -> int:
     import uvicorn
 
     from vidu_lipsync_mock.mock import LipSyncMock
+    from vidu_lipsync_mock.persist import StateFileError
     from vidu_lipsync_mock.server import bind_socket, url_for, uvicorn_config
     from vidu_lipsync_mock.tls import server_certificate, wants_tls
 
-    mock = LipSyncMock(config)
+    try:
+        mock = LipSyncMock(config)
+    except StateFileError as error:
+        print(f"vidu-lipsync-mock: {error}", file=sys.stderr)
+        return 2
     try:
         sock = bind_socket(config.host, config.port)
     except OSError as error:
