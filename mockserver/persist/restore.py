@@ -104,9 +104,7 @@ def apply(saved: Saved, parts: Parts) -> None:
         )
     parts.store.restore(saved.tasks)
     store = parts.store
-    for task_id, team, amount in saved.holds:
-        if task_id in store:
-            parts.accounts.restore_hold(task_id, team, amount)
+    parts.accounts.restore_holds(hold for hold in saved.holds if hold[0] in store)
     for upload in saved.uploads:
         parts.uploads.restore(upload)
 

@@ -17,6 +17,7 @@ from typing import Any
 from vidu_lipsync_mock.faults import Fault, Rule
 from vidu_lipsync_mock.service.accounts import TeamBalance
 from vidu_lipsync_mock.service.tasks import (
+    SUCCESS,
     Outcome,
     Progression,
     Task,
@@ -117,11 +118,12 @@ def task_from_row(row: Sequence[Any], codec: PolicyCodec) -> Task:
     if fault_text is not None:
         described = dict(json.loads(fault_text))
         fault = Fault(described.pop("kind"), described)
-    status = _STATUSES[row[6]]
+    message = row[7]
+    outcome = SUCCESS if message is None and row[6] == "success" else None
     return Task(
         row[0], row[1], row[2], json.loads(row[15]), row[3], codec.policy(row[4]), row[5],
-        Outcome(status, row[7]), row[8], _STATUSES[row[9]], row[10], row[11], row[12],
-        row[13], row[14], fault,
+        outcome or Outcome(_STATUSES[row[6]], message), row[8], _STATUSES[row[9]], row[10],
+        row[11], row[12], row[13], row[14], fault,
     )  # fmt: skip
 
 

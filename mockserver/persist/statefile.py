@@ -141,7 +141,7 @@ def open_state_file(path: str | os.PathLike[str]) -> tuple[sqlite3.Connection, b
             connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             connection.executescript(f"BEGIN; {SCHEMA} COMMIT;")
         connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA synchronous=OFF")
     except sqlite3.OperationalError as error:
         connection.close()
         if "locked" in str(error):

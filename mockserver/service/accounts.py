@@ -366,14 +366,15 @@ class Accounts:
                 self._teams[team_id] = team
             team.credit, team.spent = credit, spent
 
-    def restore_hold(self, task_id: str, team_id: str, amount: Decimal) -> None:
-        """Put back the hold of a task a state file kept."""
+    def restore_holds(self, holds: Iterable[tuple[str, str, Decimal]]) -> None:
+        """Put back the holds (task id, team id, amount) of tasks a state file kept."""
         with self._lock:
-            team = self._named.get(team_id) or self._team(team_id, None, create=True)
-            assert team is not None
-            team.holds[task_id] = amount
-            team.held += amount
-            self._hold_team[task_id] = team_id
+            for task_id, team_id, amount in holds:
+                team = self._named.get(team_id) or self._team(team_id, None, create=True)
+                assert team is not None
+                team.holds[task_id] = amount
+                team.held += amount
+                self._hold_team[task_id] = team_id
 
     def stats(self) -> dict[str, int]:
         """Figures for memory reports."""
