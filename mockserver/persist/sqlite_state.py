@@ -60,6 +60,12 @@ _UPDATE_TASK = (
         if name not in ("id", "hold_team", "hold")
     )
 )
+#: Rows are in submit order: expired ones are among the oldest, and looking only there
+#: keeps a prune as cheap as the rows it deletes (no index on expiry to pay on each insert).
+_PRUNE = (
+    "DELETE FROM tasks WHERE rowid IN (SELECT rowid FROM tasks ORDER BY rowid LIMIT 4096) "
+    "AND keep_until <= ?"
+)
 _SET_META = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
 _UPSERT_TEAM = (
     "INSERT INTO teams (team, name, credit, spent, members, pinned) VALUES (?, ?, ?, ?, ?, ?) "
@@ -74,7 +80,8 @@ class SqliteDurability(Durability):
 
     enabled = True
 
-    #: Task writes between two deletions of rows whose retention has run out.
+    #: Task writes between two deletions of rows whose retention has run out (among the
+    #: oldest `_PRUNE` looks at; a restart deletes every one).
     PRUNE_EVERY = 1024
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -135,7 +142,7 @@ class SqliteDurability(Durability):
             if position is not None:
                 db.execute(_SET_META, ("ids", json.dumps(position)))
             if not self._writes % self.PRUNE_EVERY:
-                db.execute("DELETE FROM tasks WHERE keep_until <= ?", (snapshot.submitted_at,))
+                db.execute(_PRUNE, (snapshot.submitted_at,))
             db.execute("COMMIT")
 
     def task_changed(self, task_id: str) -> None:

@@ -45,7 +45,6 @@ CREATE TABLE tasks (
     hidden INTEGER NOT NULL, params TEXT NOT NULL, result_fault TEXT,
     hold_team TEXT, hold TEXT, keep_until REAL NOT NULL
 );
-CREATE INDEX tasks_keep_until ON tasks (keep_until);
 CREATE TABLE teams (
     team TEXT PRIMARY KEY, name TEXT, credit TEXT NOT NULL, spent TEXT NOT NULL,
     members TEXT NOT NULL, pinned INTEGER NOT NULL

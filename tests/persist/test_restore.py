@@ -212,3 +212,16 @@ def test_memory_only_mode_keeps_nothing(tmp_path):
     assert state.durability.enabled is False
     assert state.durability.describe() == {"path": None}
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_running_server_deletes_expired_rows_as_it_goes(open_state, tmp_path):
+    state = open_state(retention_seconds=10, pending_seconds=0, processing_seconds=0)
+    state.durability.PRUNE_EVERY = 4  # every fourth submit (1,024 by default)
+    old = [state.submit("vidu/lip-sync", PARAMS, KEY).task_id for _ in range(3)]
+    state.advance(60)
+    new = state.submit("vidu/lip-sync", PARAMS, KEY).task_id  # the fourth: prunes
+    state.close()
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        rows = [row[0] for row in db.execute("SELECT id FROM tasks")]
+    assert rows == [new]
+    assert not set(old) & set(rows)
