@@ -137,6 +137,12 @@ def banner(mock: LipSyncMock, url: str) -> str:
         f"  progression: {policy}; clock: {config.clock} x{config.speed:g}",
         f"  example key: {mock.api_key}",
     ]
+    kept = mock.durability.describe()
+    if kept["path"] is not None:
+        found = kept["restored"]
+        lines.append(
+            f"  state: {kept['path']}; restored tasks: {found['tasks']}, files: {found['files']}"
+        )
     return "\n".join(lines)
 
 

@@ -100,7 +100,7 @@ class Durability:
         """Let go of the file (another process, or another mock, may then open it)."""
 
     def describe(self) -> dict[str, Any]:
-        """What the admin API shows of the copy."""
+        """Where the copy is and what its start found (the CLI's banner shows it)."""
         return {"path": None}
 
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from vidu_lipsync_mock import MockConfig
+from vidu_lipsync_mock import LipSyncMock, MockConfig
+from vidu_lipsync_mock.cli import banner
 from vidu_lipsync_mock.persist import SavedResult
 from vidu_lipsync_mock.service.errors import ApiError
 from vidu_lipsync_mock.service.tasks import ByClock, TaskStatus
@@ -225,3 +226,17 @@ def test_a_running_server_deletes_expired_rows_as_it_goes(open_state, tmp_path):
         rows = [row[0] for row in db.execute("SELECT id FROM tasks")]
     assert rows == [new]
     assert not set(old) & set(rows)
+
+
+def test_the_banner_says_where_the_state_is_and_what_came_back(tmp_path):
+    path = tmp_path / "state.db"
+    first = LipSyncMock(clock="manual", state_path=str(path))
+    first.submit("vidu/lip-sync", PARAMS, KEY)
+    first.close()
+    second = LipSyncMock(clock="manual", state_path=str(path))
+    try:
+        lines = banner(second, "http://127.0.0.1:8000").splitlines()
+    finally:
+        second.close()
+    assert f"  state: {path}; restored tasks: 1, files: 0" in lines
+    assert not any("state:" in line for line in banner(LipSyncMock(), "http://x").splitlines())
