@@ -38,7 +38,9 @@ class Saved:
 
     ids: list[int] | None = None
     rules: tuple[list[Rule], int] | None = None
-    teams: list[tuple[Any, ...]] = field(default_factory=list)
+    teams: list[tuple[str, str | None, Decimal, Decimal, dict[str, str | None], bool]] = field(
+        default_factory=list
+    )
     tasks: list[Task] = field(default_factory=list)
     holds: list[tuple[str, str, Decimal]] = field(default_factory=list)
     uploads: list[Upload] = field(default_factory=list)
@@ -56,17 +58,20 @@ def read(
     db: sqlite3.Connection, parts: Parts, files: Path, codec: PolicyCodec, now: float
 ) -> Saved:
     """Decode everything still current at `now` (the restored clock's reading); raises
-    `sqlite3.DatabaseError`, `ValueError`, `KeyError` or `TypeError` for a file that is
-    not what its header promised."""
+    `sqlite3.DatabaseError`, `ValueError`, `KeyError`, `TypeError` or `ArithmeticError`
+    (a bad amount) for a file that is not what its header promised."""
     saved = Saved()
     meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
     if "ids" in meta:
         saved.ids = [int(count) for count in json.loads(meta["ids"])]
     if "faults" in meta:
         saved.rules = rules_from_text(meta["faults"])
-    saved.teams = db.execute(
-        "SELECT team, name, credit, spent, members, pinned FROM teams ORDER BY rowid"
-    ).fetchall()
+    saved.teams = [
+        (team, name, Decimal(credit), Decimal(spent), dict(json.loads(members)), bool(pinned))
+        for team, name, credit, spent, members, pinned in db.execute(
+            "SELECT team, name, credit, spent, members, pinned FROM teams ORDER BY rowid"
+        )
+    ]
     limit = parts.store.max_tasks
     rows = db.execute(
         f"SELECT rowid, {TASK_COLUMNS} FROM tasks WHERE keep_until > ? ORDER BY rowid DESC LIMIT ?",
@@ -98,10 +103,8 @@ def apply(saved: Saved, parts: Parts) -> None:
         parts.ids.skip(saved.ids)
     if saved.rules is not None:
         parts.faults.restore(*saved.rules)
-    for team, name, credit, spent, members, pinned in saved.teams:
-        parts.accounts.restore_team(
-            team, name, Decimal(credit), Decimal(spent), json.loads(members), bool(pinned)
-        )
+    for team in saved.teams:
+        parts.accounts.restore_team(*team)
     parts.store.restore(saved.tasks)
     store = parts.store
     parts.accounts.restore_holds(hold for hold in saved.holds if hold[0] in store)

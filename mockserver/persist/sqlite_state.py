@@ -105,7 +105,13 @@ class SqliteDurability(Durability):
                     parts.clock.restore(clock)
                 now = parts.clock.now()
                 saved = restoring.read(self._db, parts, self._files, self._codec, now)
-            except (sqlite3.DatabaseError, ValueError, KeyError, TypeError) as error:
+            except (
+                sqlite3.DatabaseError,
+                ValueError,
+                KeyError,
+                TypeError,
+                ArithmeticError,
+            ) as error:
                 self._db.close()
                 raise StateFileError(f"state file {self.path}: is damaged ({error})") from None
             restoring.apply(saved, parts)

@@ -145,3 +145,27 @@ def test_a_path_the_process_may_not_write_is_refused(tmp_path, monkeypatch):
     with pytest.raises(StateFileError, match=f"its folder {tmp_path} is read-only"):
         open_durability(path)
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE teams SET credit = 'plenty'",
+        "UPDATE tasks SET params = '{not json'",
+        "UPDATE tasks SET status = 'lost'",
+        "INSERT INTO meta VALUES ('faults', '{\"rules\": [{\"fault\": \"no-such-kind\"}]}')",
+    ],
+)
+def test_rows_that_make_no_sense_are_refused_as_damage(tmp_path, sql):
+    path = tmp_path / "state.db"
+    state = MockState(MockConfig(clock="manual", state_path=str(path)))
+    state.submit("vidu/lip-sync", PARAMS, KEY)
+    state.set_balance(KEY, 5)
+    state.close()
+    with sqlite3.connect(path) as db:
+        db.execute(sql)
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(StateFileError, match=f"state file {path}: is damaged"):
+        MockState(MockConfig(state_path=str(path)))
+    assert path.read_bytes() == before
