@@ -86,6 +86,8 @@ def test_a_killed_server_finds_everything_it_answered(serve, tmp_path: Path):
             answered.append(response.json()["data"]["task_id"])
         done = answered[0]
         assert http.post(f"/_mock/tasks/{done}/force", json={"status": "success"}).is_success
+        resources = http.get(f"/api/v1/tasks/{done}").json()["data"]["result"]["resources"]
+        result_before = http.get(httpx.URL(resources[0]["url"]).path).content
         uploaded = http.post("/api/v1/media/files", files={"file": ("face.png", PNG)})
         assert uploaded.status_code == 200, uploaded.text
         link = httpx.URL(uploaded.json()["data"]["url"]).path
@@ -102,12 +104,18 @@ def test_a_killed_server_finds_everything_it_answered(serve, tmp_path: Path):
         for task_id in answered:
             polled = http.get(f"/api/v1/tasks/{task_id}")
             assert polled.status_code == 200, (task_id, polled.text)
-        assert http.get(f"/api/v1/tasks/{done}").json()["data"]["status"] == "success"
+        finished = http.get(f"/api/v1/tasks/{done}").json()["data"]
+        assert finished["status"] == "success"
+        result = http.get(httpx.URL(finished["result"]["resources"][0]["url"]).path)
+        assert result.status_code == 200
+        assert result.content == result_before  # the same result file, byte for byte
         # pending at the kill, 150 s into 200 s of lifecycle: processing, then done on time
         assert http.get(f"/api/v1/tasks/{answered[1]}").json()["data"]["status"] == "processing"
         assert http.get("/_mock/clock").json()["data"]["offset"] == offset == 150
         assert http.post("/_mock/clock/advance", json={"seconds": 50}).is_success
-        assert http.get(f"/api/v1/tasks/{answered[1]}").json()["data"]["status"] == "success"
+        ended = http.get(f"/api/v1/tasks/{answered[1]}").json()["data"]
+        assert ended["status"] == "success"
+        assert abs(ended["end_time"] - ended["submit_time"] - 200_000) <= 1  # on its schedule
         assert http.get(link).content == PNG  # the file's key-less link still serves it
         assert http.get("/api/v1/team/balance").json()["data"]["balance"] == balance
         rules = http.get("/_mock/faults").json()["data"]

@@ -153,7 +153,7 @@ def test_a_path_the_process_may_not_write_is_refused(tmp_path, monkeypatch):
         "UPDATE teams SET credit = 'plenty'",
         "UPDATE tasks SET params = '{not json'",
         "UPDATE tasks SET status = 'lost'",
-        "INSERT INTO meta VALUES ('faults', '{\"rules\": [{\"fault\": \"no-such-kind\"}]}')",
+        'INSERT INTO meta VALUES (\'faults\', \'{"rules": [{"fault": "no-such-kind"}]}\')',
     ],
 )
 def test_rows_that_make_no_sense_are_refused_as_damage(tmp_path, sql):
