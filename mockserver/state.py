@@ -225,7 +225,11 @@ class MockState:
             except BaseException:
                 self.accounts.release(task_id)
                 raise
-            self.durability.task_created(snapshot, policy, retention, outcome)
+            try:
+                self.durability.task_created(snapshot, policy, retention, outcome)
+            except BaseException:  # (a full disk): the client sees a 500, and pays nothing
+                self.accounts.release(task_id)
+                raise
             return snapshot
 
     @staticmethod

@@ -240,3 +240,15 @@ def test_the_banner_says_where_the_state_is_and_what_came_back(tmp_path):
         second.close()
     assert f"  state: {path}; restored tasks: 1, files: 0" in lines
     assert not any("state:" in line for line in banner(LipSyncMock(), "http://x").splitlines())
+
+
+def test_a_submit_the_file_could_not_keep_costs_nothing(open_state, monkeypatch):
+    state = open_state(starting_credit="10", billing_amount="1")
+
+    def full_disk(*args: Any) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(state.durability, "task_created", full_disk)
+    with pytest.raises(sqlite3.OperationalError):
+        state.submit("vidu/lip-sync", PARAMS, KEY)
+    assert state.balance(KEY) == 10.0
