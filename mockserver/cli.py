@@ -36,6 +36,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         if f.name in _HANDLED_BY_HAND:
             continue
         flag = "--" + f.name.replace("_", "-")
+        flags = ("--state", flag) if f.name == "state_path" else (flag,)
         text = str(f.type)
         kind: Any = str
         if text.startswith("float"):
@@ -51,7 +52,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             )
             continue
         group.add_argument(
-            flag,
+            *flags,
             dest=f.name,
             type=kind,
             choices=choices,
@@ -147,6 +148,12 @@ def banner(mock: LipSyncMock, url: str) -> str:
         f"  progression: {policy}; clock: {config.clock} x{config.speed:g}",
         f"  example key: {mock.api_key}",
     ]
+    kept = mock.durability.describe()
+    if kept["path"] is not None:
+        found = kept["restored"]
+        lines.append(
+            f"  state: {kept['path']}; restored tasks: {found['tasks']}, files: {found['files']}"
+        )
     return "\n".join(lines)
 
 
@@ -173,10 +180,15 @@ def _serve(config: MockConfig) -> int:
 
     from vidu_lipsync_mock.http.admin_guard import exposure
     from vidu_lipsync_mock.mock import LipSyncMock
+    from vidu_lipsync_mock.persist import StateFileError
     from vidu_lipsync_mock.server import bind_socket, url_for, uvicorn_config
     from vidu_lipsync_mock.tls import server_certificate, wants_tls
 
-    mock = LipSyncMock(config)
+    try:
+        mock = LipSyncMock(config)
+    except StateFileError as error:
+        print(f"vidu-lipsync-mock: {error}", file=sys.stderr)
+        return 2
     try:
         warning = exposure(config, config.host)
     except ConfigError as error:

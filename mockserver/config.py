@@ -150,6 +150,11 @@ class MockConfig:
     faults: tuple[dict[str, Any], ...] = _opt(
         (), "Fault rules loaded at start (TOML: [[faults]] tables; see the fault cookbook)."
     )
+    state_path: str | None = _opt(
+        None,
+        "SQLite file that keeps tasks, uploaded files (in a folder beside it), balances, "
+        "fault rules and the clock across restarts (serve --state); unset: memory only.",
+    )
     journal_max_entries: int = _opt(
         10_000, "Most journal entries kept; the oldest go first (counted as dropped)."
     )

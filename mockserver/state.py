@@ -20,6 +20,7 @@ from vidu_lipsync_mock.faults import NO_EFFECTS, Fault, FaultEngine, Rule, TaskE
 from vidu_lipsync_mock.faults.profiles import profile_rules
 from vidu_lipsync_mock.journal.journal import Journal
 from vidu_lipsync_mock.media.library import MediaLibrary, ResultMedia
+from vidu_lipsync_mock.persist import Durability, Parts, open_durability
 from vidu_lipsync_mock.service import magic
 from vidu_lipsync_mock.service.accounts import Accounts, TeamBalance
 from vidu_lipsync_mock.service.admission import Admission
@@ -70,6 +71,9 @@ class MockState:
         self._injected_clock = clock
         self.registry = registry or Registry.bundled()
         self.media = media or MediaLibrary()
+        #: Where tasks, files, balances, rules and the clock are kept across restarts
+        #: (`state_path`); without one, a copy that keeps nothing.
+        self.durability: Durability = open_durability(self.config.state_path)
         self._build()
 
     def _build(self) -> None:
@@ -108,14 +112,21 @@ class MockState:
             upload_bytes=config.max_upload_bytes,
         )
         if config.profile:
-            self.use_profile(config.profile)
+            self._load_profile(config.profile)
         for rule in config.faults:
             self.faults.add(rule)
+        parts = Parts(self.store, self.accounts, self.uploads, self.faults, self.clock, self.ids)
+        self.durability.restore(parts)  # what changed at run time wins over the config
 
     def reset(self) -> None:
-        """Forget every task, rule, journal entry and runtime change; keep the config and an
-        injected clock."""
+        """Forget every task, rule, journal entry and runtime change (in the state file
+        too); keep the config and an injected clock."""
+        self.durability.wipe()
         self._build()
+
+    def close(self) -> None:
+        """Let go of the state file, if any (another mock or process may then open it)."""
+        self.durability.close()
 
     def record_crash(self, method: str, path: str, trace: str) -> None:
         """Keep a bug of ours that a client saw as a 500, for the test to re-raise."""
@@ -196,7 +207,7 @@ class MockState:
             task_id = self.new_task_id()
             self.accounts.reserve(api_key, task_id)  # the provider's 402, creating nothing
             try:
-                return self.store.create(
+                snapshot = self.store.create(
                     task_id,
                     spec.model_id,
                     api_key,
@@ -214,6 +225,12 @@ class MockState:
             except BaseException:
                 self.accounts.release(task_id)
                 raise
+            try:
+                self.durability.task_created(snapshot, policy, retention, outcome)
+            except BaseException:  # (a full disk): the client sees a 500, and pays nothing
+                self.accounts.release(task_id)
+                raise
+            return snapshot
 
     @staticmethod
     def _progression_with(base: Progression, effects: TaskEffects) -> Progression:
@@ -232,7 +249,10 @@ class MockState:
     def poll(self, task_id: str) -> TaskSnapshot:
         """What `GET /api/v1/tasks/{id}` sees; counts as a poll."""
         snapshot = self.store.observe(task_id, self.clock.now(), poll=True)
-        if snapshot is None or snapshot.hidden:
+        if snapshot is None:
+            raise task_not_found(task_id)
+        self.durability.polled(snapshot)
+        if snapshot.hidden:
             raise task_not_found(task_id)
         return snapshot
 
@@ -271,16 +291,18 @@ class MockState:
         """Keep a file for the key's team (`POST /api/v1/media/files`)."""
         team = self.accounts.team_of(api_key)
         with self.uploads.slot(team):
-            return self.uploads.store(team, filename, data, self.clock.now())
+            upload = self.uploads.store(team, filename, data, self.clock.now())
+        self.durability.upload_stored(upload)
+        return upload
 
     def delete_upload(self, api_key: str, file_id: str) -> Upload:
         """Delete a file of the key's team; any other file answers 404."""
         now = self.clock.now()
-        if self.config.share_tasks_across_keys:
-            found = self.uploads.get(file_id, now)
-            if found is not None:
-                return self.uploads.delete(found.team, file_id, now)
-        return self.uploads.delete(self.accounts.team_of(api_key), file_id, now)
+        found = self.uploads.get(file_id, now) if self.config.share_tasks_across_keys else None
+        team = self.accounts.team_of(api_key) if found is None else found.team
+        deleted = self.uploads.delete(team, file_id, now)
+        self.durability.upload_deleted(file_id)
+        return deleted
 
     def uploaded(self, token: str, filename: str) -> Upload:
         """The file a key-less upload link names, or 404."""
@@ -312,6 +334,7 @@ class MockState:
         snapshot = self.store.force(task_id, TaskStatus(status), self.clock.now(), error_message)
         if snapshot is None:
             raise task_not_found(task_id)
+        self.durability.task_changed(task_id)  # before its hold is settled: never charged twice
         if snapshot.status.terminal:
             self.accounts.conclude(task_id, succeeded=snapshot.status is TaskStatus.SUCCESS)
         return snapshot
@@ -320,6 +343,7 @@ class MockState:
         snapshot = self.store.set_progression(task_id, progression, self.clock.now())
         if snapshot is None:
             raise task_not_found(task_id)
+        self.durability.task_changed(task_id)
         return snapshot
 
     # -- time ----------------------------------------------------------------------------
@@ -368,22 +392,33 @@ class MockState:
         """Add a rule: `add_fault("error", status=503, route="poll", times=2)`, a rule
         dict in admin-API form, or a `Rule`."""
         if isinstance(fault, str):
-            return self.faults.add({"fault": fault, **options})
-        if options:
+            added = self.faults.add({"fault": fault, **options})
+        elif options:
             raise TypeError("options go with a fault name, not with a rule object")
-        return self.faults.add(fault)
+        else:
+            added = self.faults.add(fault)
+        self.durability.rules_changed(self.faults)
+        return added
 
     def fault_rules(self) -> list[dict[str, Any]]:
         return self.faults.rules()
 
     def remove_fault(self, rule_id: str) -> bool:
-        return self.faults.remove(rule_id)
+        removed = self.faults.remove(rule_id)
+        self.durability.rules_changed(self.faults)
+        return removed
 
     def clear_faults(self) -> None:
         self.faults.clear()
+        self.durability.rules_changed(self.faults)
 
     def use_profile(self, name: str, seed: int | None = None) -> list[Rule]:
         """Replace the rules with a named chaos profile, reseeding the draws."""
+        rules = self._load_profile(name, seed)
+        self.durability.rules_changed(self.faults)
+        return rules
+
+    def _load_profile(self, name: str, seed: int | None = None) -> list[Rule]:
         rules = profile_rules(name)
         self.faults.clear()
         self.faults.reseed(self.config.seed if seed is None else seed)

@@ -30,7 +30,7 @@ PACKAGES: dict[str, str] = {
 #: The layers, in the direction of dependencies: a module may import from its own layer
 #: and the layers before it in this list, never from a later one. A layer is a sub-package
 #: of `mockserver/` (its folder name), or one of the top-level modules named below.
-LAYER_ORDER = ["faults", "service", "journal", "media", "state", "http", "runner"]
+LAYER_ORDER = ["faults", "service", "journal", "media", "persist", "state", "http", "runner"]
 TOP_LEVEL_LAYERS: dict[str, str] = {
     "config": "state",
     "state": "state",
@@ -45,7 +45,7 @@ TOP_LEVEL_LAYERS: dict[str, str] = {
 }
 
 #: Layers that are plain Python: testable without a socket, an event loop or pytest.
-PURE_LAYERS = ("faults", "service", "journal", "media", "state")
+PURE_LAYERS = ("faults", "service", "journal", "media", "persist", "state")
 
 #: HTTP frameworks and clients: only the `http` layer and the runner may import them.
 FRAMEWORKS = ("starlette", "uvicorn", "httpx")

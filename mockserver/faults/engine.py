@@ -109,6 +109,18 @@ class FaultEngine:
         self.matches_bodies = any(rule.match.body for rule in self._rules)
         self.matches_keys = any(rule.match.api_key is not None for rule in self._rules)
 
+    @property
+    def next_id(self) -> int:
+        """The number the next unnamed rule gets (`rule-<n>`)."""
+        return self._next_id
+
+    def restore(self, rules: Sequence[Rule], next_id: int) -> None:
+        """Replace the rules with those a state file kept, numbering on from `next_id`."""
+        with self._lock:
+            self._rules = list(rules)
+            self._next_id = max(next_id, self._next_id)
+            self._changed()
+
     def rules(self) -> list[dict[str, Any]]:
         with self._lock:
             return [rule.describe() for rule in self._rules]

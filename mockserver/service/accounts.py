@@ -60,6 +60,9 @@ _FAILED = TaskStatus.FAILED
 
 #: How a task of a hold ended: a status, or None when the task is gone.
 OutcomeOf = Callable[[str], TaskStatus | None]
+#: Told, under the accounts' lock, of a team's credit changing: the task whose hold was
+#: spent (None: the admin API set the balance) and the team as it now stands.
+CreditChanged = Callable[[str | None, "TeamBalance"], None]
 
 
 def money(amount: Decimal | str | int | float) -> Decimal:
@@ -147,6 +150,8 @@ class Accounts:
         self.max_teams = max_teams
         self.max_holds = max_holds
         self.outcome_of = outcome_of
+        #: A state file's hook (`CreditChanged`); None in memory-only mode.
+        self.on_change: CreditChanged | None = None
         self._lock = threading.Lock()
         self._named: dict[str, _Team] = {}  # team id -> configured team
         self._member_of: dict[str, str] = {}  # fingerprint -> configured team id
@@ -275,6 +280,8 @@ class Accounts:
         if succeeded:
             team.credit -= amount
             team.spent += amount
+            if self.on_change is not None:
+                self.on_change(task_id, team.view())
 
     def _resolve(self, task_ids: Iterable[str]) -> None:
         """Ask how held tasks ended and settle those that did; under the lock."""
@@ -309,6 +316,8 @@ class Accounts:
             assert team is not None
             team.credit = value + team.held
             team.pinned = True
+            if self.on_change is not None:
+                self.on_change(None, team.view())
             return team.view()
 
     def balances(self) -> list[TeamBalance]:
@@ -329,6 +338,43 @@ class Accounts:
                 )
             self._resolve(list(team.holds))
             return team.view()
+
+    # -- a state file's view -----------------------------------------------------------
+
+    def hold_of(self, task_id: str) -> tuple[str, Decimal] | None:
+        """The team and amount a task holds, if it holds any (read without the lock: a
+        state file asks while holding its own, which the accounts take after theirs)."""
+        team_id = self._hold_team.get(task_id)
+        team = None if team_id is None else self._named.get(team_id) or self._teams.get(team_id)
+        amount = None if team is None else team.holds.get(task_id)
+        return None if team_id is None or amount is None else (team_id, amount)
+
+    def restore_team(
+        self,
+        team_id: str,
+        name: str | None,
+        credit: Decimal,
+        spent: Decimal,
+        members: Mapping[str, str | None],
+        pinned: bool,
+    ) -> None:
+        """Put back a team's credit as a state file kept it (before its holds)."""
+        with self._lock:
+            team = self._named.get(team_id)
+            if team is None:
+                team = _Team(team_id, name, credit, dict(members), pinned=pinned)
+                self._teams[team_id] = team
+            team.credit, team.spent = credit, spent
+
+    def restore_holds(self, holds: Iterable[tuple[str, str, Decimal]]) -> None:
+        """Put back the holds (task id, team id, amount) of tasks a state file kept."""
+        with self._lock:
+            for task_id, team_id, amount in holds:
+                team = self._named.get(team_id) or self._team(team_id, None, create=True)
+                assert team is not None
+                team.holds[task_id] = amount
+                team.held += amount
+                self._hold_team[task_id] = team_id
 
     def stats(self) -> dict[str, int]:
         """Figures for memory reports."""

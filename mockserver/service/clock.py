@@ -11,6 +11,7 @@ import math
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 
 __all__ = ["MAX_TIMESTAMP", "Clock", "ManualClock", "ScaledClock", "SystemClock", "clock_from_name"]
 
@@ -48,6 +49,8 @@ class Clock(ABC):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._offset = 0.0
+        #: Told after every move (a state file keeps the clock's position).
+        self.on_change: Callable[[Clock], None] | None = None
 
     @abstractmethod
     def _base(self) -> float:
@@ -66,6 +69,8 @@ class Clock(ABC):
         with self._lock:
             _check_reachable(self.now() + seconds)
             self._offset += seconds
+        if self.on_change is not None:
+            self.on_change(self)
         return self.now()
 
     def set(self, timestamp: float) -> float:
@@ -76,6 +81,15 @@ class Clock(ABC):
 
     def describe(self) -> dict[str, object]:
         return {"kind": self.kind, "now": self.now(), "offset": self._offset}
+
+    def saved(self) -> dict[str, float]:
+        """What a restart needs to read the same time again (a state file keeps it)."""
+        return {"offset": self._offset}
+
+    def restore(self, saved: Mapping[str, float]) -> None:
+        """Take back a position `saved()` gave, never moving backwards."""
+        with self._lock:
+            self._offset = max(self._offset, float(saved["offset"]))
 
 
 class SystemClock(Clock):
@@ -113,6 +127,16 @@ class ScaledClock(Clock):
     def describe(self) -> dict[str, object]:
         return {**super().describe(), "speed": self.speed}
 
+    def saved(self) -> dict[str, float]:
+        return {**super().saved(), "anchor": self._anchor_wall, "speed": self.speed}
+
+    def restore(self, saved: Mapping[str, float]) -> None:
+        """Run on from the saved anchor: the time the process was down passed at speed."""
+        if saved.get("speed") == self.speed:
+            self._anchor_wall = float(saved["anchor"])
+            self._anchor_mono = time.monotonic() - (time.time() - self._anchor_wall)
+        super().restore(saved)
+
 
 class ManualClock(Clock):
     """Time that stands still until a test advances it.
@@ -138,7 +162,17 @@ class ManualClock(Clock):
         with self._lock:
             _check_settable(timestamp, self._start + self._offset)
             self._start, self._offset = timestamp, 0.0
+        if self.on_change is not None:
+            self.on_change(self)
         return timestamp
+
+    def saved(self) -> dict[str, float]:
+        return {"start": self._start, "offset": self._offset}
+
+    def restore(self, saved: Mapping[str, float]) -> None:
+        """Stand where the saved clock stood (a new manual clock starts at wall time)."""
+        with self._lock:
+            self._start, self._offset = float(saved["start"]), float(saved["offset"])
 
     def sleep(self, seconds: float) -> None:
         """Stand-in for `time.sleep` when a test fast-forwards the code under test."""

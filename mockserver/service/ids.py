@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import random
 import secrets
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 
 __all__ = ["IdSource"]
 
@@ -23,8 +24,9 @@ __all__ = ["IdSource"]
 class IdSource:
     """Fresh ids: unguessable, or replayable from `seed`.
 
-    Thread-safe without a lock: each id is one C-level draw (`getrandbits`), atomic under
-    the GIL, and the system generator keeps no state of ours.
+    Thread-safe: unseeded, each id is one C-level draw (`getrandbits`), atomic under the
+    GIL, and the system generator keeps no state of ours; seeded, a lock keeps the draws
+    and their count (`position()`, which a state file keeps) in step.
     """
 
     def __init__(self, seed: int | None = None) -> None:
@@ -34,8 +36,39 @@ class IdSource:
         if seed is None:
             self._task_bits = self._file_bits = secrets.randbits
         else:
-            self._task_bits = random.Random(seed).getrandbits
-            self._file_bits = random.Random(f"files:{seed}").getrandbits
+            self._rngs = (random.Random(seed), random.Random(f"files:{seed}"))
+            self._task_bits, self._file_bits = self._counted(0), self._counted(1)
+        #: 32-bit words each seeded generator has handed out: where a restart goes on
+        #: from (a draw of k bits takes ceil(k / 32) words, whatever k).
+        self._words = [0, 0]
+        self._words_lock = threading.Lock()
+
+    def _counted(self, which: int) -> Callable[[int], int]:
+        rng = self._rngs[which]
+
+        def draw(bits: int) -> int:
+            with self._words_lock:
+                self._words[which] += (bits + 31) // 32
+                return rng.getrandbits(bits)
+
+        return draw
+
+    def position(self) -> list[int] | None:
+        """How far a seeded run's generators have gone (None: unseeded, nothing to keep)."""
+        if not self.seeded:
+            return None
+        with self._words_lock:
+            return list(self._words)
+
+    def skip(self, position: Sequence[int]) -> None:
+        """Go on from a `position()` of an earlier run with the same seed."""
+        if not self.seeded:
+            return
+        with self._words_lock:
+            for which, words in enumerate(position[:2]):
+                for _ in range(words):
+                    self._rngs[which].getrandbits(32)
+                self._words[which] += words
 
     def task_id(self) -> str:
         """`task-` and 24 lower-case hex digits (96 bits)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from vidu_lipsync_mock.service.records import (
@@ -248,6 +248,35 @@ class TaskStore(TaskRecords):
             else:
                 self._schedule(task)
             return self._snapshot(record)
+
+    def saved_task(self, task_id: str) -> Task | None:
+        """A task as recorded, not brought up to date: what a state file writes."""
+        with self._lock:
+            record = self._records.get(task_id)
+            return None if record is None else self._task(record)
+
+    def restore(self, tasks: Iterable[Task]) -> None:
+        """Put back tasks a state file kept, oldest first, as they were recorded; their
+        statuses are derived from the clock from here on, as every task's are."""
+        with self._lock:
+            for task in tasks:
+                task_id = task.task_id
+                if task_id in self._records:
+                    continue
+                self._flatten(task)
+                if task.result_fault is not None:
+                    self._result_faults[task_id] = task.result_fault
+                self._expiry.append((task.expires_at, task_id))
+                self._order.append(task_id)
+                if task.status.terminal:
+                    self._ended.append(task_id)
+                else:
+                    end = task.progression.ends_at(task.anchor)
+                    if end is not None:
+                        self._endings.append((end, task_id))
+            heapq.heapify(self._expiry)
+            heapq.heapify(self._endings)
+            self._open_by_key = None
 
     def unfinished_count(self, api_key: str, now: float) -> int:
         """Tasks of one key still pending or processing (for the concurrency limit)."""

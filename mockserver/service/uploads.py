@@ -317,6 +317,15 @@ class Uploads:
             self._bytes += upload.size
             return upload
 
+    def restore(self, upload: Upload) -> None:
+        """Put back a file a state file kept (its limits were checked when it came)."""
+        with self._lock:
+            self._files[upload.file_id] = upload
+            self._by_token[upload.link_token] = upload.file_id
+            self._by_team.setdefault(upload.team, {})[upload.file_id] = None
+            heapq.heappush(self._expiry, (upload.expires_at, upload.file_id))
+            self._bytes += upload.size
+
     def get(self, file_id: str, now: float) -> Upload | None:
         """A kept file by id, whoever owns it (the admin view and the state's checks)."""
         with self._lock:

@@ -86,6 +86,7 @@ def test_every_page_is_built(built: Path, docs_tools: Any) -> None:
         "https",
         "admin-api",
         "drift",
+        "state",
         "architecture",
         "limits",
         "performance",

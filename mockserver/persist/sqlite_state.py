@@ -1,0 +1,257 @@
+"""The durable copy: every change the state reports, written to SQLite before it returns.
+
+One connection, one lock, autocommit mode with explicit transactions: a submit is one
+`INSERT` (plus the id source's position in a seeded run) committed before the state hands
+the task back, so before the 200 is sent. WAL mode with `synchronous=NORMAL` makes a
+commit a write into the log, not a disk flush: a `kill -9` loses nothing committed (the
+operating system has the pages), a power cut may lose the last commits (out of scope).
+
+Polls write nothing unless the count decides the task's course: a task's status is
+derived from the clock and the stored times, so the row written at submit still says
+everything after a restart. Uploaded bytes live in files beside the database, written
+before their row is committed; the row carries their SHA-256, and a file that does not
+match is not served after a restart.
+
+Lock order: the accounts' lock, then this one (a change of credit is written from inside
+the accounts); this one, then the task store's. Nothing here calls into the accounts' locked
+methods.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from vidu_lipsync_mock.faults import FaultEngine
+from vidu_lipsync_mock.persist import restore as restoring
+from vidu_lipsync_mock.persist.durability import Durability, Parts, SavedResult
+from vidu_lipsync_mock.persist.rows import (
+    TASK_COLUMNS,
+    PolicyCodec,
+    rules_text,
+    submitted_row,
+    task_row,
+    team_row,
+    upload_row,
+)
+from vidu_lipsync_mock.persist.statefile import StateFileError, files_folder, open_state_file
+from vidu_lipsync_mock.service.accounts import TeamBalance
+from vidu_lipsync_mock.service.clock import Clock
+from vidu_lipsync_mock.service.tasks import Outcome, Progression, TaskSnapshot
+from vidu_lipsync_mock.service.uploads import Upload
+
+__all__ = ["SqliteDurability"]
+
+_MARKS = ", ".join("?" * len(TASK_COLUMNS.split(",")))
+_INSERT_TASK = f"INSERT OR REPLACE INTO tasks ({TASK_COLUMNS}) VALUES ({_MARKS})"
+#: A task that changed after its submit: everything but its hold, which only the
+#: accounts end (`_settled`).
+_UPDATE_TASK = (
+    f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES ({_MARKS}) ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(
+        f"{name} = excluded.{name}"
+        for name in (column.strip() for column in TASK_COLUMNS.split(","))
+        if name not in ("id", "hold_team", "hold")
+    )
+)
+#: Rows are in submit order: expired ones are among the oldest, and looking only there
+#: keeps a prune as cheap as the rows it deletes (no index on expiry to pay on each insert).
+_PRUNE = (
+    "DELETE FROM tasks WHERE rowid IN (SELECT rowid FROM tasks ORDER BY rowid LIMIT 4096) "
+    "AND keep_until <= ?"
+)
+_SET_META = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
+_UPSERT_TEAM = (
+    "INSERT INTO teams (team, name, credit, spent, members, pinned) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (team) DO UPDATE SET name = excluded.name, credit = excluded.credit, "
+    "spent = excluded.spent, members = excluded.members, "
+    "pinned = max(pinned, excluded.pinned)"
+)
+
+
+class SqliteDurability(Durability):
+    """A mock's tasks, files, balances, rules and clock, kept in one SQLite file."""
+
+    enabled = True
+
+    #: Task writes between two deletions of rows whose retention has run out (among the
+    #: oldest `_PRUNE` looks at; a restart deletes every one).
+    PRUNE_EVERY = 1024
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).expanduser().absolute()
+        self._db, self.existed = open_state_file(self.path)
+        self._files = files_folder(self.path)
+        self._lock = threading.Lock()
+        self._codec = PolicyCodec()
+        self._parts: Parts | None = None
+        self._writes = 0
+        #: What the last restore found, for the admin API and the CLI's banner.
+        self.restored: dict[str, int] = {}
+
+    # -- start ------------------------------------------------------------------------
+
+    def restore(self, parts: Parts) -> None:
+        with self._lock:
+            try:
+                clock = restoring.read_clock(self._db)
+                if clock is not None and clock.get("kind") == parts.clock.kind:
+                    parts.clock.restore(clock)
+                now = parts.clock.now()
+                saved = restoring.read(self._db, parts, self._files, self._codec, now)
+            except (
+                sqlite3.DatabaseError,
+                ValueError,
+                KeyError,
+                TypeError,
+                ArithmeticError,
+            ) as error:
+                self._db.close()
+                raise StateFileError(f"state file {self.path}: is damaged ({error})") from None
+            restoring.apply(saved, parts)
+            restoring.prune(self._db, saved, self._files, now)
+            self._parts = parts
+            self.restored = {"tasks": len(saved.tasks), "files": len(saved.uploads)}
+        parts.clock.on_change = self._clock_moved
+        parts.accounts.on_change = self._credit_changed
+
+    # -- tasks ------------------------------------------------------------------------
+
+    def task_created(
+        self,
+        snapshot: TaskSnapshot,
+        progression: Progression,
+        retention_seconds: float,
+        outcome: Outcome,
+    ) -> None:
+        parts = self._parts
+        assert parts is not None
+        with self._lock:
+            hold = parts.accounts.hold_of(snapshot.task_id)
+            row = submitted_row(
+                snapshot, progression, retention_seconds, outcome, self._codec, hold
+            )
+            position = parts.ids.position()
+            self._writes += 1
+            if position is None and self._writes % self.PRUNE_EVERY:
+                self._db.execute(_INSERT_TASK, row)  # one statement: its own transaction
+                return
+            db = self._db
+            db.execute("BEGIN")
+            db.execute(_INSERT_TASK, row)
+            if position is not None:
+                db.execute(_SET_META, ("ids", json.dumps(position)))
+            if not self._writes % self.PRUNE_EVERY:
+                db.execute(_PRUNE, (snapshot.submitted_at,))
+            db.execute("COMMIT")
+
+    def task_changed(self, task_id: str) -> None:
+        parts = self._parts
+        assert parts is not None
+        with self._lock:
+            task = parts.store.saved_task(task_id)
+            if task is not None:
+                self._db.execute(_UPDATE_TASK, task_row(task, self._codec, None))
+
+    def polled(self, snapshot: TaskSnapshot) -> None:
+        progression = snapshot.progression
+        if progression["kind"] == "polls":
+            last = int(progression["terminal_on"]) + snapshot.hidden_polls
+            if not snapshot.status.terminal or snapshot.polls <= last:
+                self.task_changed(snapshot.task_id)
+        elif snapshot.hidden_polls and snapshot.polls <= snapshot.hidden_polls + 1:
+            self.task_changed(snapshot.task_id)
+
+    def _credit_changed(self, task_id: str | None, team: TeamBalance) -> None:
+        """A team's credit changed (called by the accounts, under their lock): the admin
+        API set it (`task_id` None), or a task's hold was spent, when the credit and the
+        task's cleared hold go in one transaction, so a restart never charges it twice."""
+        with self._lock:
+            db = self._db
+            if task_id is None:
+                db.execute(_UPSERT_TEAM, team_row(team, pinned=True))
+                return
+            db.execute("BEGIN")
+            db.execute(_UPSERT_TEAM, team_row(team, pinned=False))
+            db.execute("UPDATE tasks SET hold_team = NULL, hold = NULL WHERE id = ?", (task_id,))
+            db.execute("COMMIT")
+
+    # -- files, balances, rules, the clock --------------------------------------------
+
+    def upload_stored(self, upload: Upload) -> None:
+        parts = self._parts
+        assert parts is not None
+        with self._lock:
+            self._files.mkdir(mode=0o700, exist_ok=True)
+            target = self._files / upload.file_id
+            partial = target.with_name(target.name + ".part")
+            partial.write_bytes(upload.data)
+            os.replace(partial, target)
+            digest = hashlib.sha256(upload.data).hexdigest()
+            db = self._db
+            db.execute("BEGIN")
+            db.execute(
+                "INSERT OR REPLACE INTO uploads (file_id, team, filename, format, size, "
+                "created, expires, token, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                upload_row(upload, digest),
+            )
+            position = parts.ids.position()
+            if position is not None:
+                db.execute(_SET_META, ("ids", json.dumps(position)))
+            db.execute("COMMIT")
+
+    def upload_deleted(self, file_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM uploads WHERE file_id = ?", (file_id,))
+            (self._files / file_id).unlink(missing_ok=True)
+
+    def rules_changed(self, faults: FaultEngine) -> None:
+        text = rules_text(faults.rules(), faults.next_id)
+        with self._lock:
+            self._db.execute(_SET_META, ("faults", text))
+
+    def _clock_moved(self, clock: Clock) -> None:
+        text = json.dumps({"kind": clock.kind, **clock.saved()})
+        with self._lock:
+            self._db.execute(_SET_META, ("clock", text))
+
+    # -- built results ----------------------------------------------------------------
+
+    def result_built(self, result: SavedResult) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO results (task_id, path, digest) VALUES (?, ?, ?)",
+                (result.task_id, result.path, result.digest),
+            )
+
+    def result_of(self, task_id: str) -> SavedResult | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT path, digest FROM results WHERE task_id = ?", (task_id,)
+            ).fetchone()
+        return None if row is None else SavedResult(task_id, row[0], row[1])
+
+    # -- the whole file ---------------------------------------------------------------
+
+    def wipe(self) -> None:
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN")
+            for table in ("meta", "tasks", "teams", "uploads", "results"):
+                db.execute(f"DELETE FROM {table}")
+            db.execute("COMMIT")
+            shutil.rmtree(self._files, ignore_errors=True)
+            self._writes = 0
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def describe(self) -> dict[str, Any]:
+        return {"path": str(self.path), "files": str(self._files), "restored": self.restored}
