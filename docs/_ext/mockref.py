@@ -134,6 +134,7 @@ def _type_name(annotation: object) -> str:
 class ConfigTable(MarkdownDirective):
     def markdown(self) -> str:
         from vidu_lipsync_mock.config import MockConfig
+        from vidu_lipsync_mock.env_config import variable_for
 
         flags = _cli_flags()
         rows = []
@@ -152,25 +153,37 @@ class ConfigTable(MarkdownDirective):
             help_text = cell(f.metadata["help"])
             if choices:
                 help_text += " One of " + ", ".join(code(c) for c in choices) + "."
-            rows.append([code(f.name), flag, cell(_type_name(f.type)), default, help_text])
+            variable = code(variable_for(f.name))
+            rows.append(
+                [code(f.name), flag, variable, cell(_type_name(f.type)), default, help_text]
+            )
         extra = [
             [
                 "",
                 code("--config FILE"),
+                "",
                 "path",
                 "unset",
-                "TOML file of these settings; command-line flags win over it.",
+                "TOML file of these settings; variables and flags win over it.",
             ],
             [
                 code("preset"),
                 code("--realistic"),
                 "",
                 "",
+                "",
                 "Shorthand for " + code("--preset realistic") + ".",
             ],
         ]
         return table(
-            ["TOML key / `MockConfig` field", "`serve` flag", "type", "default", "meaning"],
+            [
+                "TOML key / `MockConfig` field",
+                "`serve` flag",
+                "environment variable",
+                "type",
+                "default",
+                "meaning",
+            ],
             [*rows, *extra],
         )
 
