@@ -302,14 +302,15 @@ class MockState:
         snapshots = self.store.snapshots(self.clock.now())
         if status is None:
             return snapshots
-        wanted = TaskStatus(status)
+        wanted = TaskStatus.parse(status, "tasks(status=...)")
         return [s for s in snapshots if s.status is wanted]
 
     def force(
         self, task_id: str, status: TaskStatus | str, error_message: str | None = None
     ) -> TaskSnapshot:
         """Push one task straight to a status (`processing`, `success` or `failed`)."""
-        snapshot = self.store.force(task_id, TaskStatus(status), self.clock.now(), error_message)
+        wanted = TaskStatus.parse(status, "force()", forced=True)
+        snapshot = self.store.force(task_id, wanted, self.clock.now(), error_message)
         if snapshot is None:
             raise task_not_found(task_id)
         if snapshot.status.terminal:

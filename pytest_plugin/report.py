@@ -16,6 +16,8 @@ from vidu_lipsync_mock import MockState
 from vidu_lipsync_mock.journal.attempts import operations
 from vidu_lipsync_mock.journal.journal import Entry
 
+from .hints import clock_hint
+
 __all__ = ["describe_mock", "format_entry", "retried_attempts"]
 
 JOURNAL_TAIL = 20
@@ -49,6 +51,7 @@ def describe_mock(mock: MockState, config: pytest.Config) -> str:
     ]
     if mock.config.profile:
         lines.append(f"profile: {mock.config.profile}")
+    lines.extend(clock_hint(mock))  # tasks waiting on a manual clock that never moved
     rules = mock.fault_rules()
     if rules:
         lines.append("fault rules:")
