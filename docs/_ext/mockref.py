@@ -188,20 +188,20 @@ class ConfigTable(MarkdownDirective):
         )
 
 
-class CliHelp(SphinxDirective):
+class CliHelp(MarkdownDirective):
     """Run the real console entry point with the given arguments and show its output."""
 
     required_arguments = 0
     optional_arguments = 10
     has_content = False
 
-    def run(self) -> list[nodes.Node]:
-        self.env.note_dependency(__file__)
-        self.env.note_dependency(str(REPO / "mockserver" / "cli.py"))
-        self.env.note_dependency(str(REPO / "mockserver" / "config.py"))
+    def sources(self) -> list[Path]:
+        return [REPO / "mockserver" / "cli.py", REPO / "mockserver" / "config.py"]
+
+    def markdown(self) -> str:
         argv = list(self.arguments)
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if not k.startswith("VIDU_LIPSYNC_MOCK_")},
             "COLUMNS": "100",
             "NO_COLOR": "1",
             "PYTHON_COLORS": "0",
@@ -215,17 +215,14 @@ class CliHelp(SphinxDirective):
             check=False,
         )
         if result.returncode != 0:
-            LOG.warning(
-                "vidu-lipsync-mock %s exited %s: %s",
-                " ".join(argv),
-                result.returncode,
-                result.stderr,
-                location=(self.env.docname, self.lineno),
+            self.warn(
+                f"vidu-lipsync-mock {' '.join(argv)} exited {result.returncode}: {result.stderr}"
             )
         text = f"$ vidu-lipsync-mock {' '.join(argv)}\n{result.stdout.rstrip()}"
-        block = nodes.literal_block(text, text)
-        block["language"] = "text"
-        return [block]
+        fence = "```"
+        while fence in text:
+            fence += "`"
+        return f"{fence}text\n{text}\n{fence}\n"
 
 
 class Presets(MarkdownDirective):
@@ -611,7 +608,11 @@ class PytestOptions(MarkdownDirective):
             flag = "--lipsync-" + name.replace("_", "-")
             if spec.kind is not bool:
                 flag += " " + name.upper()
-            ini_type = "bool" if spec.kind is bool else f"string (read as {spec.kind.__name__})"
+            ini_type = (
+                "true or false (1/0, yes/no)"
+                if spec.kind is bool
+                else f"string (read as {spec.kind.__name__})"
+            )
             rows.append(
                 [code(flag), code(f"lipsync_{name}"), ini_type, code(name), cell(spec.help)]
             )
@@ -826,24 +827,33 @@ class KnownExceptions(MarkdownDirective):
         return table(["what", "why it is allowed (for now)"], rows)
 
 
+#: Every directive by name: the Sphinx build registers them, and `generated.py` runs them
+#: to write the committed copies of their output into the pages.
+DIRECTIVES: dict[str, type[MarkdownDirective]] = {
+    "mock-config": ConfigTable,
+    "mock-cli-help": CliHelp,
+    "mock-presets": Presets,
+    "mock-api-routes": ApiRoutes,
+    "mock-api-schemas": ApiSchemas,
+    "mock-admin-routes": AdminRoutes,
+    "mock-fault-kinds": FaultKinds,
+    "mock-fault-messages": FaultMessages,
+    "mock-profiles": Profiles,
+    "mock-magic": Magic,
+    "mock-error-messages": ErrorMessages,
+    "mock-pytest-options": PytestOptions,
+    "mock-module-api": ModuleApi,
+    "mock-module-map": ModuleMap,
+    "mock-architecture-exceptions": KnownExceptions,
+}
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
-    directives: dict[str, type[SphinxDirective]] = {
-        "mock-config": ConfigTable,
-        "mock-cli-help": CliHelp,
-        "mock-presets": Presets,
-        "mock-api-routes": ApiRoutes,
-        "mock-api-schemas": ApiSchemas,
-        "mock-admin-routes": AdminRoutes,
-        "mock-fault-kinds": FaultKinds,
-        "mock-fault-messages": FaultMessages,
-        "mock-profiles": Profiles,
-        "mock-magic": Magic,
-        "mock-error-messages": ErrorMessages,
-        "mock-pytest-options": PytestOptions,
-        "mock-module-api": ModuleApi,
-        "mock-module-map": ModuleMap,
-        "mock-architecture-exceptions": KnownExceptions,
-    }
-    for name, directive in directives.items():
+    from generated import use_directives
+
+    for name, directive in DIRECTIVES.items():
         app.add_directive(name, directive)
+    # The pages hold committed copies of the directives' output (for readers of the
+    # repository, who see no build); the build runs the directives themselves instead.
+    app.connect("source-read", use_directives)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

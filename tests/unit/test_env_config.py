@@ -151,7 +151,9 @@ def test_the_quickstart_shows_what_print_config_prints(tmp_path: Path) -> None:
     PATH), prints what the page shows under it."""
     page = (REPO / "docs" / "quickstart.md").read_text(encoding="utf-8")
     found = re.search(
-        r"```bash\n(VIDU_LIPSYNC_MOCK_.*?--print-config.*?)\n```\n\n```text\n(.*?)```", page, re.S
+        r"```bash\n(VIDU_LIPSYNC_MOCK_.*?--print-config.*?)\n```\n\nprints:\n\n```text\n(.*?)```",
+        page,
+        re.S,
     )
     assert found is not None, "the quickstart lost its --print-config example"
     command, shown = found.groups()
