@@ -33,8 +33,8 @@ def clock_hint(mock: MockState) -> list[str]:
         f"clock: manual, and it has not moved since {len(stalled)} polled task(s) were "
         f"submitted: {names}{more}.",
         "  A manual clock moves only when the test moves it; polling does not. Finish them:",
-        f"    lipsync_mock.advance({seconds:g})            # clock seconds until the last ends",
-        "    lipsync_mock.run_until_terminal()         # or exactly as far as that",
+        f"    {f'lipsync_mock.advance({seconds:g})':<34}  # clock seconds until the last ends",
+        f"    {'lipsync_mock.run_until_terminal()':<34}  # or exactly as far as that",
         "  or let the code under test's sleeps move it: @pytest.mark.lipsync(fast_forward=True)",
         "  (or `with lipsync_mock.fast_forward():`).",
     ]
