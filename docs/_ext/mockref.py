@@ -3,9 +3,11 @@
 Each directive below reads a table the code itself runs on (the `MockConfig` fields, the
 CLI parser, the served OpenAPI document, the admin route table, `FAULT_KINDS`, `PROFILES`,
 the magic inputs, the plugin's `OPTIONS`, the module imports) and renders it as Markdown,
-which MyST parses into the page. Where the code has no machine-readable description (the
-admin handlers' request bodies), the description lives here, in `ADMIN_DOCS`, and the build
-warns (so the strict build fails) as soon as the route table and that dictionary disagree.
+which MyST parses into the page (the pages also hold a committed copy of each output, for
+readers of the repository: see `generated.py`). Where the code has no machine-readable
+description (the admin handlers' request bodies), the description lives here, in
+`ADMIN_DOCS`, and the build warns (so the strict build fails) as soon as the route table
+and that dictionary disagree.
 
 Directives:
 
