@@ -171,7 +171,8 @@ def check_options(config: pytest.Config) -> None:
     """Check every `--lipsync-*` option and `lipsync_*` ini value at the start of the run:
     a bad one is one usage error naming it and what it accepts."""
     given = _given_options(config)
-    settings = {k: v for k, (v, _) in given.items() if k not in _RUN_OPTIONS and k not in _EXTRAS}
+    fields = {f.name for f in dataclasses.fields(MockConfig)}  # the rest are the plugin's own
+    settings = {k: v for k, (v, _) in given.items() if k in fields and k not in _RUN_OPTIONS}
     try:
         built = MockConfig.build({**_PLUGIN_DEFAULTS, **settings})
         _refuse_unread(built, given=set(settings))
