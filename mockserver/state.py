@@ -309,7 +309,7 @@ class MockState:
         self, task_id: str, status: TaskStatus | str, error_message: str | None = None
     ) -> TaskSnapshot:
         """Push one task straight to a status (`processing`, `success` or `failed`)."""
-        wanted = TaskStatus.parse(status, "force()", forced=True)
+        wanted = TaskStatus.parse(status, "force()")
         snapshot = self.store.force(task_id, wanted, self.clock.now(), error_message)
         if snapshot is None:
             raise task_not_found(task_id)

@@ -775,6 +775,13 @@ def _architecture() -> Any:
     return architecture
 
 
+def _installed_name(module: str) -> str:
+    """A module as the layer rules name it (relative to `vidu_lipsync_mock`), except the
+    plugin's, named in full: its folder's name alone reads like the old import name."""
+    prefix = "pytest_plugin."
+    return f"vidu_lipsync_mock.{module}" if module.startswith(prefix) else module
+
+
 class ModuleMap(MarkdownDirective):
     def sources(self) -> list[Path]:
         return [
@@ -798,7 +805,7 @@ class ModuleMap(MarkdownDirective):
                 [
                     code(fact.where),
                     cell(rst_to_md(fact.summary)),
-                    ", ".join(sorted(fact.internal)) or "—",
+                    ", ".join(sorted(map(_installed_name, fact.internal))) or "—",
                     ", ".join(sorted(set(rules.FRAMEWORKS) & fact.external)) or "—",
                 ]
                 for fact in members

@@ -50,18 +50,15 @@ class TaskStatus(str, Enum):
         return {"pending": 0, "processing": 1}.get(self.value, 2)
 
     @classmethod
-    def parse(cls, value: TaskStatus | str, where: str, forced: bool = False) -> TaskStatus:
-        """A status word, or a `ValueError` naming the ones `where` takes (`forced`: the
-        ones a task can be pushed to, since it starts pending)."""
-        accepted = [s for s in cls if not (forced and s is TaskStatus.PENDING)]
-        status = next((s for s in cls if s == value), None)
-        if status in accepted:
-            return status
-        reason = "is not a valid TaskStatus" if status is None else "cannot be used here"
-        words = ", ".join(repr(s.value) for s in accepted)
+    def parse(cls, value: TaskStatus | str, where: str) -> TaskStatus:
+        """A status word, or a `ValueError` that names the ones `where` takes."""
+        for status in cls:
+            if status == value:
+                return status
+        words = ", ".join(repr(s.value) for s in cls)
         raise ValueError(
-            f"{value!r} {reason}: {where} takes {words} (a task starts 'pending', the "
-            "provider's queued state, and ends 'success' or 'failed')"
+            f"{value!r} is not a valid TaskStatus: {where} takes {words} (a task starts "
+            "'pending', the provider's queued state, and ends 'success' or 'failed')"
         )
 
 
