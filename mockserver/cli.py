@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import gc
 import json
+import os
 import shlex
 import signal
 import sys
@@ -19,6 +20,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from vidu_lipsync_mock.config import ConfigError, MockConfig, load_toml
+from vidu_lipsync_mock.env_config import MergedConfig, merge
 from vidu_lipsync_mock.proxy.commands import add_commands, run_command
 from vidu_lipsync_mock.tls import ServerCertificate, client_environment
 
@@ -92,7 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="Run the mock server (the default command).")
-    serve.add_argument("--config", metavar="FILE", help="TOML file of settings; flags win over it.")
+    serve.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML file of settings; VIDU_LIPSYNC_MOCK_<SETTING> environment variables win "
+        "over it, flags over both.",
+    )
+    serve.add_argument(
+        "--print-config",
+        action="store_true",
+        help="Print the merged settings (API keys redacted) and where each came from "
+        "(default, preset, file, env, flag), then exit.",
+    )
     serve.add_argument(
         "--workers",
         type=int,
@@ -111,14 +124,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> MockConfig:
+def config_from_args(args: argparse.Namespace) -> MergedConfig:
+    """The settings from the flags, the environment and the TOML file, in that order."""
     settings: dict[str, Any] = load_toml(args.config) if args.config else {}
     overrides = {
         f.name: getattr(args, f.name, None)
         for f in dataclasses.fields(MockConfig)
         if getattr(args, f.name, None) is not None
     }
-    return MockConfig.build(settings, **overrides)
+    return merge(
+        file=settings,
+        file_name=args.config,
+        environ=os.environ,
+        flags=overrides,
+        flag_names={"api_keys": "--api-key"},
+    )
 
 
 def _freeze_startup_objects() -> None:
@@ -256,10 +276,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(make_api_key())
         return 0
     try:
-        config = config_from_args(args)
+        merged = config_from_args(args)
     except ConfigError as error:
         print(f"vidu-lipsync-mock: {error}", file=sys.stderr)
         return 2
+    config = merged.config
+    if getattr(args, "print_config", False):
+        print(merged.describe())
+        return 0
     if args.command == "config":
         print(json.dumps(dataclasses.asdict(config), indent=2))
         return 0

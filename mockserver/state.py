@@ -324,14 +324,15 @@ class MockState:
         snapshots = self.store.snapshots(self.clock.now())
         if status is None:
             return snapshots
-        wanted = TaskStatus(status)
+        wanted = TaskStatus.parse(status, "tasks(status=...)")
         return [s for s in snapshots if s.status is wanted]
 
     def force(
         self, task_id: str, status: TaskStatus | str, error_message: str | None = None
     ) -> TaskSnapshot:
         """Push one task straight to a status (`processing`, `success` or `failed`)."""
-        snapshot = self.store.force(task_id, TaskStatus(status), self.clock.now(), error_message)
+        wanted = TaskStatus.parse(status, "force()")
+        snapshot = self.store.force(task_id, wanted, self.clock.now(), error_message)
         if snapshot is None:
             raise task_not_found(task_id)
         self.durability.task_changed(task_id)  # before its hold is settled: never charged twice

@@ -37,7 +37,7 @@ from vidu_lipsync_mock.tls import (
 
 from .remote import RemoteMock
 from .report import TEST_START_KEY
-from .settings import TestSettings, resolve_settings
+from .settings import TestSettings, refuse_server_settings, resolve_settings
 from .strict import UNEXPECTED_KEY, fail_on_unexpected
 from .transport import AsyncMockTransport, SyncMockTransport
 
@@ -196,6 +196,7 @@ def lipsync_mock(
     `@pytest.mark.lipsync(...)` marker, in that order of precedence (marker wins).
     """
     settings = resolve_settings(request, seed=test_seed(request.config, request.node.nodeid))
+    refuse_server_settings(settings, "lipsync_mock", "the in-process mock has no socket")
     if settings.tls_marked:
         pytest.fail(
             "@pytest.mark.lipsync(tls=True): the in-process mock has no socket, so nothing "
@@ -239,6 +240,12 @@ def lipsync_live(
     """The session's real server, reset and configured for this test: the HTTPS one when
     the marker says `tls=True` (or the run `--lipsync-tls`)."""
     settings = resolve_settings(request, seed=test_seed(request.config, request.node.nodeid))
+    refuse_server_settings(
+        settings,
+        "lipsync_live",
+        "the session's server listens as it started, for every test; a server of your own "
+        "listens as you say: LipSyncMock(MockConfig(port=...)).start()",
+    )
     server = _lipsync_session.server(request.config, wants_tls(settings.config))
     socket_settings = {name: getattr(server.config, name) for name in _SOCKET_SETTINGS}
     server.config = dataclasses.replace(settings.config, **socket_settings)

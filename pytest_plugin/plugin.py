@@ -24,7 +24,7 @@ from .fixtures import (
 )
 from .intercept import lipsync_intercept
 from .report import TEST_START_KEY, describe_mock
-from .settings import MARKER, OPTIONS
+from .settings import MARKER, OPTIONS, check_options
 
 __all__ = [
     "_lipsync_session",
@@ -50,13 +50,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             group.addoption(
                 flag, action="store_true", default=None, dest=f"lipsync_{name}", help=spec.help
             )
-            parser.addini(f"lipsync_{name}", spec.help, type="bool", default=False)
         else:
             group.addoption(flag, default=None, dest=f"lipsync_{name}", help=spec.help)
-            parser.addini(f"lipsync_{name}", spec.help, default="")
+        # Read as text, switches too, so that `check_options` names a bad value and what
+        # the key accepts (pytest's own bool reading fails with "invalid truth value").
+        parser.addini(f"lipsync_{name}", spec.help, default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    check_options(config)  # a bad option is one usage error now, not one per test
     config.addinivalue_line(
         "markers",
         f"{MARKER}(**settings): configure this test's mock — any MockConfig field (profile, "

@@ -12,6 +12,9 @@ seeding the Faker instance (or the class) makes the whole sequence repeat.
     fake = Faker()
     fake.add_provider(LipSyncProvider)
     fake.submit_body()  # {"video_url": "https://…/….mp4", "audio_url": "https://…/….mp3"}
+
+Faker comes with the `strategies` extra (`pip install 'vidu-lipsync-mock[strategies]'`);
+importing this module without it says so.
 """
 
 from __future__ import annotations
@@ -21,9 +24,13 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from faker.providers import BaseProvider
-
 from vidu_lipsync_mock.service.registry import Registry
+
+from .extras import require
+
+require("strategies", "faker", needed_by="vidu_lipsync_mock.pytest_plugin.providers")
+
+from faker.providers import BaseProvider  # noqa: E402 - after the check that names the extra
 
 __all__ = ["LipSyncProvider"]
 

@@ -21,6 +21,8 @@ from vidu_lipsync_mock.config import shown_rule
 from vidu_lipsync_mock.journal.attempts import operations
 from vidu_lipsync_mock.journal.journal import Entry
 
+from .hints import clock_hint
+
 __all__ = [
     "TEST_START_KEY",
     "describe_mock",
@@ -113,6 +115,7 @@ def describe_mock(mock: MockState, config: pytest.Config, *, start: float | None
     ]
     if mock.config.profile:
         lines.append(f"profile: {mock.config.profile}")
+    lines.extend(clock_hint(mock))  # tasks waiting on a manual clock that never moved
     rules = [shown_rule(rule) for rule in mock.fault_rules()]  # a rule's key redacted
     if rules:
         lines.append("fault rules:")

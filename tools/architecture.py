@@ -33,6 +33,7 @@ PACKAGES: dict[str, str] = {
 LAYER_ORDER = ["faults", "service", "journal", "media", "persist", "state", "http", "runner"]
 TOP_LEVEL_LAYERS: dict[str, str] = {
     "config": "state",
+    "env_config": "state",
     "state": "state",
     "timetravel": "runner",
     "server": "runner",

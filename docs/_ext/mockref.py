@@ -3,9 +3,11 @@
 Each directive below reads a table the code itself runs on (the `MockConfig` fields, the
 CLI parser, the served OpenAPI document, the admin route table, `FAULT_KINDS`, `PROFILES`,
 the magic inputs, the plugin's `OPTIONS`, the module imports) and renders it as Markdown,
-which MyST parses into the page. Where the code has no machine-readable description (the
-admin handlers' request bodies), the description lives here, in `ADMIN_DOCS`, and the build
-warns (so the strict build fails) as soon as the route table and that dictionary disagree.
+which MyST parses into the page (the pages also hold a committed copy of each output, for
+readers of the repository: see `generated.py`). Where the code has no machine-readable
+description (the admin handlers' request bodies), the description lives here, in
+`ADMIN_DOCS`, and the build warns (so the strict build fails) as soon as the route table
+and that dictionary disagree.
 
 Directives:
 
@@ -134,6 +136,7 @@ def _type_name(annotation: object) -> str:
 class ConfigTable(MarkdownDirective):
     def markdown(self) -> str:
         from vidu_lipsync_mock.config import MockConfig
+        from vidu_lipsync_mock.env_config import variable_for
 
         flags = _cli_flags()
         rows = []
@@ -152,43 +155,55 @@ class ConfigTable(MarkdownDirective):
             help_text = cell(f.metadata["help"])
             if choices:
                 help_text += " One of " + ", ".join(code(c) for c in choices) + "."
-            rows.append([code(f.name), flag, cell(_type_name(f.type)), default, help_text])
+            variable = code(variable_for(f.name))
+            rows.append(
+                [code(f.name), flag, variable, cell(_type_name(f.type)), default, help_text]
+            )
         extra = [
             [
                 "",
                 code("--config FILE"),
+                "",
                 "path",
                 "unset",
-                "TOML file of these settings; command-line flags win over it.",
+                "TOML file of these settings; variables and flags win over it.",
             ],
             [
                 code("preset"),
                 code("--realistic"),
                 "",
                 "",
+                "",
                 "Shorthand for " + code("--preset realistic") + ".",
             ],
         ]
         return table(
-            ["TOML key / `MockConfig` field", "`serve` flag", "type", "default", "meaning"],
+            [
+                "TOML key / `MockConfig` field",
+                "`serve` flag",
+                "environment variable",
+                "type",
+                "default",
+                "meaning",
+            ],
             [*rows, *extra],
         )
 
 
-class CliHelp(SphinxDirective):
+class CliHelp(MarkdownDirective):
     """Run the real console entry point with the given arguments and show its output."""
 
     required_arguments = 0
     optional_arguments = 10
     has_content = False
 
-    def run(self) -> list[nodes.Node]:
-        self.env.note_dependency(__file__)
-        self.env.note_dependency(str(REPO / "mockserver" / "cli.py"))
-        self.env.note_dependency(str(REPO / "mockserver" / "config.py"))
+    def sources(self) -> list[Path]:
+        return [REPO / "mockserver" / "cli.py", REPO / "mockserver" / "config.py"]
+
+    def markdown(self) -> str:
         argv = list(self.arguments)
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if not k.startswith("VIDU_LIPSYNC_MOCK_")},
             "COLUMNS": "100",
             "NO_COLOR": "1",
             "PYTHON_COLORS": "0",
@@ -202,17 +217,14 @@ class CliHelp(SphinxDirective):
             check=False,
         )
         if result.returncode != 0:
-            LOG.warning(
-                "vidu-lipsync-mock %s exited %s: %s",
-                " ".join(argv),
-                result.returncode,
-                result.stderr,
-                location=(self.env.docname, self.lineno),
+            self.warn(
+                f"vidu-lipsync-mock {' '.join(argv)} exited {result.returncode}: {result.stderr}"
             )
         text = f"$ vidu-lipsync-mock {' '.join(argv)}\n{result.stdout.rstrip()}"
-        block = nodes.literal_block(text, text)
-        block["language"] = "text"
-        return [block]
+        fence = "```"
+        while fence in text:
+            fence += "`"
+        return f"{fence}text\n{text}\n{fence}\n"
 
 
 class Presets(MarkdownDirective):
@@ -598,7 +610,11 @@ class PytestOptions(MarkdownDirective):
             flag = "--lipsync-" + name.replace("_", "-")
             if spec.kind is not bool:
                 flag += " " + name.upper()
-            ini_type = "bool" if spec.kind is bool else f"string (read as {spec.kind.__name__})"
+            ini_type = (
+                "true or false (1/0, yes/no)"
+                if spec.kind is bool
+                else f"string (read as {spec.kind.__name__})"
+            )
             rows.append(
                 [code(flag), code(f"lipsync_{name}"), ini_type, code(name), cell(spec.help)]
             )
@@ -759,6 +775,13 @@ def _architecture() -> Any:
     return architecture
 
 
+def _installed_name(module: str) -> str:
+    """A module as the layer rules name it (relative to `vidu_lipsync_mock`), except the
+    plugin's, named in full: its folder's name alone reads like the old import name."""
+    prefix = "pytest_plugin."
+    return f"vidu_lipsync_mock.{module}" if module.startswith(prefix) else module
+
+
 class ModuleMap(MarkdownDirective):
     def sources(self) -> list[Path]:
         return [
@@ -782,7 +805,7 @@ class ModuleMap(MarkdownDirective):
                 [
                     code(fact.where),
                     cell(rst_to_md(fact.summary)),
-                    ", ".join(sorted(fact.internal)) or "—",
+                    ", ".join(sorted(map(_installed_name, fact.internal))) or "—",
                     ", ".join(sorted(set(rules.FRAMEWORKS) & fact.external)) or "—",
                 ]
                 for fact in members
@@ -813,24 +836,33 @@ class KnownExceptions(MarkdownDirective):
         return table(["what", "why it is allowed (for now)"], rows)
 
 
+#: Every directive by name: the Sphinx build registers them, and `generated.py` runs them
+#: to write the committed copies of their output into the pages.
+DIRECTIVES: dict[str, type[MarkdownDirective]] = {
+    "mock-config": ConfigTable,
+    "mock-cli-help": CliHelp,
+    "mock-presets": Presets,
+    "mock-api-routes": ApiRoutes,
+    "mock-api-schemas": ApiSchemas,
+    "mock-admin-routes": AdminRoutes,
+    "mock-fault-kinds": FaultKinds,
+    "mock-fault-messages": FaultMessages,
+    "mock-profiles": Profiles,
+    "mock-magic": Magic,
+    "mock-error-messages": ErrorMessages,
+    "mock-pytest-options": PytestOptions,
+    "mock-module-api": ModuleApi,
+    "mock-module-map": ModuleMap,
+    "mock-architecture-exceptions": KnownExceptions,
+}
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
-    directives: dict[str, type[SphinxDirective]] = {
-        "mock-config": ConfigTable,
-        "mock-cli-help": CliHelp,
-        "mock-presets": Presets,
-        "mock-api-routes": ApiRoutes,
-        "mock-api-schemas": ApiSchemas,
-        "mock-admin-routes": AdminRoutes,
-        "mock-fault-kinds": FaultKinds,
-        "mock-fault-messages": FaultMessages,
-        "mock-profiles": Profiles,
-        "mock-magic": Magic,
-        "mock-error-messages": ErrorMessages,
-        "mock-pytest-options": PytestOptions,
-        "mock-module-api": ModuleApi,
-        "mock-module-map": ModuleMap,
-        "mock-architecture-exceptions": KnownExceptions,
-    }
-    for name, directive in directives.items():
+    from generated import use_directives
+
+    for name, directive in DIRECTIVES.items():
         app.add_directive(name, directive)
+    # The pages hold committed copies of the directives' output (for readers of the
+    # repository, who see no build); the build runs the directives themselves instead.
+    app.connect("source-read", use_directives)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

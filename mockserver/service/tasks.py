@@ -49,6 +49,18 @@ class TaskStatus(str, Enum):
         """Order along the lifecycle; both terminal states share the last rank."""
         return {"pending": 0, "processing": 1}.get(self.value, 2)
 
+    @classmethod
+    def parse(cls, value: TaskStatus | str, where: str) -> TaskStatus:
+        """A status word, or a `ValueError` that names the ones `where` takes."""
+        for status in cls:
+            if status == value:
+                return status
+        words = ", ".join(repr(s.value) for s in cls)
+        raise ValueError(
+            f"{value!r} is not a valid TaskStatus: {where} takes {words} (a task starts "
+            "'pending', the provider's queued state, and ends 'success' or 'failed')"
+        )
+
 
 _SUCCESS, _FAILED = TaskStatus.SUCCESS, TaskStatus.FAILED
 

@@ -12,7 +12,15 @@ by a plural noun, with keyword-only options. Options that shape a *part* of the 
 *which* names may appear (`routes`, `kinds`, `defects`) take collections of names, as
 `st.characters(categories=...)` does. Arguments are checked when the function is called,
 so a typo fails at the call site rather than inside a test run.
+
+Hypothesis comes with the `strategies` extra (`pip install 'vidu-lipsync-mock[strategies]'`);
+importing this package without it says so.
 """
+
+# ruff: noqa: E402 - the submodules import Hypothesis: they come after the check naming the extra
+from ..extras import require
+
+require("strategies", "hypothesis", needed_by="vidu_lipsync_mock.pytest_plugin.strategies")
 
 from .bodies import http_urls, submit_bodies
 from .invalid import (

@@ -4,6 +4,12 @@ Which kinds exist, which parameters each takes, and which values are accepted ar
 `vidu_lipsync_mock.faults.FAULT_KINDS`, so a new kind (or a changed range) is generated
 without touching this module. Parameters that are real waits draw from `delays`, so a chaos
 run stays fast.
+
+By default the rules are realistic: an `error` answers a status the provider gives on that
+route, with its meaning (402 only where a submit is charged, 404 where something can be
+missing, no 401 or 429 on a result download, which needs no key), its default message, and
+no `Retry-After`, a header the provider does not send. `realistic=False` opens the
+corners: any status on any route, any message, `Retry-After`.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from vidu_lipsync_mock.faults import FAULT_KINDS, ROUTES, FaultKind, Param
 
 from .arguments import check_names, check_size, check_strategy
 
-__all__ = ["fault_rules", "fault_schedules"]
+__all__ = ["REALISTIC_STATUSES", "fault_rules", "fault_schedules"]
 
 _METHOD_FOR_ROUTE: Mapping[str, Sequence[str]] = {
     "submit": ("POST",),
@@ -37,6 +43,34 @@ _METHOD_FOR_ROUTE: Mapping[str, Sequence[str]] = {
 }
 
 _SUBMIT_METHODS: Mapping[str, Sequence[str]] = {"submit": ("POST",), "any": ("POST",)}
+
+#: Failures any call to the API can meet (NOTES.md, "Errors"): a rejected key, the rate
+#: limit, and the server-side and gateway failures.
+_ANY_CALL = (401, 429, 500, 502, 503, 504)
+#: Result files come from a CDN over signed links: no key, no rate limit; an expired link
+#: is 403, a gone one 404.
+_DOWNLOAD = (403, 404, 500, 502, 503, 504)
+
+#: The statuses an `error` fault answers on each route when rules are realistic: what the
+#: provider answers there, each with its meaning.
+REALISTIC_STATUSES: Mapping[str, Sequence[int]] = {
+    "submit": (400, 402, 404, *_ANY_CALL),  # bad body, no balance, unknown model
+    "poll": (404, *_ANY_CALL),  # unknown or expired task
+    "download": _DOWNLOAD,
+    "sample": _DOWNLOAD,
+    "upload": (400, *_ANY_CALL),
+    "delete_file": (404, *_ANY_CALL),
+    "uploaded": (404, *_ANY_CALL),
+    "validate": _ANY_CALL,
+    "balance": _ANY_CALL,
+    "models": _ANY_CALL,
+    "schema": (404, *_ANY_CALL),
+    "any": _ANY_CALL,
+}
+
+#: Options that only an unrealistic rule sets: the provider sends no `Retry-After`, and a
+#: message of another status's would contradict the status.
+_UNREALISTIC_OPTIONS = {"error": ("retry_after", "message")}
 
 
 def _route_and_method(
@@ -76,11 +110,16 @@ def _values(param: Param, delays: st.SearchStrategy[float]) -> st.SearchStrategy
 
 
 def _options(
-    kind: FaultKind, statuses: st.SearchStrategy[int] | None, delays: st.SearchStrategy[float]
+    kind: FaultKind,
+    statuses: st.SearchStrategy[int] | None,
+    delays: st.SearchStrategy[float],
+    realistic: bool = False,
 ) -> st.SearchStrategy[dict[str, Any]]:
     """Options for one fault kind. A kind with forms gets one form, whole; otherwise every
     wait with a default is given (its default is a real wait of up to 30 s) and the rest
-    may be. An HTTP error always gets a status, from `statuses` when given."""
+    may be. An HTTP error always gets a status, from `statuses` when given. A realistic
+    rule sets none of the kind's unrealistic options."""
+    left_out = _UNREALISTIC_OPTIONS.get(kind.name, ()) if realistic else ()
 
     def values(name: str) -> st.SearchStrategy[Any]:
         if name == "status" and kind.group == "http" and statuses is not None:
@@ -96,7 +135,11 @@ def _options(
         required.append("status")
     return st.fixed_dictionaries(
         {name: values(name) for name in required},
-        optional={name: values(name) for name in kind.params if name not in required},
+        optional={
+            name: values(name)
+            for name in kind.params
+            if name not in required and name not in left_out
+        },
     )
 
 
@@ -132,6 +175,30 @@ def _rule(
     return rule
 
 
+def _rules_on_route(
+    name: str,
+    kind: FaultKind,
+    methods: Mapping[str, Sequence[str]],
+    statuses: st.SearchStrategy[int] | None,
+    delays: st.SearchStrategy[float],
+    schedules: st.SearchStrategy[Mapping[str, Any]],
+    realistic: bool,
+    by_route: bool,
+    route: str,
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Rules of one kind on one route; `by_route`: an error answers that route's statuses."""
+    if by_route:
+        statuses = st.sampled_from(REALISTIC_STATUSES[route])
+    return st.builds(
+        partial(_rule, name),
+        _route_and_method(methods, route),
+        _options(kind, statuses, delays, realistic),
+        schedules,
+        st.sampled_from(["before", "after"]),
+        st.booleans(),
+    )
+
+
 def fault_rules(
     *,
     routes: Collection[str] | None = None,
@@ -139,6 +206,7 @@ def fault_rules(
     schedules: st.SearchStrategy[Mapping[str, Any]] | None = None,
     statuses: st.SearchStrategy[int] | None = None,
     delays: st.SearchStrategy[float] | None = None,
+    realistic: bool = True,
 ) -> st.SearchStrategy[dict[str, Any]]:
     """Rule dicts that `FaultEngine.add` / `mock.add_fault` / `Rule.from_dict` accept.
 
@@ -148,10 +216,14 @@ def fault_rules(
 
     - `routes` / `kinds`: which route names and fault kinds may appear.
     - `schedules`: schedule dicts (`{"kind": "times", "n": 2}` …); default any kind.
-    - `statuses`: the status of `error` faults; default the statuses the provider
-      publishes a message for.
+    - `statuses`: the status of `error` faults; default, when `realistic`, the ones the
+      provider answers on the rule's route (`REALISTIC_STATUSES`), otherwise any status
+      the provider publishes a message for, on any route.
     - `delays`: seconds for every parameter that is a real wait (timed faults, and the
       `Retry-After` of an error); default at most 50 ms, so a chaos run stays fast.
+    - `realistic` (default `True`): rules a client can meet in production. `False` also
+      draws the corners: statuses on routes that never answer them, an error's own
+      `message`, and `Retry-After`, which the provider does not send.
     """
     check_names("routes", routes, ROUTES)
     check_names("kinds", kinds, sorted(FAULT_KINDS))
@@ -169,17 +241,12 @@ def fault_rules(
             continue
         # Task and result faults act on the submit, so only POST (or no method) can fire.
         methods = _SUBMIT_METHODS if kind.changes_task else _METHOD_FOR_ROUTE
-        route_and_method = st.sampled_from(kind_routes).flatmap(partial(_route_and_method, methods))
-        per_kind.append(
-            st.builds(
-                partial(_rule, name),
-                route_and_method,
-                _options(kind, statuses, delay_values),
-                schedule_values,
-                st.sampled_from(["before", "after"]),
-                st.booleans(),
-            )
+        # A realistic error's status depends on its route: draw the route first.
+        by_route = realistic and kind.group == "http" and statuses is None
+        per_route = partial(
+            _rules_on_route, name, kind, methods, statuses, delay_values, schedule_values, realistic
         )
+        per_kind.append(st.sampled_from(kind_routes).flatmap(partial(per_route, by_route)))
     if not per_kind:
         raise InvalidArgument(
             f"no fault kind in {sorted(kinds or FAULT_KINDS)} can apply to routes "

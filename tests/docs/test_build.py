@@ -77,6 +77,7 @@ def test_every_page_is_built(built: Path, docs_tools: Any) -> None:
     assert pages == {
         "index",
         "quickstart",
+        "zero-to-green",
         "concepts",
         "service",
         "pytest",

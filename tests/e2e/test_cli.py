@@ -326,3 +326,21 @@ def test_bad_flag_value_exits_2_with_usage():
     assert result.returncode == 2
     assert "invalid choice: 'sometimes'" in result.stderr
     assert result.stdout == ""
+
+
+def test_environment_variables_configure_a_served_mock(start_server, monkeypatch):
+    """A CI service step or a compose file sets variables, not flags; a flag still wins."""
+    monkeypatch.setenv("VIDU_LIPSYNC_MOCK_PROGRESSION", "polls")
+    monkeypatch.setenv("VIDU_LIPSYNC_MOCK_TERMINAL_ON_POLL", "3")
+    monkeypatch.setenv("VIDU_LIPSYNC_MOCK_API_KEYS", KEY)
+    monkeypatch.setenv("VIDU_LIPSYNC_MOCK_PORT", "1")  # the fixture's --port 0 wins
+    server = start_server()
+    url = server.url()
+    with httpx.Client(base_url=url, timeout=10) as http:
+        task_id = submit(http)["task_id"]
+        seen = [poll(http, task_id)["status"] for _ in range(3)]
+        refused = http.post(
+            SUBMIT_PATH, json=BODY, headers={"Authorization": f"Bearer {OTHER_KEY}"}
+        )
+    assert seen == ["pending", "processing", "success"]
+    assert refused.status_code == 401
