@@ -74,12 +74,12 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
     return _response(error_reply(error))
 
 
-def _admin_app(state: MockState) -> Starlette:
+def _admin_app(state: MockState, connections: Connections) -> Starlette:
     async def on_crash(request: Request, exc: Exception) -> Response:
         return _response(crash_reply(state, request.method, request.url.path, exc))
 
     admin = Starlette(
-        routes=AdminApi(state).routes(),
+        routes=AdminApi(state, connections).routes(),
         exception_handlers={
             ApiError: _on_api_error,
             HTTPException: _on_http_exception,
@@ -99,7 +99,7 @@ class MockApp:
     def __init__(self, state: MockState, connections: Connections) -> None:
         self.state = AppState(state, connections)
         self.public = PublicApp(state, connections)
-        self.admin = _admin_app(state)
+        self.admin = _admin_app(state, connections)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
