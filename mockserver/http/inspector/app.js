@@ -146,7 +146,7 @@ function applyFilters() {
   journal.ordered = [];
   journal.lastSeq = 0;
   $("har-link").href = `${BASE}/journal.har${journal.filters ? "?" + journal.filters : ""}`;
-  return loadOlder(null);
+  return loadRange(0, null);
 }
 
 function keep(rows) {
@@ -164,20 +164,21 @@ async function rowsPage(extra) {
   return page.rows;
 }
 
-async function loadOlder(before) {
-  // The newest page first, then older pages in the background, up to MAX_ROWS.
-  const rows = await rowsPage(before === null ? { limit: PAGE } : { limit: PAGE, before });
+async function loadRange(since, before) {
+  // Newest first: a page that comes back full may hide older rows after `since`, so the
+  // pages before it are fetched in the background, up to MAX_ROWS.
+  const extra = { since, limit: PAGE };
+  if (before !== null) extra.before = before;
+  const rows = await rowsPage(extra);
   keep(rows);
   drawJournal();
   if (rows.length === PAGE && journal.rows.size < MAX_ROWS) {
-    setTimeout(() => loadOlder(rows[0].seq).catch(showError), 0);
+    setTimeout(() => loadRange(since, rows[0].seq).catch(showError), 0);
   }
 }
 
-async function refreshJournal() {
-  const since = Math.max(0, journal.lastSeq - LATE_WINDOW);
-  keep(await rowsPage({ since, limit: PAGE }));
-  drawJournal();
+function refreshJournal() {
+  return loadRange(Math.max(0, journal.lastSeq - LATE_WINDOW), null);
 }
 
 function attemptText(attempt) {
