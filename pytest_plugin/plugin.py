@@ -22,6 +22,7 @@ from .fixtures import (
     lipsync_url,
     session_seed,
 )
+from .har_report import add_har_option, write_failure_har
 from .report import describe_mock
 from .settings import MARKER, OPTIONS
 
@@ -52,6 +53,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         else:
             group.addoption(flag, default=None, dest=f"lipsync_{name}", help=spec.help)
             parser.addini(f"lipsync_{name}", spec.help, default="")
+    add_har_option(group, parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -76,6 +78,8 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if report.failed:
-        for mock in item.stash.get(MOCKS_KEY, []):
+        mocks = item.stash.get(MOCKS_KEY, [])
+        for mock in mocks:
             report.sections.append(("lipsync", describe_mock(mock, item.config)))
+        write_failure_har(item, report, mocks)
     return report

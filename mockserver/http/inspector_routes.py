@@ -101,8 +101,8 @@ def _fault_test(raw: str | None) -> Callable[[str | None], bool] | None:
         return lambda label: label is not None
     if raw == "none":
         return lambda label: label is None
-    return lambda label: label is not None and any(
-        part.split(":", 1)[0] == raw for part in label.split(",")
+    return lambda label: (
+        label is not None and any(part.split(":", 1)[0] == raw for part in label.split(","))
     )
 
 
@@ -221,7 +221,7 @@ def fault_kinds() -> dict[str, Any]:
 
 
 def _asset(name: str) -> bytes:
-    return resources.files("vidu_lipsync_mock.http").joinpath("inspector", name).read_bytes()
+    return (resources.files("vidu_lipsync_mock.http") / "inspector" / name).read_bytes()
 
 
 class InspectorApi:

@@ -66,11 +66,11 @@ class MockCollector(Collector):
         tasks = GaugeMetricFamily(
             f"{PREFIX}_tasks", "Tasks the mock keeps, by status", labels=["status"]
         )
-        counts = dict.fromkeys(TaskStatus, 0)
+        counts: dict[TaskStatus, int] = dict.fromkeys(TaskStatus, 0)
         for snapshot in state.tasks():
             counts[snapshot.status] += 1
-        for status, count in counts.items():
-            tasks.add_metric([status.value], count)
+        for task_status, count in counts.items():
+            tasks.add_metric([task_status.value], count)
         yield tasks
         entries, size = journal.footprint()
         yield GaugeMetricFamily(

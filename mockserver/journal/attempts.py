@@ -33,8 +33,8 @@ from vidu_lipsync_mock.journal.journal import Entry
 
 __all__ = [
     "BROKEN_OUTCOMES",
-    "AttemptMark",
     "OPERATION_ROUTES",
+    "AttemptMark",
     "Operation",
     "RequestIdentity",
     "attempt_marks",

@@ -53,11 +53,8 @@ def _pairs(items: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"name": name, "value": value} for name, value in items]
 
 
-def _status_text(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
+#: Each status's reason phrase (`statusText`); a status with none has "".
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
 
 
 def _request(entry: Entry, origin: str) -> dict[str, Any]:
@@ -103,7 +100,7 @@ def _response(entry: Entry) -> dict[str, Any]:
         content["comment"] = "the video is not kept in the journal"
     return {
         "status": entry.status,
-        "statusText": _status_text(entry.status),
+        "statusText": _PHRASES.get(entry.status, ""),
         "httpVersion": "HTTP/1.1" if answered else "",
         "cookies": [],
         "headers": _pairs(headers),
@@ -123,8 +120,15 @@ def _entry(entry: Entry, origin: str, marks: Mapping[int, Any]) -> dict[str, Any
         "request": _request(entry, origin),
         "response": _response(entry),
         "cache": {},
-        "timings": {"blocked": -1, "dns": -1, "connect": -1, "ssl": -1, "send": 0,
-                    "wait": duration, "receive": 0},  # fmt: skip
+        "timings": {
+            "blocked": -1,
+            "dns": -1,
+            "connect": -1,
+            "ssl": -1,
+            "send": 0,
+            "wait": duration,
+            "receive": 0,
+        },
         "_seq": entry.seq,
         "_route": entry.route,
         "_clockTime": entry.clock_time,
@@ -177,4 +181,4 @@ def har_log(
 
 def har_json(entries: Iterable[Entry], **options: Any) -> str:
     """`har_log` as JSON text (`title`, `origin` as there)."""
-    return json.dumps(har_log(entries, **options), ensure_ascii=False, indent=1)
+    return json.dumps(har_log(entries, **options), ensure_ascii=False, separators=(",", ":"))

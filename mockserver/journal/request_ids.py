@@ -34,7 +34,9 @@ _client_id = CLIENT_ID.fullmatch
 def id_prefix(seed: int | None) -> bytes:
     """The prefix of a journal's new ids: `req-` and eight hex digits, random, or drawn
     from `seed`."""
-    bits = secrets.randbits(32) if seed is None else random.Random(f"requests:{seed}").getrandbits(32)
+    bits = (
+        secrets.randbits(32) if seed is None else random.Random(f"requests:{seed}").getrandbits(32)
+    )
     return b"req-%08x-" % bits
 
 

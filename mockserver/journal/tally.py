@@ -65,7 +65,7 @@ class Tally:
         the last bound `inf`."""
         shown: list[tuple[float, int]] = []
         running = 0
-        for bound, n in zip((*LATENCY_BUCKETS, float("inf")), self.buckets):
+        for bound, n in zip((*LATENCY_BUCKETS, float("inf")), self.buckets, strict=True):
             running += n
             shown.append((bound, running))
         return shown

@@ -25,7 +25,8 @@ SCRIPT = Path(__file__).resolve().parents[2] / "docs" / "_scripts" / "screenshot
 @pytest.fixture(scope="session")
 def screenshots() -> ModuleType:
     spec = importlib.util.spec_from_file_location("inspector_screenshots", SCRIPT)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

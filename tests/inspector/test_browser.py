@@ -14,7 +14,7 @@ from vidu_lipsync_mock import LipSyncMock
 from vidu_lipsync_mock.journal.exchange import new_exchange
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-from playwright.sync_api import expect  # noqa: E402
+from playwright.sync_api import expect
 
 SUBMIT = "/api/v1/vidu/lip-sync/async"
 BODY = {"video_url": "https://example.com/a.mp4", "audio_url": "https://example.com/a.mp3"}
@@ -165,10 +165,12 @@ def test_the_page_sends_json_same_origin_with_the_token_from_the_fragment(
     assert "token" not in page.url  # taken out of the address bar, kept in localStorage
     page.close()
     calls = [r for r in sent if "/_mock/" in r.url and "/_mock/ui" not in r.url]
-    assert calls and all(r.url.startswith(live.url) for r in calls)
+    assert calls
+    assert all(r.url.startswith(live.url) for r in calls)
     assert all(r.headers.get("x-mock-admin-token") == "s3cret" for r in calls)
     writes = [r for r in calls if r.method != "GET"]
-    assert writes and all(r.headers["content-type"] == "application/json" for r in writes)
+    assert writes
+    assert all(r.headers["content-type"] == "application/json" for r in writes)
 
 
 def test_the_screenshot_scene_runs_into_a_temporary_folder(

@@ -62,10 +62,11 @@ def test_the_har_export_is_har_1_2_with_keys_redacted(mock, client, traffic) -> 
     assert shown["authorization"] == "Bearer " + mock.journal.entries()[0].api_key
     assert "…" in shown["authorization"]
     assert submit["response"]["status"] == 200
-    assert json.loads(submit["response"]["content"]["text"])["data"]["task_id"] == (
-        traffic["task_id"]
+    assert (
+        json.loads(submit["response"]["content"]["text"])["data"]["task_id"] == (traffic["task_id"])
     )
-    assert entries[2]["_fault"] == "error:503" and entries[2]["response"]["status"] == 503
+    assert entries[2]["_fault"] == "error:503"
+    assert entries[2]["response"]["status"] == 503
     # The grouping the auditor judges: three polls of one task by one key, the third
     # a retry of the failed second.
     assert [e.get("_attempt", {}).get("number") for e in entries[1:4]] == [1, 2, 3]
@@ -135,10 +136,14 @@ def test_two_mocks_keep_their_own_metrics(make_mock, make_client) -> None:
 def test_every_answer_carries_a_request_id(mock, client) -> None:
     auth = mock.auth_headers
     new = client.get("/api/v1/models", headers=auth).headers["x-request-id"]
-    assert new.startswith("req-") and new.endswith("-1")
-    assert client.get("/api/v1/models", headers={**auth, "X-Request-Id": "abc.1"}).headers[
-        "x-request-id"
-    ] == "abc.1"
+    assert new.startswith("req-")
+    assert new.endswith("-1")
+    assert (
+        client.get("/api/v1/models", headers={**auth, "X-Request-Id": "abc.1"}).headers[
+            "x-request-id"
+        ]
+        == "abc.1"
+    )
     hostile = "x" * 129
     for sent in (hostile, "a b", "<script>"):
         answered = client.get("/nowhere", headers={"X-Request-Id": sent}).headers["x-request-id"]

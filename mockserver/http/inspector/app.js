@@ -25,9 +25,10 @@ async function api(method, path, body) {
   const token = localStorage.getItem(TOKEN_KEY);
   if (token) headers["X-Mock-Admin-Token"] = token;
   const init = { method, headers, credentials: "same-origin" };
-  if (body !== undefined) {
+  if (method !== "GET") {
+    // Every write is JSON, even one with nothing to say: the admin API refuses others.
     headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
+    init.body = JSON.stringify(body === undefined ? {} : body);
   }
   const response = await fetch(BASE + path, init);
   const envelope = await response.json().catch(() => null);
@@ -95,7 +96,10 @@ async function refreshTasks() {
     row.append(el("td", task.api_key), el("td", time(task.submitted_at)));
     row.append(el("td", time(task.finished_at)));
     const timeline = el("td", null, "timeline");
-    timeline.textContent = task.timeline.map((s) => `${s.status} @ ${time(s.at)}`).join(" → ");
+    // Each change after the first, as seconds after the submit.
+    timeline.textContent = task.timeline
+      .map((s, i) => (i ? `${s.status} +${(s.at - task.submitted_at).toFixed(1)} s` : s.status))
+      .join(" → ");
     if (task.error_message) timeline.append(el("div", task.error_message, "muted"));
     row.append(timeline);
     const result = el("td");
