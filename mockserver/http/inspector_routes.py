@@ -231,6 +231,7 @@ class InspectorApi:
     def __init__(self, state: MockState, connections: Connections | None = None) -> None:
         self.state = state
         self.registry = metrics_registry(state, connections or Connections())
+        self._marked: tuple[object, Mapping[int, AttemptMark]] = (None, {})
 
     def routes(self, prefix: str, guard: Callable[[Handler], Handler]) -> list[Route]:
         """The routes under `prefix`, each handler wrapped in the admin API's `guard`."""
@@ -276,9 +277,7 @@ class InspectorApi:
         limit = MAX_ROWS if given is None else max(0, min(given, MAX_ROWS))
         rows = filtered_entries(self.state, {**query, "limit": str(limit)})
         journal = self.state.journal
-        # The grouping needs every earlier attempt, so it reads the whole journal; an
-        # incremental call that found nothing new skips it.
-        marks = attempt_marks(journal.entries()) if rows else {}
+        marks = self._marks() if rows else {}
         last = journal.last
         return _ok(
             {
@@ -296,8 +295,19 @@ class InspectorApi:
         entry = next((e for e in found if e.seq == seq), None)
         if entry is None:
             raise ApiError(404, f"Resource not found: no journal entry {seq}")
-        mark = attempt_marks(journal.entries()).get(seq)
+        mark = self._marks().get(seq)
         return _ok({**entry.as_dict(), "attempt": None if mark is None else mark._asdict()})
+
+    def _marks(self) -> Mapping[int, AttemptMark]:
+        """The attempt marks of the whole journal (the grouping needs every earlier
+        attempt), worked out again only when the journal has changed: the page asks for
+        rows in pages and every second."""
+        journal = self.state.journal
+        last = journal.last
+        version = (journal, last.seq if last else 0, len(journal), journal.dropped)
+        if self._marked[0] != version:
+            self._marked = (version, attempt_marks(journal.entries()))
+        return self._marked[1]
 
     async def metrics(self, request: Request) -> Response:
         return Response(metrics_text(self.registry), media_type=METRICS_MEDIA_TYPE)

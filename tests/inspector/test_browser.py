@@ -145,7 +145,8 @@ def test_ten_thousand_entries_stay_responsive(page: Any, live: LipSyncMock) -> N
             0.001,
         )  # fmt: skip
     page.click("nav button[data-tab='journal']")
-    expect(page.locator("#journal-count")).to_have_text("10000", timeout=15_000)
+    # Pages of 2,000 come in the background; a loaded CI machine gets a minute for all.
+    expect(page.locator("#journal-count")).to_have_text("10000", timeout=60_000)
     assert page.locator(".jrow").count() < 100  # drawn where scrolled to, not all
     page.locator("#journal-scroll").evaluate("box => box.scrollTop = box.scrollHeight")
     expect(page.locator(".jrow").last).to_contain_text("/api/v1/tasks/task-1")
