@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -43,7 +43,16 @@ from vidu_lipsync_mock.service.keys import redact
 from vidu_lipsync_mock.service.tasks import TaskSnapshot, TaskStatus
 from vidu_lipsync_mock.state import MockState
 
-__all__ = ["ASSETS", "InspectorApi", "fault_kinds", "filtered_entries", "journal_row", "task_view"]
+__all__ = [
+    "ASSETS",
+    "INSPECTOR_ROUTES",
+    "InspectorApi",
+    "InspectorRoute",
+    "fault_kinds",
+    "filtered_entries",
+    "journal_row",
+    "task_view",
+]
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -53,6 +62,47 @@ ASSETS: Mapping[str, str] = {
     "app.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
+
+
+class InspectorRoute(NamedTuple):
+    """One route: `handler` names the `InspectorApi` method; `openapi.py` describes it
+    from here (`media_type` is what a success answers with)."""
+
+    path: str
+    method: str
+    handler: str
+    summary: str
+    media_type: str = "application/json"
+    query: tuple[str, ...] = ()
+
+
+#: The journal's filters, as the rows and the HAR export take them.
+JOURNAL_QUERY = (
+    *("route", "method", "status", "task_id", "faulted", "since", "limit"),
+    *("key", "fault", "request_id", "before"),
+)
+
+INSPECTOR_ROUTES: tuple[InspectorRoute, ...] = (
+    InspectorRoute("/ui", "GET", "ui", "The inspector's page", ASSETS["index.html"]),
+    InspectorRoute("/ui/{asset}", "GET", "ui_asset", "One of the page's files", "text/plain"),
+    InspectorRoute(
+        "/journal.har", "GET", "journal_har", "The journal as HAR 1.2", query=JOURNAL_QUERY
+    ),
+    InspectorRoute(
+        "/journal/rows",
+        "GET",
+        "journal_rows",
+        "Journal entries without headers or bodies, with their attempt marks",
+        query=JOURNAL_QUERY,
+    ),
+    InspectorRoute("/journal/{seq}", "GET", "journal_entry", "One journal entry in full"),
+    InspectorRoute(
+        "/metrics", "GET", "metrics", "Metrics in Prometheus' text format", "text/plain"
+    ),
+    InspectorRoute("/faults/kinds", "GET", "fault_kinds", "The fault kinds' declarations"),
+    InspectorRoute("/tasks/{task_id}", "DELETE", "delete_task", "Forget a task"),
+    InspectorRoute("/timelines", "GET", "timelines", "Every task with its status changes"),
+)
 
 #: Most rows one call answers (the page pages through the rest).
 MAX_ROWS = 2000
@@ -235,20 +285,14 @@ class InspectorApi:
 
     def routes(self, prefix: str, guard: Callable[[Handler], Handler]) -> list[Route]:
         """The routes under `prefix`, each handler wrapped in the admin API's `guard`."""
-        table: list[tuple[str, str, str]] = [
-            ("/ui", "GET", "ui"),
-            ("/ui/{asset}", "GET", "ui_asset"),
-            ("/journal.har", "GET", "journal_har"),
-            ("/journal/rows", "GET", "journal_rows"),
-            ("/journal/{seq:int}", "GET", "journal_entry"),
-            ("/metrics", "GET", "metrics"),
-            ("/faults/kinds", "GET", "fault_kinds"),
-            ("/tasks/{task_id}", "DELETE", "delete_task"),
-            ("/timelines", "GET", "timelines"),
-        ]
         return [
-            Route(prefix + path, guard(getattr(self, name)), methods=[method], name=f"admin_{name}")
-            for path, method, name in table
+            Route(
+                prefix + op.path,
+                guard(getattr(self, op.handler)),
+                methods=[op.method],
+                name=f"admin_{op.handler}",
+            )
+            for op in INSPECTOR_ROUTES
         ]
 
     async def ui(self, request: Request) -> Response:
@@ -289,12 +333,15 @@ class InspectorApi:
         )
 
     async def journal_entry(self, request: Request) -> Response:
-        seq: int = request.path_params["seq"]
+        raw: str = request.path_params["seq"]
+        if not raw.isdigit() or len(raw) > 18:
+            raise ApiError(404, f"Resource not found: no journal entry '{echo(raw)}'")
+        seq = int(raw)
         journal = self.state.journal
         found = journal.entries(since_seq=seq - 1, limit=None)
         entry = next((e for e in found if e.seq == seq), None)
         if entry is None:
-            raise ApiError(404, f"Resource not found: no journal entry {seq}")
+            raise ApiError(404, f"Resource not found: no journal entry '{seq}'")
         mark = self._marks().get(seq)
         return _ok({**entry.as_dict(), "attempt": None if mark is None else mark._asdict()})
 

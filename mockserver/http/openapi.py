@@ -204,6 +204,17 @@ def _file_operation(
     }
 
 
+def _admin_parameters(path: str, query: tuple[str, ...]) -> list[dict[str, Any]]:
+    """An admin route's path parameters, then its query parameters (all text)."""
+    return [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"\{(\w+)\}", path)
+    ] + [
+        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+        for name in query
+    ]
+
+
 def _admin_paths() -> dict[str, Any]:
     """The admin API, from the same table that routes it."""
     from vidu_lipsync_mock.http.admin_routes import ADMIN_PREFIX, OPERATIONS
@@ -219,14 +230,7 @@ def _admin_paths() -> dict[str, Any]:
         },
     }
     for op in OPERATIONS:
-        parameters: list[dict[str, Any]] = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in re.findall(r"\{(\w+)\}", op.path)
-        ]
-        parameters += [
-            {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-            for name in op.query
-        ]
+        parameters = _admin_parameters(op.path, op.query)
         success: dict[str, Any] = {"description": op.summary}
         if op.path.endswith(".jsonl"):
             success["content"] = {"application/x-ndjson": {"schema": {"type": "string"}}}
@@ -246,6 +250,33 @@ def _admin_paths() -> dict[str, Any]:
                 "content": {"application/json": {"schema": dict(op.body)}},
             }
         paths.setdefault(ADMIN_PREFIX + op.path, {})[op.method.lower()] = operation
+    paths.update(_inspector_paths(ADMIN_PREFIX, envelope))
+    return paths
+
+
+def _inspector_paths(prefix: str, envelope: dict[str, Any]) -> dict[str, Any]:
+    """The inspector's admin routes (`inspector_routes.INSPECTOR_ROUTES`)."""
+    from vidu_lipsync_mock.http.inspector_routes import INSPECTOR_ROUTES
+
+    paths: dict[str, Any] = {}
+    for route in INSPECTOR_ROUTES:
+        schema = envelope if route.media_type == "application/json" else {"type": "string"}
+        operation: dict[str, Any] = {
+            "operationId": "admin_" + route.handler,
+            "summary": route.summary,
+            "tags": ["admin"],
+            "responses": {
+                "200": {
+                    "description": route.summary,
+                    "content": {route.media_type.split(";")[0]: {"schema": schema}},
+                },
+                **_errors("400", "404", "405"),
+            },
+        }
+        parameters = _admin_parameters(route.path, route.query)
+        if parameters:
+            operation["parameters"] = parameters
+        paths.setdefault(prefix + route.path, {})[route.method.lower()] = operation
     return paths
 
 

@@ -84,6 +84,7 @@ def test_every_page_is_built(built: Path, docs_tools: Any) -> None:
         "recipes",
         "https",
         "admin-api",
+        "inspector",
         "architecture",
         "limits",
         "performance",
