@@ -50,7 +50,10 @@ class MockCollector(Collector):
             "Requests to the provider's API, by route, status (0: no answer) and fault",
             labels=["route", "status", "fault"],
         )
-        for (route, status, fault), count in sorted(tally.requests.items()):
+        counted = (
+            (route, status, fault or "", n) for (route, status, fault), n in tally.requests.items()
+        )
+        for route, status, fault, count in sorted(counted):
             requests.add_metric([route, str(status), fault], count)
         yield requests
         latency = HistogramMetricFamily(

@@ -163,3 +163,17 @@ def test_a_seeded_mock_gives_the_same_request_ids(make_mock, make_client) -> Non
     assert ids[0] == ids[1]
     other = make_mock(seed=6)
     assert make_client(other).get("/api/v1/models").headers["x-request-id"] != ids[0]
+
+
+def test_the_histogram_counts_a_duration_on_a_bound_under_it() -> None:
+    from vidu_lipsync_mock.journal.tally import Tally
+
+    def row(ms: float) -> tuple:
+        return (1, "GET", "/p", "poll", 200, 0.0, 0.0, ms, None, None, "response")
+
+    tally = Tally()
+    tally.fold([row(1.0), row(0.2), row(20_000.0)])
+    shown = dict(tally.cumulative())
+    assert (shown[0.0005], shown[0.001], shown[10.0], shown[float("inf")]) == (1, 2, 2, 3)
+    assert tally.requests[("poll", 200, None)] == 3
+    assert tally.seconds == pytest.approx(20.0012)
