@@ -74,6 +74,8 @@ class InspectorRoute(NamedTuple):
     summary: str
     media_type: str = "application/json"
     query: tuple[str, ...] = ()
+    #: What a success's body is, when not the admin envelope (JSON) or text.
+    schema: Mapping[str, Any] | None = None
 
 
 #: The journal's filters, as the rows and the HAR export take them.
@@ -86,7 +88,13 @@ INSPECTOR_ROUTES: tuple[InspectorRoute, ...] = (
     InspectorRoute("/ui", "GET", "ui", "The inspector's page", ASSETS["index.html"]),
     InspectorRoute("/ui/{asset}", "GET", "ui_asset", "One of the page's files", "text/plain"),
     InspectorRoute(
-        "/journal.har", "GET", "journal_har", "The journal as HAR 1.2", query=JOURNAL_QUERY
+        "/journal.har",
+        "GET",
+        "journal_har",
+        "The journal as HAR 1.2",
+        HAR_MEDIA_TYPE,
+        JOURNAL_QUERY,
+        {"type": "object", "required": ["log"]},
     ),
     InspectorRoute(
         "/journal/rows",

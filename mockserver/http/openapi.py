@@ -250,17 +250,19 @@ def _admin_paths() -> dict[str, Any]:
                 "content": {"application/json": {"schema": dict(op.body)}},
             }
         paths.setdefault(ADMIN_PREFIX + op.path, {})[op.method.lower()] = operation
-    paths.update(_inspector_paths(ADMIN_PREFIX, envelope))
+    _add_inspector_paths(paths, ADMIN_PREFIX, envelope)
     return paths
 
 
-def _inspector_paths(prefix: str, envelope: dict[str, Any]) -> dict[str, Any]:
-    """The inspector's admin routes (`inspector_routes.INSPECTOR_ROUTES`)."""
+def _add_inspector_paths(paths: dict[str, Any], prefix: str, envelope: dict[str, Any]) -> None:
+    """The inspector's admin routes (`inspector_routes.INSPECTOR_ROUTES`), beside the
+    others (`/_mock/tasks/{task_id}` serves both tables)."""
     from vidu_lipsync_mock.http.inspector_routes import INSPECTOR_ROUTES
 
-    paths: dict[str, Any] = {}
     for route in INSPECTOR_ROUTES:
-        schema = envelope if route.media_type == "application/json" else {"type": "string"}
+        schema: Any = route.schema
+        if schema is None:
+            schema = envelope if route.media_type == "application/json" else {"type": "string"}
         operation: dict[str, Any] = {
             "operationId": "admin_" + route.handler,
             "summary": route.summary,
@@ -277,7 +279,6 @@ def _inspector_paths(prefix: str, envelope: dict[str, Any]) -> dict[str, Any]:
         if parameters:
             operation["parameters"] = parameters
         paths.setdefault(prefix + route.path, {})[route.method.lower()] = operation
-    return paths
 
 
 def _result_files(registry: Registry) -> dict[str, list[str]]:

@@ -155,25 +155,27 @@ def _entry(entry: Entry, origin: str, marks: Mapping[int, Any]) -> dict[str, Any
 def har_log(
     entries: Iterable[Entry], *, title: str = "vidu-lipsync-mock journal", origin: str = ""
 ) -> dict[str, Any]:
-    """A HAR 1.2 document of these entries, in the order requests began, on one page.
+    """A HAR 1.2 document of these entries, in the order requests began, on one page
+    (none when there is no entry).
 
     `origin` (`http://127.0.0.1:8000`) prefixes each path in the URLs; empty, each
     request's own `Host` header is used, with `http`."""
     ordered = sorted(entries, key=lambda e: e.seq)
     marks = attempt_marks(ordered)
-    started = ordered[0].wall_time if ordered else 0.0
+    pages = [
+        {
+            "startedDateTime": _iso(entry.wall_time),
+            "id": _PAGE_ID,
+            "title": title,
+            "pageTimings": {"onContentLoad": -1, "onLoad": -1},
+        }
+        for entry in ordered[:1]  # no exchange, no page
+    ]
     return {
         "log": {
             "version": "1.2",
             "creator": {"name": "vidu-lipsync-mock", "version": _version()},
-            "pages": [
-                {
-                    "startedDateTime": _iso(started),
-                    "id": _PAGE_ID,
-                    "title": title,
-                    "pageTimings": {"onContentLoad": -1, "onLoad": -1},
-                }
-            ],
+            "pages": pages,
             "entries": [_entry(entry, origin.rstrip("/"), marks) for entry in ordered],
         }
     }
