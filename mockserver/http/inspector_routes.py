@@ -327,10 +327,12 @@ class InspectorApi:
         query = request.query_params
         given = _integer(query, "limit")
         limit = MAX_ROWS if given is None else max(0, min(given, MAX_ROWS))
-        rows = filtered_entries(self.state, {**query, "limit": str(limit)})
         journal = self.state.journal
-        marks = self._marks() if rows else {}
+        # Read before the rows: every exchange up to `last_seq` is among what they were
+        # chosen from, so a page asking `since` it next misses none of them.
         last = journal.last
+        rows = filtered_entries(self.state, {**query, "limit": str(limit)})
+        marks = self._marks() if rows else {}
         return _ok(
             {
                 "rows": [journal_row(entry, marks.get(entry.seq)) for entry in rows],

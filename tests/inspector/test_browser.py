@@ -4,6 +4,8 @@ Playwright's `expect` waits for it (at most its default 5 s) — no sleeps here.
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -132,9 +134,10 @@ def test_retries_are_marked_as_the_auditor_groups_them(page: Any, live: LipSyncM
     expect(page.locator(".jrow .retry")).to_have_text("#2 try 2 retry")
 
 
-def test_ten_thousand_entries_stay_responsive(page: Any, live: LipSyncMock) -> None:
-    journal = live.journal
-    for _ in range(10_000):
+def fill(journal: Any, count: int, pause_every: int = 0) -> None:
+    """Write `count` poll exchanges straight into the journal (a pause every so many,
+    to let a reader in while it fills)."""
+    for _ in range(count):
         seq = journal.next_seq()
         journal.record(
             new_exchange(
@@ -144,12 +147,29 @@ def test_ten_thousand_entries_stay_responsive(page: Any, live: LipSyncMock) -> N
             ),
             0.001,
         )  # fmt: skip
+        if pause_every and seq % pause_every == 0:
+            time.sleep(0.02)  # real-time: let the page's reads interleave with the writes
+
+
+def test_ten_thousand_entries_stay_responsive(page: Any, live: LipSyncMock) -> None:
+    fill(live.journal, 10_000)
     page.click("nav button[data-tab='journal']")
     # Pages of 2,000 come in the background; a loaded CI machine gets a minute for all.
     expect(page.locator("#journal-count")).to_have_text("10000", timeout=60_000)
     assert page.locator(".jrow").count() < 100  # drawn where scrolled to, not all
     page.locator("#journal-scroll").evaluate("box => box.scrollTop = box.scrollHeight")
     expect(page.locator(".jrow").last).to_contain_text("/api/v1/tasks/task-1")
+
+
+def test_no_exchange_is_missed_while_the_journal_fills(browser: Any, live: LipSyncMock) -> None:
+    page = browser.new_page()
+    writer = threading.Thread(target=fill, args=(live.journal, 6_000, 300))
+    writer.start()
+    page.goto(f"{live.url}/_mock/ui")  # its first reads land while the journal fills
+    page.click("nav button[data-tab='journal']")
+    writer.join()
+    expect(page.locator("#journal-count")).to_have_text("6000", timeout=60_000)
+    page.close()
 
 
 def test_the_page_sends_json_same_origin_with_the_token_from_the_fragment(

@@ -133,7 +133,8 @@ async function refreshTasks() {
 
 // -- journal: rows kept here, drawn only where the list is scrolled to ------------------
 
-const journal = { rows: new Map(), ordered: [], lastSeq: 0, filters: "", loading: false };
+// `generation` changes with the filters: an answer to a query made before is dropped.
+const journal = { rows: new Map(), ordered: [], lastSeq: 0, filters: "", generation: 0 };
 
 function filterQuery() {
   const params = new URLSearchParams();
@@ -146,6 +147,7 @@ function filterQuery() {
 function applyFilters() {
   const params = filterQuery();
   journal.filters = params.toString();
+  journal.generation += 1;
   journal.rows.clear();
   journal.ordered = [];
   journal.lastSeq = 0;
@@ -159,12 +161,16 @@ function keep(rows) {
 }
 
 async function rowsPage(extra) {
+  const generation = journal.generation;
   const params = new URLSearchParams(journal.filters);
   for (const [name, value] of Object.entries(extra)) params.set(name, value);
   const page = await api("GET", `/journal/rows?${params}`);
+  if (generation !== journal.generation) return null; // the filters changed meanwhile
   $("journal-total").textContent = page.count;
   $("journal-dropped").textContent = page.dropped;
-  journal.lastSeq = Math.max(journal.lastSeq, page.last_seq);
+  // Only a page without `before` reached the newest exchange: an older page's answer
+  // says nothing of what lies between it and the newest page.
+  if (extra.before === undefined) journal.lastSeq = Math.max(journal.lastSeq, page.last_seq);
   return page.rows;
 }
 
@@ -174,6 +180,7 @@ async function loadRange(since, before) {
   const extra = { since, limit: PAGE };
   if (before !== null) extra.before = before;
   const rows = await rowsPage(extra);
+  if (rows === null) return;
   keep(rows);
   drawJournal();
   if (rows.length === PAGE && journal.rows.size < MAX_ROWS) {
