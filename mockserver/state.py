@@ -102,7 +102,7 @@ class MockState:
         self.faults = FaultEngine(config.seed)
         self.limiter = RateLimiter(config.rate_limit, retry_after_header=config.retry_after_header)
         self.max_concurrent_tasks = config.max_concurrent_tasks
-        self.journal = Journal(config.journal_max_entries)
+        self.journal = Journal(config.journal_max_entries, seed=config.seed)
         self.admission = Admission(
             self.keys,
             self.limiter,
@@ -339,6 +339,13 @@ class MockState:
         if snapshot.status.terminal:
             self.accounts.conclude(task_id, succeeded=snapshot.status is TaskStatus.SUCCESS)
         return snapshot
+
+    def delete_task(self, task_id: str) -> None:
+        """Forget a task, as if it had expired: polls answer 404. A success it held credit
+        for is paid; any other hold goes back to its team."""
+        snapshot = self.task(task_id)
+        self.accounts.conclude(task_id, succeeded=snapshot.status is TaskStatus.SUCCESS)
+        self.store.delete(task_id)
 
     def set_progression(self, task_id: str, progression: Progression) -> TaskSnapshot:
         snapshot = self.store.set_progression(task_id, progression, self.clock.now())

@@ -22,6 +22,7 @@ from .fixtures import (
     lipsync_url,
     session_seed,
 )
+from .har_report import add_har_option, write_failure_har
 from .intercept import lipsync_intercept
 from .report import TEST_START_KEY, describe_mock
 from .settings import MARKER, OPTIONS, check_options
@@ -55,6 +56,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         # Read as text, switches too, so that `check_options` names a bad value and what
         # the key accepts (pytest's own bool reading fails with "invalid truth value").
         parser.addini(f"lipsync_{name}", spec.help, default="")
+    add_har_option(group, parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -83,7 +85,9 @@ def pytest_runtest_makereport(
     report = yield
     if report.failed:
         starts = item.stash.get(TEST_START_KEY, {})
-        for mock in item.stash.get(MOCKS_KEY, []):
+        mocks = item.stash.get(MOCKS_KEY, [])
+        for mock in mocks:
             described = describe_mock(mock, item.config, start=starts.get(id(mock)))
             report.sections.append(("lipsync", described))
+        write_failure_har(item, report, mocks)
     return report

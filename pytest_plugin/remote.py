@@ -267,6 +267,9 @@ class RemoteMock:
             self._call("POST", f"/tasks/{task_id}/progression", {"kind": kind, **options})
         )
 
+    def delete_task(self, task_id: str) -> None:
+        self._call("DELETE", f"/tasks/{task_id}")
+
     def crashes(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._call("GET", "/crashes")
         return result

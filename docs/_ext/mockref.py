@@ -394,6 +394,16 @@ ADMIN_ANSWERS: dict[str, str] = {
     "accounts": "`[{team, name, keys: [{fingerprint, redacted}], balance, held, spent, holds}]`",
     "account": "one team, as in `GET /_mock/accounts`; 404 for a ref that is neither",
     "set_balance": "the team, as in `GET /_mock/accounts`",
+    # The inspector's routes (`http/inspector_routes.py`; see inspector.md).
+    "ui": "the inspector's page (HTML)",
+    "ui_asset": "one of the page's files (`app.js`, `style.css`)",
+    "journal_har": "the journal as HAR 1.2 (`journal.har`)",
+    "journal_rows": "`{rows, last_seq, count, dropped}`: exchanges without headers or bodies",
+    "journal_entry": "one journal entry, with its `attempt`; 404 if gone",
+    "metrics": "Prometheus' text format",
+    "fault_kinds": "`{groups, kinds: [{name, group, doc, params}], routes, schedules, phases}`",
+    "delete_task": "`{task_id, deleted: true}`; 404 if unknown",
+    "timelines": "every task with its `timeline` of status changes and `result_path`",
 }
 
 #: The Python each admin handler amounts to, where it is not `mock.<handler>(...)`.

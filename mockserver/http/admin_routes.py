@@ -26,6 +26,8 @@ from vidu_lipsync_mock.config import shown_rule
 from vidu_lipsync_mock.faults import FaultError
 from vidu_lipsync_mock.faults.profiles import PROFILES
 from vidu_lipsync_mock.http import wire
+from vidu_lipsync_mock.http.connections import Connections
+from vidu_lipsync_mock.http.inspector_routes import InspectorApi
 from vidu_lipsync_mock.journal.journal import Entry
 from vidu_lipsync_mock.service.accounts import TeamBalance
 from vidu_lipsync_mock.service.errors import ApiError, echo
@@ -259,8 +261,9 @@ def account_record(account: TeamBalance) -> dict[str, Any]:
 
 
 class AdminApi:
-    def __init__(self, state: MockState) -> None:
+    def __init__(self, state: MockState, connections: Connections | None = None) -> None:
         self.state = state
+        self.inspector = InspectorApi(state, connections)
 
     def routes(self) -> list[Route]:
         return [
@@ -271,7 +274,7 @@ class AdminApi:
                 name=f"admin_{op.handler}",
             )
             for op in OPERATIONS
-        ]
+        ] + self.inspector.routes(ADMIN_PREFIX, _guarded)
 
     async def health(self, request: Request) -> Response:
         state = self.state

@@ -97,12 +97,12 @@ def _literal_first(routes: list[Route]) -> list[Route]:
     return [route if "{" not in route.path else _LiteralFirst(route, literal) for route in routes]
 
 
-def _admin_app(state: MockState) -> Starlette:
+def _admin_app(state: MockState, connections: Connections) -> Starlette:
     async def on_crash(request: Request, exc: Exception) -> Response:
         return _response(crash_reply(state, request.method, request.url.path, exc))
 
     admin = Starlette(
-        routes=_literal_first(AdminApi(state).routes()),
+        routes=_literal_first(AdminApi(state, connections).routes()),
         exception_handlers={
             ApiError: _on_api_error,
             HTTPException: _on_http_exception,
@@ -123,7 +123,7 @@ class MockApp:
     def __init__(self, state: MockState, connections: Connections) -> None:
         self.state = AppState(state, connections)
         self.public = PublicApp(state, connections)
-        self.admin = _admin_app(state)
+        self.admin = _admin_app(state, connections)
         self.guard = AdminGuard(state, ADMIN_PREFIX + "/health")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from vidu_lipsync_mock.http.openapi_account import account_paths, account_schemas, envelope
@@ -211,6 +212,18 @@ def _file_operation(
     }
 
 
+def _admin_parameters(path: str, query: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """An admin route's path parameters (text), then its query parameters with their
+    schemas."""
+    return [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"\{(\w+)\}", path)
+    ] + [
+        {"name": name, "in": "query", "required": False, "schema": dict(schema)}
+        for name, schema in query.items()
+    ]
+
+
 def _admin_paths() -> dict[str, Any]:
     """The admin API, from the same table that routes it."""
     from vidu_lipsync_mock.http.admin_routes import ADMIN_PREFIX, OPERATIONS
@@ -226,14 +239,7 @@ def _admin_paths() -> dict[str, Any]:
         },
     }
     for op in OPERATIONS:
-        parameters: list[dict[str, Any]] = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in re.findall(r"\{(\w+)\}", op.path)
-        ]
-        parameters += [
-            {"name": name, "in": "query", "required": False, "schema": dict(schema)}
-            for name, schema in op.query.items()
-        ]
+        parameters = _admin_parameters(op.path, op.query)
         success: dict[str, Any] = {"description": op.summary}
         if op.path.endswith(".jsonl"):
             success["content"] = {"application/x-ndjson": {"schema": {"type": "string"}}}
@@ -262,7 +268,36 @@ def _admin_paths() -> dict[str, Any]:
                 "content": {"application/json": {"schema": dict(op.body)}},
             }
         paths.setdefault(ADMIN_PREFIX + op.path, {})[op.method.lower()] = operation
+    _add_inspector_paths(paths, ADMIN_PREFIX, envelope)
     return paths
+
+
+def _add_inspector_paths(paths: dict[str, Any], prefix: str, envelope: dict[str, Any]) -> None:
+    """The inspector's admin routes (`inspector_routes.INSPECTOR_ROUTES`), beside the
+    others (`/_mock/tasks/{task_id}` serves both tables)."""
+    from vidu_lipsync_mock.http.inspector_routes import INSPECTOR_ROUTES
+
+    for route in INSPECTOR_ROUTES:
+        schema: Any = route.schema
+        if schema is None:
+            schema = envelope if route.media_type == "application/json" else {"type": "string"}
+        operation: dict[str, Any] = {
+            "operationId": "admin_" + route.handler,
+            "summary": route.summary,
+            "tags": ["admin"],
+            "responses": {
+                "200": {
+                    "description": route.summary,
+                    "content": {route.media_type.split(";")[0]: {"schema": schema}},
+                },
+                **_errors("400", "404", "405"),
+            },
+        }
+        text = {"type": "string"}
+        parameters = _admin_parameters(route.path, {name: text for name in route.query})
+        if parameters:
+            operation["parameters"] = parameters
+        paths.setdefault(prefix + route.path, {})[route.method.lower()] = operation
 
 
 def _result_files(registry: Registry) -> dict[str, list[str]]:

@@ -38,6 +38,7 @@ from vidu_lipsync_mock.http.messages import (
 from vidu_lipsync_mock.http.public_routes import PublicApi
 from vidu_lipsync_mock.http.router import Resolved, Router
 from vidu_lipsync_mock.journal.exchange import Exchange, new_exchange
+from vidu_lipsync_mock.journal.request_ids import REQUEST_ID, request_id
 from vidu_lipsync_mock.service.admission import decode_json_object
 from vidu_lipsync_mock.service.errors import ApiError, echo, method_not_allowed, route_not_found
 from vidu_lipsync_mock.service.keys import bearer_token
@@ -56,6 +57,17 @@ def _kept_body(reply: Reply, route: str) -> bytes | None:
     if route == "download" or content_type is None:
         return None
     return reply.body if content_type is JSON or JSON in content_type else None
+
+
+def _with_request_id(send: Send, value: bytes) -> Send:
+    """`send`, adding `X-Request-Id` to the answer's headers (off the plain path)."""
+
+    async def stamped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message["headers"], (REQUEST_ID, value)]}
+        await send(message)
+
+    return stamped
 
 
 async def _rest_of_body(receive: Receive, first: Message, limit: int) -> bytes | None:
@@ -159,6 +171,8 @@ class PublicApp:
                 decisions = None
                 refusal = error
             if decisions != []:
+                prefix = state.journal.id_prefix
+                send = _with_request_id(send, request_id(headers.get(REQUEST_ID), seq, prefix))
                 exchange = new_exchange(
                     seq=seq, method=method, path=path, route=route, clock_time=clock_time,
                     wall_time=wall_time, started=started,
@@ -193,6 +207,14 @@ class PublicApp:
             ),
             time.perf_counter(),
         )  # fmt: skip
+        # Our `X-Request-Id`, added after the journal copied the headers: the journal works
+        # it out again when read, and keeps sharing one copy of the headers answers repeat.
+        client_id = headers.get(REQUEST_ID)
+        sent.append(
+            (REQUEST_ID, b"%s%d" % (state.journal.id_prefix, seq))
+            if client_id is None
+            else (REQUEST_ID, request_id(client_id, seq, state.journal.id_prefix))
+        )
         if reply.stream is None:
             await send({"type": "http.response.start", "status": reply.status, "headers": sent})
             await send({"type": "http.response.body", "body": reply.body})

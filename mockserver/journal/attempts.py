@@ -27,14 +27,17 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import NamedTuple
 
 from vidu_lipsync_mock.journal.journal import Entry
 
 __all__ = [
     "BROKEN_OUTCOMES",
     "OPERATION_ROUTES",
+    "AttemptMark",
     "Operation",
     "RequestIdentity",
+    "attempt_marks",
     "operations",
     "polls_by_task",
     "request_identity",
@@ -142,3 +145,26 @@ def polls_by_task(entries: Iterable[Entry]) -> dict[str, list[Entry]]:
         if entry.route == "poll" and entry.task_id:
             polls[entry.task_id].append(entry)
     return dict(polls)
+
+
+class AttemptMark(NamedTuple):
+    """Where one exchange stands in its operation: its attempt `number` of `attempts`,
+    the seq of the operation's `first` attempt, and whether it `retries` a failed one."""
+
+    first: int
+    number: int
+    attempts: int
+    retries: bool
+
+
+def attempt_marks(entries: Iterable[Entry], failed: Failed = unusable) -> dict[int, AttemptMark]:
+    """Each operation's exchanges by seq, marked with their place in it: what the failure
+    report, the HAR export and the inspector show of the grouping."""
+    marks: dict[int, AttemptMark] = {}
+    for operation in operations(entries):
+        attempts = operation.attempts
+        first = attempts[0].seq
+        retried = {entry.seq for entry in operation.retries(failed)}
+        for number, entry in enumerate(attempts, 1):
+            marks[entry.seq] = AttemptMark(first, number, len(attempts), entry.seq in retried)
+    return marks

@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from vidu_lipsync_mock.journal.exchange import Exchange
+from vidu_lipsync_mock.journal.request_ids import id_prefix, request_id_of
+from vidu_lipsync_mock.journal.tally import Tally
 from vidu_lipsync_mock.service.keys import bearer_token, key_fingerprint, redact
 
 __all__ = ["BODY_LIMIT", "Entry", "Journal", "bearer_token"]
@@ -56,6 +58,9 @@ class Entry:
     request_body: str | None = None
     response_headers: Mapping[str, str] = field(default_factory=dict)
     response_body: str | None = None
+    #: The `X-Request-Id` the answer carried (`journal.request_ids`); the route's own
+    #: headers are in `response_headers`.
+    request_id: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -103,6 +108,7 @@ SHARED_LIMIT = 4096
 #: clock_time, wall_time, duration_ms, task_id, fault, outcome, query, request_headers,
 #: request_body, response_headers, response_body.
 _SEQ, _METHOD, _ROUTE, _STATUS, _TASK_ID, _FAULT, _REQUEST_HEADERS = 0, 1, 3, 4, 8, 9, 12
+_REQUEST_BODY, _RESPONSE_HEADERS, _RESPONSE_BODY = 13, 14, 15
 
 
 def _api_key(row: tuple[Any, ...]) -> str | None:
@@ -113,8 +119,9 @@ def _api_key(row: tuple[Any, ...]) -> str | None:
     return None
 
 
-def _entry(row: tuple[Any, ...]) -> Entry:
-    """The `Entry` a stored tuple stands for: decoded, the key redacted, bodies cut."""
+def _entry(row: tuple[Any, ...], prefix: bytes) -> Entry:
+    """The `Entry` a stored tuple stands for: decoded, the key redacted, bodies cut;
+    `prefix` is the journal's for new request ids."""
     (
         seq, method, path, route, status, clock_time, wall_time, duration_ms, task_id, fault,
         outcome, query, request_headers, request_body, response_headers, response_body,
@@ -141,14 +148,19 @@ def _entry(row: tuple[Any, ...]) -> Entry:
             name.decode("latin-1"): value.decode("latin-1") for name, value in response_headers
         },
         response_body=_text(response_body),
+        request_id=request_id_of(request_headers, seq, prefix),
     )
 
 
 class Journal:
     """The bounded record of exchanges: `record` writes one, `entries` reads them back."""
 
-    def __init__(self, max_entries: int = 10_000) -> None:
+    def __init__(self, max_entries: int = 10_000, *, seed: int | None = None) -> None:
         self.max_entries = max_entries
+        #: What new `X-Request-Id`s start with (`journal.request_ids`): from `seed` if any.
+        self.id_prefix = id_prefix(seed)
+        #: What the bound pushed out, folded for the metrics (`journal.tally`).
+        self.pushed_out = Tally()
         self._entries: deque[tuple[Any, ...]] = deque()
         #: Past this many stored tuples the oldest are trimmed to `max_entries`; readers
         #: trim first, so they never see more than `max_entries`.
@@ -195,9 +207,9 @@ class Journal:
         """Drop the oldest stored tuples beyond `max_entries`; the caller holds the lock.
         Only this removes single tuples, and appends only add, so each pop succeeds."""
         excess = len(self._entries) - self.max_entries
-        for _ in range(excess):
-            self._entries.popleft()
         if excess > 0:
+            popleft = self._entries.popleft
+            self.pushed_out.fold([popleft() for _ in range(excess)])
             self._trimmed += excess
 
     def _stored(self) -> list[tuple[Any, ...]]:
@@ -212,6 +224,26 @@ class Journal:
         """How many entries the bound has pushed out since the journal was last cleared."""
         with self._lock:
             return self._trimmed + max(0, len(self._entries) - self.max_entries)
+
+    def tally(self) -> Tally:
+        """Every request since the journal was last cleared, counted (`journal.tally`):
+        what the bound pushed out and what the journal still holds."""
+        with self._lock:
+            self._trim()
+            rows = list(self._entries)[-self.max_entries :]
+            total = self.pushed_out.copy()
+        total.fold(rows)
+        return total
+
+    def footprint(self) -> tuple[int, int]:
+        """How many entries the journal holds, and the bytes of their headers and bodies."""
+        rows = self._stored()
+        size = 0
+        for row in rows:
+            size += len(row[_REQUEST_BODY]) + len(row[_RESPONSE_BODY] or b"")
+            for headers in (row[_REQUEST_HEADERS], row[_RESPONSE_HEADERS]):
+                size += sum(len(name) + len(value) for name, value in headers)
+        return len(rows), size
 
     def __len__(self) -> int:
         return min(len(self._entries), self.max_entries)
@@ -256,7 +288,7 @@ class Journal:
         seq = row[_SEQ]
         entry = shown.get(seq)
         if entry is None:
-            entry = _entry(row)
+            entry = _entry(row, self.id_prefix)
             with self._lock:
                 if len(shown) >= 2 * self.max_entries:  # forget what has left the journal
                     # Iterated in C: writers append without the lock, and a Python
@@ -280,6 +312,7 @@ class Journal:
             self._entries.clear()
             self._shown.clear()
             self._trimmed = 0
+            self.pushed_out = Tally()
 
     def to_jsonl(self, **filters: Any) -> str:
         return "".join(

@@ -229,6 +229,14 @@ class TaskStore(TaskRecords):
                 self._ended.append(task_id)
             return self._snapshot(record)
 
+    def delete(self, task_id: str) -> bool:
+        """Forget one task now; False if it is unknown."""
+        with self._lock:
+            if task_id not in self._records:
+                return False
+            self._drop(task_id)
+            return True
+
     def set_progression(
         self, task_id: str, progression: Progression, now: float
     ) -> TaskSnapshot | None:

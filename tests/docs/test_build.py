@@ -88,6 +88,7 @@ def test_every_page_is_built(built: Path, docs_tools: Any) -> None:
         "admin-api",
         "drift",
         "state",
+        "inspector",
         "architecture",
         "limits",
         "performance",
