@@ -113,11 +113,11 @@ def _guarded(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except TransitionError as error:
-            raise ApiError(409, f"Conflict: {error}") from None
+            raise ApiError(409, f"Conflict: {echo(str(error))}") from None
         except (FaultError, ValueError, TypeError) as error:
-            raise ApiError(400, f"Invalid parameters: {error}") from None
+            raise ApiError(400, f"Invalid parameters: {echo(str(error))}") from None
         except KeyError as error:
-            raise ApiError(400, f"Invalid parameters: {error.args[0]}") from None
+            raise ApiError(400, f"Invalid parameters: {echo(str(error.args[0]))}") from None
 
     return run
 

@@ -22,8 +22,10 @@ more: `key` (a key's fingerprint or redacted form), `fault` (`any`, `none` or a 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from importlib import resources
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from starlette.requests import Request
@@ -73,15 +75,23 @@ class InspectorRoute(NamedTuple):
     handler: str
     summary: str
     media_type: str = "application/json"
-    query: tuple[str, ...] = ()
+    query: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
     #: What a success's body is, when not the admin envelope (JSON) or text.
     schema: Mapping[str, Any] | None = None
 
 
-#: The journal's filters, as the rows and the HAR export take them.
-JOURNAL_QUERY = (
-    *("route", "method", "status", "task_id", "faulted", "since", "limit"),
-    *("key", "fault", "request_id", "before"),
+_TEXT: Mapping[str, Any] = {"type": "string"}
+_STATUS = re.compile(r"[1-5][0-9][0-9]|[1-5][xX][xX]")
+
+#: The journal's filters, as the rows and the HAR export take them, with their schemas:
+#: `status` is a number or a class (`4xx`), `key` a key or its fingerprint.
+JOURNAL_QUERY: Mapping[str, Mapping[str, Any]] = MappingProxyType(
+    {
+        **dict.fromkeys(("route", "method", "task_id", "key", "fault", "request_id"), _TEXT),
+        "status": {"type": "string", "pattern": f"^(?:{_STATUS.pattern})$"},
+        **{key: {"type": "integer"} for key in ("since", "limit", "before")},
+        "faulted": {"type": "boolean"},
+    }
 )
 
 INSPECTOR_ROUTES: tuple[InspectorRoute, ...] = (
@@ -142,13 +152,12 @@ def _status_test(raw: str | None) -> Callable[[int], bool] | None:
     """`404`, or a class such as `4xx`; None when not given."""
     if raw is None:
         return None
-    if len(raw) == 3 and raw[0] in "12345" and raw[1:].lower() == "xx":
+    if not _STATUS.fullmatch(raw):
+        raise ApiError(400, "Invalid format: status must be a status (404) or a class (4xx)")
+    if raw[1:].lower() == "xx":
         first = int(raw[0])
         return lambda status: status // 100 == first
-    try:
-        wanted = int(raw)
-    except ValueError:
-        raise ApiError(400, "Invalid format: status must be a number or a class (4xx)") from None
+    wanted = int(raw)
     return lambda status: status == wanted
 
 
@@ -164,17 +173,29 @@ def _fault_test(raw: str | None) -> Callable[[str | None], bool] | None:
     )
 
 
+_TYPED = frozenset({"status", "since", "limit", "before", "faulted"})
+
+
+def _switch(raw: str | None) -> bool | None:
+    if raw is None:
+        return None
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    raise ApiError(400, "Invalid format: faulted must be true or false")
+
+
 def filtered_entries(state: MockState, query: Mapping[str, str]) -> list[Entry]:
     """The journal's entries that the query's filters keep, in the order requests began:
     those of `/_mock/journal` (route, method, status, task_id, faulted, since, limit) and
     key, fault, request_id, before, and a status class."""
-    q = {name: value for name, value in query.items() if value != ""}
+    # An empty text filter is no filter; an empty number or switch is refused as malformed.
+    q = {name: value for name, value in query.items() if value != "" or name in _TYPED}
     status = _status_test(q.get("status"))
     fault = _fault_test(q.get("fault"))
     since = _integer(q, "since") or 0
     before = _integer(q, "before")
     limit = _integer(q, "limit")
-    faulted = {"true": True, "false": False}.get(q.get("faulted", "").lower())
+    faulted = _switch(q.get("faulted"))
     key, request_id = q.get("key"), q.get("request_id")
     entries = state.journal.entries(
         route=q.get("route"),
@@ -344,7 +365,7 @@ class InspectorApi:
 
     async def journal_entry(self, request: Request) -> Response:
         raw: str = request.path_params["seq"]
-        if not raw.isdigit() or len(raw) > 18:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
             raise ApiError(404, f"Resource not found: no journal entry '{echo(raw)}'")
         seq = int(raw)
         journal = self.state.journal

@@ -293,8 +293,7 @@ def _add_inspector_paths(paths: dict[str, Any], prefix: str, envelope: dict[str,
                 **_errors("400", "404", "405"),
             },
         }
-        text = {"type": "string"}
-        parameters = _admin_parameters(route.path, {name: text for name in route.query})
+        parameters = _admin_parameters(route.path, route.query)
         if parameters:
             operation["parameters"] = parameters
         paths.setdefault(prefix + route.path, {})[route.method.lower()] = operation

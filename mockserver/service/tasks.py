@@ -13,7 +13,7 @@ import functools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -183,17 +183,25 @@ def _shared_view(progression: Progression) -> Mapping[str, Any]:
     return MappingProxyType(progression.describe())
 
 
+_POLICIES: Mapping[str, type[ByClock] | type[ByPolls] | type[Manual]] = {
+    "clock": ByClock,
+    "polls": ByPolls,
+    "manual": Manual,
+}
+
+
 def progression_from_name(kind: str, **options: Any) -> Progression:
-    """Build a policy from configuration or admin-API words."""
-    if kind == "clock":
-        return ByClock(**options)
-    if kind == "polls":
-        return ByPolls(**options)
-    if kind == "manual":
-        if options:
-            raise ValueError("the manual progression takes no options")
-        return Manual()
-    raise ValueError(f"unknown progression {kind!r}: expected 'clock', 'polls' or 'manual'")
+    """Build a policy from configuration or admin-API words; a `ValueError` names what
+    each one takes."""
+    policy = _POLICIES.get(kind)
+    if policy is None:
+        raise ValueError(f"unknown progression {kind!r}: expected 'clock', 'polls' or 'manual'")
+    takes = [f.name for f in fields(policy)]
+    unknown = sorted(set(options) - set(takes))
+    if unknown:
+        accepted = ", ".join(takes) or "no options"
+        raise ValueError(f"the {kind} progression takes {accepted}; not {', '.join(unknown)}")
+    return policy(**options)
 
 
 class TaskSnapshot(NamedTuple):
