@@ -78,7 +78,6 @@ def redacted_query(query: str) -> str:
     parts = []
     for part in query.split("&"):
         name, equals, value = part.partition("=")
-        if equals and name.lower() in SECRET_PARAMETERS:
-            part = f"{name}={redact(value)}"
-        parts.append(part)
-    return redacted_text("&".join(parts))
+        secret = equals and name.lower() in SECRET_PARAMETERS
+        parts.append(f"{name}={redact(value)}" if secret else redacted_text(part))
+    return "&".join(parts)

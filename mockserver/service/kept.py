@@ -58,10 +58,14 @@ def kept_params(params: Mapping[str, Any], declared: frozenset[str]) -> dict[str
             kept[name] = value
             continue
         if not omitted and name != OMITTED:
-            try:
-                size = len(name) + len(_compact(value)) + 4  # "name":value,
-            except (ValueError, RecursionError):
-                size = room + 1
+            size = len(name) + 4  # "name":value,
+            if isinstance(value, str) and len(value) + size > room:
+                size += len(value)  # too long already: no need to encode it
+            else:
+                try:
+                    size += len(_compact(value))
+                except (ValueError, RecursionError):
+                    size = room + 1
             if size <= room:
                 kept[name] = value
                 room -= size
