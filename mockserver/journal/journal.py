@@ -60,14 +60,15 @@ HEADERS_LIMIT = 16 * 1024
 HEADER_VALUE_LIMIT = 1024
 #: How many characters of the path, and of the query string, an entry keeps.
 LINE_LIMIT = 8 * 1024
-#: What an entry costs beyond its bodies, headers, path and query, as the byte budget
-#: counts it: the row, its numbers and its short strings.
+#: What an entry costs beyond its bodies, request headers, path and query, as the byte
+#: budget counts it: the row, its numbers and short strings, the answer's headers.
 ENTRY_OVERHEAD = 512
 #: The default byte budget of the whole journal.
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
-#: Header lists kept for sharing between entries (see `Journal._headers`); forgotten
-#: whole past this many, and only lists up to `SHARED_BYTES` long are shared.
+#: Header lists kept for sharing between entries (see `Journal._headers`), of requests
+#: and of answers; each table is forgotten whole past this many, and only request header
+#: lists up to `SHARED_BYTES` long are shared.
 SHARED_LIMIT = 1024
 SHARED_BYTES = 2048
 
@@ -109,6 +110,7 @@ class Journal:
         #: first result is alive gives the same objects, and the journal itself holds none.
         self._shown: weakref.WeakValueDictionary[int, Entry] = weakref.WeakValueDictionary()
         self._shared: dict[tuple[tuple[bytes, bytes], ...], tuple[Any, int, bool]] = {}
+        self._answers: dict[tuple[tuple[bytes, bytes], ...], Any] = {}
 
     def next_seq(self) -> int:
         """The next request's number: taken when it arrives, so entries sort in the order
@@ -116,13 +118,14 @@ class Journal:
         return next(self._seq)  # atomic: itertools.count is one C call under the GIL
 
     def _headers(self, headers: tuple[tuple[bytes, bytes], ...]) -> tuple[Any, int, bool]:
-        """A header list as an entry keeps it, its size in bytes, and whether it was cut.
+        """A header list as an entry keeps it, what an entry with it costs before its
+        bodies, path and query (its bytes plus `ENTRY_OVERHEAD`), and whether it was cut.
         Most requests carry the same lists, so short ones are shared between entries."""
         size = sum(map(len, _chained(headers)))
         if size > HEADERS_LIMIT:  # never shared: a key must not hold the whole list
             bounded = _bounded_headers(headers)
-            return bounded, sum(map(len, _chained(bounded))), True
-        kept = (headers, size, False)
+            return bounded, ENTRY_OVERHEAD + sum(map(len, _chained(bounded))), True
+        kept = (headers, ENTRY_OVERHEAD + size, False)
         if size <= SHARED_BYTES:
             shared = self._shared
             if len(shared) >= SHARED_LIMIT:
@@ -137,17 +140,21 @@ class Journal:
         clock)."""
         if exchange.recorded:
             return
-        shared = self._shared
         headers = tuple(exchange.request_headers)
-        request_headers, headers_size, cut_headers = shared.get(headers) or self._headers(headers)
+        kept = self._shared.get(headers) or self._headers(headers)
+        request_headers, fixed_cost, cut_headers = kept
+        # The answer's headers are the mock's own, short and bounded: shared, not measured
+        # (`ENTRY_OVERHEAD` counts them).
+        answers = self._answers
+        if len(answers) >= SHARED_LIMIT:
+            answers.clear()
         answer = tuple(exchange.response_headers)
-        response_headers, answer_size, _ = shared.get(answer) or self._headers(answer)
+        response_headers = answers.setdefault(answer, answer)
         path, query = exchange.path, exchange.query
         request_body, response_body = exchange.request_body, exchange.response_body
-        cost = ENTRY_OVERHEAD + headers_size + answer_size + len(path) + len(query)
-        cost += (
-            len(request_body) if response_body is None else len(request_body) + len(response_body)
-        )
+        cost = fixed_cost + len(path) + len(query) + len(request_body)
+        if response_body is not None:
+            cost += len(response_body)
         cut = None
         if cost > LINE_LIMIT or cut_headers:  # something may be over its limit
             truncated = ["request_headers"] if cut_headers else []
@@ -166,7 +173,7 @@ class Journal:
                 truncated.append("query")
             if truncated:
                 cut = (*sizes, tuple(truncated))
-                cost = ENTRY_OVERHEAD + headers_size + answer_size + len(path) + len(query)
+                cost = fixed_cost + len(path) + len(query)
                 cost += len(request_body) + len(response_body or b"")
         row = (
             exchange.seq, exchange.method, path, exchange.route, exchange.status,

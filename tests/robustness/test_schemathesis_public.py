@@ -6,7 +6,8 @@ document against the server: a schema-valid request must be accepted (ST202), a
 schema-invalid one refused, auth must be enforced, a required header must be required.
 One answer the document cannot describe is allowed: an upload whose bytes are not a
 video, an audio or an image is refused with 415 (the provider sniffs the file; a schema
-can only say "binary").
+can only say "binary"). Extra query parameters and body fields are not negative data:
+the provider ignores or accepts them.
 """
 
 from __future__ import annotations
@@ -28,12 +29,15 @@ ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 load_all_checks()
 CONFIG = SchemathesisConfig.from_dict(
     {
+        # The provider ignores query parameters it does not know and accepts unknown body
+        # fields (documented in docs/service.md): an extra one is not invalid data.
+        "generation": {"allow-extra-parameters": False},
         "operations": [
             {
                 "include-operation-id": "uploadFile",
                 "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "415"]}},
             }
-        ]
+        ],
     }
 )
 MOCK = LipSyncMock(clock="manual", rate_limit=0, seed=13)
@@ -63,3 +67,13 @@ def test_every_public_operation_passes_every_check(case):
     MOCK.reset()
     case.call_and_validate(headers=MOCK.auth_headers)
     assert MOCK.crashes == []
+
+
+@pytest.mark.parametrize("query", ["page=", "page_size=", "page=&page_size=10"])
+def test_an_empty_page_number_is_refused_like_any_other_non_number(make_mock, asgi, query):
+    """Deterministic companion of the negative checks: `page=` is not a page number (it
+    was read as no page at all, and the document says integer)."""
+    mock = make_mock()
+    response = asgi(mock).request("GET", f"/api/v1/models?{query}", headers=mock.auth_headers)
+    assert response.status_code == 400
+    assert "must be an integer from 1 to" in response.json()["message"]
