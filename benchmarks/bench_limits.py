@@ -7,8 +7,9 @@ server answered and the time each wave took.
 
 What is expected: a header over `max_header_bytes` is answered 431 before the app sees it
 and a body over `max_body_bytes` 413 without being stored, so those waves leave the RSS
-flat; a body under the limit is accepted and kept (the journal keeps request bodies, bounded
-by `journal_max_entries`, not by bytes), which the last wave shows.
+flat; a body under the limit is accepted, and what the mock keeps of it is bounded (a
+task keeps a summary of a large unknown field, a journal entry 64 KiB of the body), which
+the last wave shows.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ def _request(port: int, method: str, path: str, body: object, headers: dict[str,
 
 
 def submit_of(size: int) -> Callable[[int], int]:
-    """A submit whose JSON body is `size` bytes (a long, well-formed video URL)."""
-    prefix, suffix = b'{"video_url": "https://example.com/', b'.mp4"}'
+    """A valid submit whose JSON body is `size` bytes (a large unknown field)."""
+    prefix, suffix = b'{"video_url": "https://example.com/v.mp4", "padding": "', b'"}'
     body = prefix + b"v" * (size - len(prefix) - len(suffix)) + suffix
     return lambda port: _request(port, "POST", SUBMIT_PATH, body, AUTH)
 

@@ -25,7 +25,7 @@ copyright = "vidu-lipsync-mock developers"
 release = vidu_lipsync_mock.__version__
 version = release
 
-extensions = ["myst_parser", "mockref"]
+extensions = ["myst_parser", "mockref", "limitsref"]
 
 source_suffix = {".md": "markdown"}
 root_doc = "index"

@@ -158,6 +158,12 @@ class MockConfig:
     journal_max_entries: int = _opt(
         10_000, "Most journal entries kept; the oldest go first (counted as dropped)."
     )
+    journal_max_bytes: int = _opt(
+        64 * 1024 * 1024,
+        "Most bytes of bodies and headers the journal keeps in all (each entry counted as its "
+        "bodies, headers, path and query plus 512); the oldest entries go first (counted as "
+        "dropped), the newest is always kept.",
+    )
     log_level: str = _opt(
         "warning",
         "uvicorn log level.",
@@ -230,8 +236,8 @@ class MockConfig:
             raise ConfigError("need 1 <= processing_on_poll <= terminal_on_poll")
         if self.rate_limit < 0 or self.max_concurrent_tasks < 0:
             raise ConfigError("rate_limit and max_concurrent_tasks must not be negative")
-        if self.journal_max_entries < 1:
-            raise ConfigError("journal_max_entries must be positive")
+        if self.journal_max_entries < 1 or self.journal_max_bytes < 1:
+            raise ConfigError("journal_max_entries and journal_max_bytes must be positive")
         if self.max_tasks < 1 or self.max_body_bytes < 1:
             raise ConfigError("max_tasks and max_body_bytes must be positive")
         if self.max_teams < 1 or self.max_upload_bytes < 1:

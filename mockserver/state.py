@@ -27,6 +27,7 @@ from vidu_lipsync_mock.service.admission import Admission
 from vidu_lipsync_mock.service.clock import Clock, clock_from_name
 from vidu_lipsync_mock.service.errors import ApiError, echo, task_not_found
 from vidu_lipsync_mock.service.ids import IdSource
+from vidu_lipsync_mock.service.kept import kept_params
 from vidu_lipsync_mock.service.keys import KeyPolicy
 from vidu_lipsync_mock.service.quotas import RateLimiter, Verdict, concurrency_error
 from vidu_lipsync_mock.service.registry import ModelSpec, Registry
@@ -102,7 +103,9 @@ class MockState:
         self.faults = FaultEngine(config.seed)
         self.limiter = RateLimiter(config.rate_limit, retry_after_header=config.retry_after_header)
         self.max_concurrent_tasks = config.max_concurrent_tasks
-        self.journal = Journal(config.journal_max_entries, seed=config.seed)
+        self.journal = Journal(
+            config.journal_max_entries, config.journal_max_bytes, seed=config.seed
+        )
         self.admission = Admission(
             self.keys,
             self.limiter,
@@ -203,6 +206,7 @@ class MockState:
             else effects.retention_seconds
         )
         outcome = SUCCESS if effects.fail_message is None else Outcome(FAILED, effects.fail_message)
+        kept = kept_params(params, spec.validator.fields)  # bounded: see `service.kept`
         while True:
             task_id = self.new_task_id()
             self.accounts.reserve(api_key, task_id)  # the provider's 402, creating nothing
@@ -211,7 +215,7 @@ class MockState:
                     task_id,
                     spec.model_id,
                     api_key,
-                    dict(params),
+                    kept,
                     now,
                     policy,
                     retention,

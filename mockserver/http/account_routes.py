@@ -63,7 +63,7 @@ class AccountApi:
         _, verdict = state.admission.admit(request.header(b"authorization"))
         raw = bytes(request.scope.get("query_string", b""))[:_QUERY_LIMIT]
         query: dict[str, str] = {}
-        for name, value in parse_qsl(raw.decode("latin-1")):
+        for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
             query.setdefault(name, value)
         try:
             page = list_models(state.registry.cards(), query)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from vidu_lipsync_mock.service.catalogue import MAX_PAGE, MAX_PAGE_SIZE
+
 __all__ = ["account_paths", "account_schemas", "envelope"]
 
 _PATH_STRING = {"type": "string"}
@@ -105,7 +107,8 @@ def account_paths(
     """The paths, given `openapi`'s builders of error responses and file downloads."""
     secured: list[dict[str, list[str]]] = [{"bearer": []}]
     read_errors = errors("401", "402", "405", "429", "500", "503")
-    page = {"type": "string", "description": "A whole number from 1"}
+    page = {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}
+    page_size = {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}
     return {
         "/api/v1/apikey/validate": {
             "get": {
@@ -137,7 +140,7 @@ def account_paths(
                         ("type", _PATH_STRING),
                         ("category", _PATH_STRING),
                         ("page", page),
-                        ("page_size", page),
+                        ("page_size", page_size),
                     )
                 ],
                 "responses": {
@@ -159,7 +162,9 @@ def account_paths(
                             "schema": {
                                 "type": "object",
                                 "required": ["file"],
-                                "properties": {"file": {"type": "string", "format": "binary"}},
+                                "properties": {
+                                    "file": {"type": "string", "format": "binary", "minLength": 1}
+                                },
                             }
                         }
                     },

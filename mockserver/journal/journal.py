@@ -1,15 +1,17 @@
 """The journal: every request the mock answered, and how.
 
 Tests and the retry-policy auditor judge a client from this record, so it must be complete
-under concurrency: each request takes its sequence number when it arrives and its entry is
-appended when it ends (one C call, atomic under the GIL). It is bounded (oldest entries go
-first, counted in `dropped`) so a soak run cannot grow it without limit; the oldest are
-trimmed under a lock in batches, so the write itself takes no lock.
+under concurrency: each request takes its sequence number when it arrives, and its entry
+is appended, and the oldest dropped, under one lock, so that no entry is lost, none is
+dropped twice, and `dropped` counts exactly what left. Taking the lock costs a write about
+a hundred instructions, the price of a proof rather than an argument about the GIL.
 
-Writing happens on every request and reading rarely, so an exchange is kept as the edge
-had it, as a plain tuple the garbage collector stops tracking (headers as tuples of pairs),
-and decoded and redacted into an `Entry` only when somebody reads it: `Journal.record`
-makes that tuple, `_entry` reads it back.
+It is bounded in entries (`max_entries`) and in bytes (`max_bytes`): the oldest entries
+go first, counted in `dropped`, so a soak run cannot grow it without limit. What one entry
+keeps is bounded too: at most `BODY_LIMIT` bytes of each body, `HEADERS_LIMIT` of request
+headers, `LINE_LIMIT` of path and of query; an entry names the parts it cut. An entry is
+stored as the edge had it (a plain row, `entry.ROW_FIELDS`) and decoded and redacted into
+an `Entry` only when read (`entry.entry_of`).
 """
 
 from __future__ import annotations
@@ -18,235 +20,233 @@ import itertools
 import json
 import operator
 import threading
+import weakref
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from vidu_lipsync_mock.journal.entry import (
+    COST,
+    FAULT,
+    METHOD,
+    ROUTE,
+    SEQ,
+    STATUS,
+    TASK_ID,
+    Entry,
+    Row,
+    entry_of,
+    row_api_key,
+)
 from vidu_lipsync_mock.journal.exchange import Exchange
-from vidu_lipsync_mock.journal.request_ids import id_prefix, request_id_of
+from vidu_lipsync_mock.journal.request_ids import id_prefix
 from vidu_lipsync_mock.journal.tally import Tally
-from vidu_lipsync_mock.service.keys import bearer_token, key_fingerprint, redact
+from vidu_lipsync_mock.service.keys import bearer_token
 
-__all__ = ["BODY_LIMIT", "Entry", "Journal", "bearer_token"]
+__all__ = [
+    "BODY_LIMIT",
+    "DEFAULT_MAX_BYTES",
+    "ENTRY_OVERHEAD",
+    "HEADERS_LIMIT",
+    "LINE_LIMIT",
+    "Entry",
+    "Journal",
+    "bearer_token",
+]
 
-#: How much of a request or response body an entry shows.
+#: How much of a request or response body an entry keeps.
 BODY_LIMIT = 64 * 1024
+#: How many bytes of request headers (names and values) an entry keeps.
+HEADERS_LIMIT = 16 * 1024
+#: How much of a header value an entry keeps once its headers are over `HEADERS_LIMIT`.
+HEADER_VALUE_LIMIT = 1024
+#: How many characters of the path, and of the query string, an entry keeps.
+LINE_LIMIT = 8 * 1024
+#: What an entry costs beyond its bodies, request headers, path and query, as the byte
+#: budget counts it: the row, its numbers and short strings, the answer's headers.
+ENTRY_OVERHEAD = 512
+#: The default byte budget of the whole journal.
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+
+#: Header lists kept for sharing between entries (see `Journal._headers`), of requests
+#: and of answers; each table is forgotten whole past this many, and only request header
+#: lists up to `SHARED_BYTES` long are shared.
+SHARED_LIMIT = 1024
+SHARED_BYTES = 2048
+
+_chained = itertools.chain.from_iterable
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One request and its answer. `clock_time` is the mock's (virtual) clock;
-    `wall_time` is the host's real clock, so both "what the client chose to wait" and
-    "how long the test really took" can be read back."""
-
-    seq: int
-    method: str
-    path: str
-    route: str
-    status: int
-    clock_time: float
-    wall_time: float
-    duration_ms: float
-    api_key: str | None = None
-    api_key_id: str | None = None
-    task_id: str | None = None
-    fault: str | None = None
-    outcome: str = "response"
-    query: str = ""
-    request_headers: Mapping[str, str] = field(default_factory=dict)
-    request_body: str | None = None
-    response_headers: Mapping[str, str] = field(default_factory=dict)
-    response_body: str | None = None
-    #: The `X-Request-Id` the answer carried (`journal.request_ids`); the route's own
-    #: headers are in `response_headers`.
-    request_id: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["request_headers"] = dict(self.request_headers)
-        data["response_headers"] = dict(self.response_headers)
-        return data
-
-    def json(self) -> Any:
-        """The response body parsed as JSON, or None."""
-        return _parsed(self.response_body)
-
-    def request_json(self) -> Any:
-        return _parsed(self.request_body)
-
-
-def _parsed(body: str | None) -> Any:
-    try:
-        return json.loads(body) if body else None
-    except ValueError:
-        return None
-
-
-def _redacted_headers(headers: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
-    shown: dict[str, str] = {}
-    for raw_name, raw_value in headers:
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        if name == "authorization":
-            token = bearer_token(value)
-            value = f"Bearer {redact(token)}" if token else "***"
-        shown[name] = value
-    return shown
-
-
-def _text(body: bytes | None) -> str | None:
-    if not body:
-        return None
-    return body[:BODY_LIMIT].decode("utf-8", errors="replace")
-
-
-#: Distinct header lists kept for sharing (see `Journal.record`); forgotten whole past this.
-SHARED_LIMIT = 4096
-
-#: The stored tuple, in order (see `Journal.record`): seq, method, path, route, status,
-#: clock_time, wall_time, duration_ms, task_id, fault, outcome, query, request_headers,
-#: request_body, response_headers, response_body.
-_SEQ, _METHOD, _ROUTE, _STATUS, _TASK_ID, _FAULT, _REQUEST_HEADERS = 0, 1, 3, 4, 8, 9, 12
-_REQUEST_BODY, _RESPONSE_HEADERS, _RESPONSE_BODY = 13, 14, 15
-
-
-def _api_key(row: tuple[Any, ...]) -> str | None:
-    """The key a stored request carried: its first `authorization` header's token."""
-    for name, value in row[_REQUEST_HEADERS]:
-        if name == b"authorization":
-            return bearer_token(value.decode("latin-1"))
-    return None
-
-
-def _entry(row: tuple[Any, ...], prefix: bytes) -> Entry:
-    """The `Entry` a stored tuple stands for: decoded, the key redacted, bodies cut;
-    `prefix` is the journal's for new request ids."""
-    (
-        seq, method, path, route, status, clock_time, wall_time, duration_ms, task_id, fault,
-        outcome, query, request_headers, request_body, response_headers, response_body,
-    ) = row  # fmt: skip
-    key = _api_key(row)
-    return Entry(
-        seq=seq,
-        method=method,
-        path=path,
-        route=route,
-        status=status,
-        clock_time=clock_time,
-        wall_time=wall_time,
-        duration_ms=duration_ms,
-        api_key=redact(key) if key else None,
-        api_key_id=key_fingerprint(key) if key else None,
-        task_id=task_id,
-        fault=fault,
-        outcome=outcome,
-        query=query.decode("latin-1"),
-        request_headers=_redacted_headers(request_headers),
-        request_body=_text(request_body),
-        response_headers={
-            name.decode("latin-1"): value.decode("latin-1") for name, value in response_headers
-        },
-        response_body=_text(response_body),
-        request_id=request_id_of(request_headers, seq, prefix),
+def _bounded_headers(headers: tuple[tuple[bytes, bytes], ...]) -> tuple[tuple[bytes, bytes], ...]:
+    """Request headers over `HEADERS_LIMIT`, cut to it: the first `authorization` first
+    (the key the entry names), then the others in order, each value at most
+    `HEADER_VALUE_LIMIT` bytes, while they fit."""
+    first_key = next((pair for pair in headers if pair[0] == b"authorization"), None)
+    ordered = (
+        headers if first_key is None else (first_key, *(p for p in headers if p is not first_key))
     )
+    kept: list[tuple[bytes, bytes]] = []
+    room = HEADERS_LIMIT
+    for name, value in ordered:
+        pair = (name[:HEADER_VALUE_LIMIT], value[:HEADER_VALUE_LIMIT])
+        cost = len(pair[0]) + len(pair[1])
+        if cost > room:
+            break
+        kept.append(pair)
+        room -= cost
+    return tuple(kept)
 
 
 class Journal:
     """The bounded record of exchanges: `record` writes one, `entries` reads them back."""
 
-    def __init__(self, max_entries: int = 10_000, *, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        max_entries: int = 10_000,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        *,
+        seed: int | None = None,
+    ) -> None:
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         #: What new `X-Request-Id`s start with (`journal.request_ids`): from `seed` if any.
         self.id_prefix = id_prefix(seed)
-        #: What the bound pushed out, folded for the metrics (`journal.tally`).
+        #: What the bounds pushed out, folded for the metrics (`journal.tally`).
         self.pushed_out = Tally()
-        self._entries: deque[tuple[Any, ...]] = deque()
-        #: Past this many stored tuples the oldest are trimmed to `max_entries`; readers
-        #: trim first, so they never see more than `max_entries`.
-        self._trim_at = max_entries + max(1, max_entries // 16)
-        self._trimmed = 0
-        self._lock = threading.Lock()
+        self._rows: deque[Row] = deque()
+        self._bytes = 0
+        self._dropped = 0
+        self._lock = threading.RLock()  # re-entrant: a finalizer may write while it is held
         self._seq = itertools.count(1)
-        self._shown: dict[int, Entry] = {}
-        self._shared: dict[Any, Any] = {}
+        #: Entries already decoded and still held by a reader: reading twice while the
+        #: first result is alive gives the same objects, and the journal itself holds none.
+        self._shown: weakref.WeakValueDictionary[int, Entry] = weakref.WeakValueDictionary()
+        self._shared: dict[tuple[tuple[bytes, bytes], ...], tuple[Any, int, bool]] = {}
+        self._answers: dict[tuple[tuple[bytes, bytes], ...], Any] = {}
 
     def next_seq(self) -> int:
         """The next request's number: taken when it arrives, so entries sort in the order
         requests began even though they are written when each ends."""
         return next(self._seq)  # atomic: itertools.count is one C call under the GIL
 
+    def _headers(self, headers: tuple[tuple[bytes, bytes], ...]) -> tuple[Any, int, bool]:
+        """A header list as an entry keeps it, what an entry with it costs before its
+        bodies, path and query (its bytes plus `ENTRY_OVERHEAD`), and whether it was cut.
+        Most requests carry the same lists, so short ones are shared between entries."""
+        size = sum(map(len, _chained(headers)))
+        if size > HEADERS_LIMIT:  # never shared: a key must not hold the whole list
+            bounded = _bounded_headers(headers)
+            return bounded, ENTRY_OVERHEAD + sum(map(len, _chained(bounded))), True
+        kept = (headers, ENTRY_OVERHEAD + size, False)
+        if size <= SHARED_BYTES:
+            shared = self._shared
+            if len(shared) >= SHARED_LIMIT:
+                shared.clear()
+            shared[headers] = kept
+        return kept
+
     def record(self, exchange: Exchange, ended: float) -> None:
         """Keep one exchange, once (later calls for the same exchange do nothing).
 
         `ended` is the host's performance counter when it ended (the journal reads no
-        clock). Most requests carry the same header lists, so entries share one copy."""
+        clock)."""
         if exchange.recorded:
             return
-        exchange.recorded = True
-        shared = self._shared
-        if len(shared) >= SHARED_LIMIT:
-            shared.clear()
-        request_headers = tuple(exchange.request_headers)
-        request_headers = shared.setdefault(request_headers, request_headers)
-        response_headers = tuple(exchange.response_headers)
-        response_headers = shared.setdefault(response_headers, response_headers)
+        headers = tuple(exchange.request_headers)
+        kept = self._shared.get(headers) or self._headers(headers)
+        request_headers, fixed_cost, cut_headers = kept
+        # The answer's headers are the mock's own, short and bounded: shared, not measured
+        # (`ENTRY_OVERHEAD` counts them).
+        answers = self._answers
+        if len(answers) >= SHARED_LIMIT:
+            answers.clear()
+        answer = tuple(exchange.response_headers)
+        response_headers = answers.setdefault(answer, answer)
+        path, query = exchange.path, exchange.query
+        request_body, response_body = exchange.request_body, exchange.response_body
+        cost = fixed_cost + len(path) + len(query) + len(request_body)
+        if response_body is not None:
+            cost += len(response_body)
+        cut = None
+        if cost > LINE_LIMIT or cut_headers:  # something may be over its limit
+            truncated = ["request_headers"] if cut_headers else []
+            sizes = (len(request_body), 0 if response_body is None else len(response_body))
+            if sizes[0] > BODY_LIMIT:
+                request_body = request_body[:BODY_LIMIT]
+                truncated.append("request_body")
+            if response_body is not None and sizes[1] > BODY_LIMIT:
+                response_body = response_body[:BODY_LIMIT]
+                truncated.append("response_body")
+            if len(path) > LINE_LIMIT:
+                path = path[:LINE_LIMIT]
+                truncated.append("path")
+            if len(query) > LINE_LIMIT:
+                query = query[:LINE_LIMIT]
+                truncated.append("query")
+            if truncated:
+                cut = (*sizes, tuple(truncated))
+                cost = fixed_cost + len(path) + len(query)
+                cost += len(request_body) + len(response_body or b"")
         row = (
-            exchange.seq, exchange.method, exchange.path, exchange.route, exchange.status,
+            exchange.seq, exchange.method, path, exchange.route, exchange.status,
             exchange.clock_time, exchange.wall_time, (ended - exchange.started) * 1000,
-            exchange.task_id, exchange.fault, exchange.outcome, exchange.query, request_headers,
-            exchange.request_body, response_headers, exchange.response_body,
+            exchange.task_id, exchange.fault, exchange.outcome, query, request_headers,
+            request_body, response_headers, response_body, cut, cost,
         )  # fmt: skip
-        entries = self._entries
-        entries.append(row)
-        if len(entries) > self._trim_at:
-            with self._lock:
+        with self._lock:
+            if exchange.recorded:  # another thread wrote it meanwhile
+                return
+            exchange.recorded = True
+            rows = self._rows
+            rows.append(row)
+            self._bytes += cost
+            if len(rows) > self.max_entries or self._bytes > self.max_bytes:
                 self._trim()
 
     def _trim(self) -> None:
-        """Drop the oldest stored tuples beyond `max_entries`; the caller holds the lock.
-        Only this removes single tuples, and appends only add, so each pop succeeds."""
-        excess = len(self._entries) - self.max_entries
-        if excess > 0:
-            popleft = self._entries.popleft
-            self.pushed_out.fold([popleft() for _ in range(excess)])
-            self._trimmed += excess
+        """Drop the oldest rows until both bounds hold (the newest is always kept); the
+        caller holds the lock."""
+        rows = self._rows
+        gone = []
+        while len(rows) > self.max_entries or (self._bytes > self.max_bytes and len(rows) > 1):
+            row = rows.popleft()
+            self._bytes -= row[COST]
+            gone.append(row)
+        self._dropped += len(gone)
+        self.pushed_out.fold(gone)
 
-    def _stored(self) -> list[tuple[Any, ...]]:
-        """The newest `max_entries` stored tuples, in the order they were written. Writers
-        may append while the lock is held, so the copy (one C call) is cut to the bound."""
+    def _stored(self) -> list[Row]:
+        """The stored rows, in the order they were written."""
         with self._lock:
-            self._trim()
-            return list(self._entries)[-self.max_entries :]
+            return list(self._rows)
 
     @property
     def dropped(self) -> int:
-        """How many entries the bound has pushed out since the journal was last cleared."""
-        with self._lock:
-            return self._trimmed + max(0, len(self._entries) - self.max_entries)
+        """How many entries the bounds have pushed out since the journal was last cleared."""
+        return self._dropped
+
+    @property
+    def bytes(self) -> int:
+        """What the stored entries count against `max_bytes`."""
+        return self._bytes
 
     def tally(self) -> Tally:
         """Every request since the journal was last cleared, counted (`journal.tally`):
-        what the bound pushed out and what the journal still holds."""
+        what the bounds pushed out and what the journal still holds."""
         with self._lock:
-            self._trim()
-            rows = list(self._entries)[-self.max_entries :]
+            rows = list(self._rows)
             total = self.pushed_out.copy()
         total.fold(rows)
         return total
 
     def footprint(self) -> tuple[int, int]:
-        """How many entries the journal holds, and the bytes of their headers and bodies."""
-        rows = self._stored()
-        size = 0
-        for row in rows:
-            size += len(row[_REQUEST_BODY]) + len(row[_RESPONSE_BODY] or b"")
-            for headers in (row[_REQUEST_HEADERS], row[_RESPONSE_HEADERS]):
-                size += sum(len(name) + len(value) for name, value in headers)
-        return len(rows), size
+        """How many entries the journal holds, and the bytes they count against
+        `max_bytes`."""
+        with self._lock:
+            return len(self._rows), self._bytes
 
     def __len__(self) -> int:
-        return min(len(self._entries), self.max_entries)
+        return len(self._rows)
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(self.entries())
@@ -269,49 +269,45 @@ class Journal:
         chosen = [
             row
             for row in rows
-            if (route is None or row[_ROUTE] == route)
-            and (wanted_method is None or row[_METHOD] == wanted_method)
-            and (status is None or row[_STATUS] == status)
-            and (task_id is None or row[_TASK_ID] == task_id)
-            and (api_key is None or _api_key(row) == api_key)
-            and (faulted is None or (row[_FAULT] is not None) == faulted)
-            and row[_SEQ] > since_seq
+            if (route is None or row[ROUTE] == route)
+            and (wanted_method is None or row[METHOD] == wanted_method)
+            and (status is None or row[STATUS] == status)
+            and (task_id is None or row[TASK_ID] == task_id)
+            and (api_key is None or row_api_key(row) == api_key)
+            and (faulted is None or (row[FAULT] is not None) == faulted)
+            and row[SEQ] > since_seq
         ]
         if limit is not None:
             chosen = chosen[-limit:] if limit > 0 else []
-        return [self._shown_entry(row) for row in chosen]
+        return self._shown_entries(chosen)
 
-    def _shown_entry(self, row: tuple[Any, ...]) -> Entry:
-        """The `Entry` for a stored tuple, made once: reading the journal twice gives the
-        same objects, and the decoding is not paid again."""
+    def _shown_entries(self, rows: Sequence[Row]) -> list[Entry]:
+        """The `Entry` of each row: the one a reader still holds, else decoded now."""
         shown = self._shown
-        seq = row[_SEQ]
-        entry = shown.get(seq)
-        if entry is None:
-            entry = _entry(row, self.id_prefix)
-            with self._lock:
-                if len(shown) >= 2 * self.max_entries:  # forget what has left the journal
-                    # Iterated in C: writers append without the lock, and a Python
-                    # loop over the deque could see one and fail.
-                    kept = set(map(_by_seq, self._entries))
-                    for old in [s for s in shown if s not in kept]:
-                        del shown[old]
-                shown[seq] = entry
-        return entry
+        entries = []
+        for row in rows:
+            entry = shown.get(row[SEQ])
+            if entry is None:
+                made = entry_of(row, self.id_prefix)
+                with self._lock:
+                    entry = shown.setdefault(row[SEQ], made)
+            entries.append(entry)
+        return entries
 
     @property
     def last(self) -> Entry | None:
         rows = self._stored()
-        return self._shown_entry(max(rows, key=_by_seq)) if rows else None
+        return self._shown_entries([max(rows, key=_by_seq)])[0] if rows else None
 
     def count(self, **filters: Any) -> int:
         return len(self.entries(**filters))
 
     def clear(self) -> None:
         with self._lock:
-            self._entries.clear()
+            self._rows.clear()
             self._shown.clear()
-            self._trimmed = 0
+            self._bytes = 0
+            self._dropped = 0
             self.pushed_out = Tally()
 
     def to_jsonl(self, **filters: Any) -> str:
@@ -320,4 +316,4 @@ class Journal:
         )
 
 
-_by_seq = operator.itemgetter(_SEQ)
+_by_seq = operator.itemgetter(SEQ)

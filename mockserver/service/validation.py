@@ -8,10 +8,16 @@ fields in the schema's order, then each property in the schema's order) with the
 provider's message. The subset of JSON Schema understood here is listed in `SUPPORTED`;
 anything else in a schema is ignored, and `tests/unit/test_validation.py` checks this
 compiler against the `jsonschema` library as an oracle on valid/invalid verdicts.
+
+Every field the schema names is also capped at `FIELD_LIMIT` (our choice, not the
+provider's: docs/limits.md), so that a task keeps each of its fields whole in bounded
+memory: a longer string is refused like one over a `maxLength`, and so is a list or an
+object whose compact JSON is longer.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import operator
 import re
@@ -26,7 +32,12 @@ from vidu_lipsync_mock.service.errors import (
     value_out_of_range,
 )
 
-__all__ = ["SUPPORTED", "TYPE_WORDS", "Validator", "compile_schema"]
+__all__ = ["FIELD_LIMIT", "SUPPORTED", "TYPE_WORDS", "Validator", "compile_schema"]
+
+#: Most characters a field the schema names may hold (a list or an object: bytes of its
+#: compact JSON). Far above any real signed URL (a few KiB at most), and what bounds the
+#: memory a task keeps of its request (see `service.kept`).
+FIELD_LIMIT = 16 * 1024
 
 #: How the provider words each JSON type in "must be …" messages.
 TYPE_WORDS = {
@@ -91,11 +102,13 @@ class Validator:
 
     Most bodies are valid, so `validate` asks `_quick` (a one-call test, for a schema
     simple enough to have one) first, and walks the tree of checks only to word an error.
+    `fields` are the names of the fields the schema declares (its top-level properties).
     """
 
     schema: Mapping[str, Any]
     _check: Check
     _quick: Callable[[object], bool] | None = None
+    fields: frozenset[str] = frozenset()
 
     def first_error(self, value: object) -> ApiError | None:
         return self._check(value, "")
@@ -361,6 +374,55 @@ def _quick_test(schema: Mapping[str, Any]) -> Callable[[object], bool] | None:
     return quick
 
 
-def compile_schema(schema: Mapping[str, Any]) -> Validator:
-    """Compile a request schema once; the validator is then safe to share across threads."""
-    return Validator(schema=schema, _check=_compile(schema), _quick=_quick_test(schema))
+def _field_limited(schema: Mapping[str, Any], limit: int) -> Mapping[str, Any]:
+    """The schema with every declared field's `maxLength` at most `limit` (a string's
+    bound: other values are measured by `_field_sizes`)."""
+    properties = schema.get("properties")
+    if not isinstance(properties, Mapping):
+        return schema
+    capped: dict[str, Any] = {}
+    for name, sub in properties.items():
+        if isinstance(sub, Mapping):
+            bound = sub.get("maxLength")
+            sub = {**sub, "maxLength": limit if bound is None else min(bound, limit)}
+        capped[name] = sub
+    return {**schema, "properties": capped}
+
+
+def _field_sizes(fields: Sequence[str], limit: int) -> Check:
+    """The check that no declared field holds a list or an object of more than `limit`
+    bytes of compact JSON (strings are bounded by their `maxLength`)."""
+
+    def check_field_sizes(value: Any, path: str) -> ApiError | None:
+        if not isinstance(value, dict):
+            return None
+        for name in fields:
+            item = value.get(name)
+            if isinstance(item, (list, dict)) and len(_compact(item)) > limit:
+                return value_out_of_range(f"parameter '{name}' must be at most {limit} bytes long")
+        return None
+
+    return check_field_sizes
+
+
+def _compact(value: object) -> str:
+    try:
+        return json.dumps(value, separators=(",", ":"))
+    except (ValueError, RecursionError):  # as deep as the parser allowed: too large anyway
+        return "x" * (FIELD_LIMIT + 1)
+
+
+def compile_schema(schema: Mapping[str, Any], *, field_limit: int = FIELD_LIMIT) -> Validator:
+    """Compile a request schema once; the validator is then safe to share across threads.
+    `field_limit` caps each declared field (see `FIELD_LIMIT`)."""
+    capped = _field_limited(schema, field_limit)
+    fields = tuple(dict(capped.get("properties", {})))
+    check = _compile(capped)
+    if schema.get("type") == "object" and fields:
+        sizes = _field_sizes(fields, field_limit)
+
+        def check_with_sizes(value: Any, path: str) -> ApiError | None:
+            return check(value, path) or sizes(value, path)
+
+        return Validator(schema, check_with_sizes, _quick_test(capped), frozenset(fields))
+    return Validator(schema, check, _quick_test(capped), frozenset(fields))

@@ -6,6 +6,7 @@ what the journal makes of them (bounds, filters, order, redaction, body limits).
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import threading
@@ -14,7 +15,14 @@ from typing import Any
 import pytest
 
 from vidu_lipsync_mock.journal.exchange import Exchange, new_exchange
-from vidu_lipsync_mock.journal.journal import BODY_LIMIT, Journal, bearer_token
+from vidu_lipsync_mock.journal.journal import (
+    BODY_LIMIT,
+    HEADERS_LIMIT,
+    LINE_LIMIT,
+    Entry,
+    Journal,
+    bearer_token,
+)
 from vidu_lipsync_mock.service.keys import key_fingerprint, redact
 
 KEY = "mdlx-" + "a" * 40
@@ -274,3 +282,211 @@ def test_answered_takes_the_reply_and_a_submits_task() -> None:
     poll = exchange(2, task_id="task-polled", status=0)
     poll.answered(_Reply(404, "task-else"), [], None)
     assert (poll.status, poll.task_id) == (404, "task-polled")
+
+
+# --- what one entry keeps, and what the whole journal keeps ---------------------------------
+
+
+def test_a_long_body_is_cut_to_the_limit_and_the_entry_says_so() -> None:
+    journal = Journal()
+    big = b'{"video_url": "' + b"v" * (BODY_LIMIT * 16) + b'"}'
+    write(journal, exchange(1, request_body=big, response_body=b'{"code":0}'))
+    (entry,) = journal.entries()
+    assert len(entry.request_body or "") == BODY_LIMIT
+    assert (entry.request_body_bytes, entry.response_body_bytes) == (len(big), 10)
+    assert entry.truncated == ("request_body",)
+    assert entry.as_dict()["truncated"] == ["request_body"]
+    assert journal.bytes < 2 * BODY_LIMIT  # what is kept is what is counted
+
+
+def test_an_entry_that_fits_is_whole_and_names_no_cut() -> None:
+    journal = Journal()
+    write(journal, exchange(1, request_body=b'{"video_url": "x"}'))
+    (entry,) = journal.entries()
+    assert entry.truncated == ()
+    assert (entry.request_body, entry.request_body_bytes) == ('{"video_url": "x"}', 18)
+
+
+def test_huge_headers_path_and_query_are_cut_and_the_key_header_survives() -> None:
+    journal = Journal()
+    headers = [
+        (b"x-padding", b"p" * 1_000_000),
+        *((f"x-h{i}".encode(), b"v" * 500) for i in range(200)),
+        (b"authorization", f"Bearer {KEY}".encode()),
+    ]
+    long_path = "/api/v1/tasks/" + "t" * 100_000
+    write(journal, exchange(1, request_headers=headers, path=long_path, query=b"q=" * 50_000))
+    (entry,) = journal.entries()
+    assert set(entry.truncated) == {"request_headers", "path", "query"}
+    kept = sum(len(name) + len(value) for name, value in entry.request_headers.items())
+    assert kept <= HEADERS_LIMIT
+    assert len(entry.request_headers["x-padding"]) == 1024
+    assert entry.api_key == redact(KEY)  # the key header is kept first
+    assert seqs(journal, api_key=KEY) == [1]
+    assert len(entry.path) == LINE_LIMIT
+    assert len(entry.query) == LINE_LIMIT
+    assert journal.bytes < HEADERS_LIMIT + 2 * LINE_LIMIT + 4096
+
+
+def test_the_byte_budget_drops_the_oldest_entries_and_counts_them() -> None:
+    body = b"b" * 10_000
+    journal = Journal(max_entries=1000, max_bytes=50_000)
+    write(journal, *(exchange(seq, request_body=body) for seq in range(1, 21)))
+    assert 0 < journal.bytes <= 50_000
+    kept = seqs(journal)
+    assert kept == list(range(21 - len(kept), 21))  # the newest, in order
+    assert 3 <= len(kept) < 5
+    assert journal.dropped == 20 - len(kept)
+    journal.clear()
+    assert (journal.bytes, journal.dropped, len(journal)) == (0, 0, 0)
+
+
+def test_the_newest_entry_is_kept_even_alone_over_the_budget() -> None:
+    journal = Journal(max_bytes=1)
+    write(journal, exchange(1), exchange(2, request_body=b"x" * 1000))
+    assert seqs(journal) == [2]
+    assert journal.dropped == 1
+
+
+def test_the_byte_budget_counts_what_an_entry_keeps_not_what_was_sent() -> None:
+    journal = Journal(max_entries=1000, max_bytes=100 * BODY_LIMIT)
+    huge = b"x" * (16 * BODY_LIMIT)
+    write(journal, *(exchange(seq, request_body=huge) for seq in range(1, 51)))
+    assert len(journal) == 50  # 50 cut bodies fit in 100 of them
+    assert journal.dropped == 0
+
+
+SECRET = "mdlx-" + "S3cret" * 7
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "shown"),
+    [
+        ("x-api-key", SECRET, redact(SECRET)),
+        ("api-key", SECRET, redact(SECRET)),
+        ("apikey", SECRET, redact(SECRET)),
+        ("x-goog-api-key", "AIza" + "k" * 35, redact("AIza" + "k" * 35)),
+        ("x-auth-token", "short", "***"),
+        ("proxy-authorization", f"Bearer {SECRET}", f"Bearer {redact(SECRET)}"),
+        ("x-authorization", f"Bearer {SECRET}", f"Bearer {redact(SECRET)}"),
+        ("x-forwarded-for", f"bearer {SECRET}, 10.0.0.1", f"bearer {redact(SECRET)}, 10.0.0.1"),
+        ("x-note", f"key is {SECRET}.", f"key is {redact(SECRET)}."),
+        (
+            "x-note",
+            "Bearer opaque-token-value-123456",
+            f"Bearer {redact('opaque-token-value-123456')}",
+        ),
+        ("idempotency-key", "order-42", "order-42"),
+        ("user-agent", "curl/8.0", "curl/8.0"),
+    ],
+)
+def test_a_key_in_any_header_is_shown_redacted(name: str, value: str, shown: str) -> None:
+    journal = Journal()
+    write(journal, exchange(1, request_headers=[(name.encode(), value.encode())]))
+    (entry,) = journal.entries()
+    assert entry.request_headers[name] == shown
+    assert SECRET not in journal.to_jsonl()
+
+
+@pytest.mark.parametrize(
+    ("query", "shown"),
+    [
+        (f"api_key={SECRET}", f"api_key={redact(SECRET)}"),
+        (f"a=1&KEY={SECRET}&b=2", f"a=1&KEY={redact(SECRET)}&b=2"),
+        ("token=abc", "token=***"),
+        (f"access_token={'t' * 30}", f"access_token={redact('t' * 30)}"),
+        (f"x={SECRET}", f"x={redact(SECRET)}"),
+        (f"next=%2Ftasks%3Fk%3D{SECRET}", f"next=%2Ftasks%3Fk%3D{redact(SECRET)}"),
+        ("page=2&key", "page=2&key"),
+    ],
+)
+def test_a_key_in_the_query_string_is_shown_redacted(query: str, shown: str) -> None:
+    journal = Journal()
+    write(journal, exchange(1, query=query.encode()))
+    (entry,) = journal.entries()
+    assert entry.query == shown
+    assert SECRET not in journal.to_jsonl()
+
+
+def test_a_key_in_a_path_or_a_body_is_shown_redacted() -> None:
+    journal = Journal()
+    body = json.dumps({"video_url": f"https://x/{SECRET}.mp4", "note": "bearer of news"})
+    write(journal, exchange(1, path=f"/api/v1/tasks/{SECRET}", request_body=body.encode()))
+    (entry,) = journal.entries()
+    assert entry.path == f"/api/v1/tasks/{redact(SECRET)}"
+    assert entry.request_json() == {
+        "video_url": f"https://x/{redact(SECRET)}.mp4",
+        "note": "bearer of news",  # only a header's Bearer is a token
+    }
+    assert SECRET not in journal.to_jsonl()
+
+
+# --- reads hold nothing --------------------------------------------------------------------
+
+
+def _live_entries() -> int:
+    gc.collect()
+    return sum(1 for thing in gc.get_objects() if isinstance(thing, Entry))
+
+
+def test_reading_the_journal_again_and_again_keeps_no_entry_alive() -> None:
+    """The leak of `/_mock/journal?limit=50` reads: each read used to leave its entries in a
+    cache the journal never emptied, beyond the entries it still held."""
+    journal = Journal(max_entries=100)
+    before = _live_entries()
+    for seq in range(1, 2001):
+        write(journal, exchange(seq))
+        if seq % 10 == 0:
+            assert len(journal.entries(limit=50)) == min(seq, 50)
+    assert _live_entries() == before
+    assert len(journal._shown) == 0
+
+
+def test_an_entry_a_reader_still_holds_is_the_one_read_again() -> None:
+    journal = Journal()
+    write(journal, exchange(1))
+    held = journal.entries()
+    assert journal.last is held[0]
+    del held
+    assert _live_entries() == 0
+
+
+def test_concurrent_writers_under_the_byte_budget_account_for_every_entry() -> None:
+    """Both bounds at once, with threads switching as often as the interpreter can: every
+    entry written is either kept or counted as dropped, and the byte count is exactly what
+    the kept entries count."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        journal = Journal(max_entries=40, max_bytes=30_000)
+        done = threading.Event()
+        failures: list[BaseException] = []
+
+        def writer(first: int) -> None:
+            for seq in range(first, first + 300):
+                journal.record(exchange(seq, request_body=b"x" * (seq % 7 * 1000)), 11.0)
+
+        def reader() -> None:
+            try:
+                while not done.is_set():
+                    entries = journal.entries()
+                    assert len(entries) <= 40
+                    assert len({e.seq for e in entries}) == len(entries)
+            except BaseException as error:  # reported by the assertion below
+                failures.append(error)
+
+        readers = [threading.Thread(target=reader) for _ in range(2)]
+        writers = [threading.Thread(target=writer, args=(1 + k * 300,)) for k in range(4)]
+        for thread in [*readers, *writers]:
+            thread.start()
+        for thread in writers:
+            thread.join()
+        done.set()
+        for thread in readers:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []
+    assert len(journal) + journal.dropped == 1200
+    assert journal.bytes <= 30_000
+    assert journal.bytes == sum(row[-1] for row in journal._stored())
