@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from bench_inprocess import (
+    BENCH_RATE_LIMIT,
     NEVER_MATCHING_RULE,
     SUBMIT_BODY,
     SUBMIT_PATH,
@@ -177,16 +178,17 @@ class Endpoint:
 
 
 def mock_server_argv() -> list[str]:
-    """The mock as benchmarked: no rate limit (wrk would be refused), tasks that wait to be
-    forced (so a finished one can be polled), quiet logs."""
+    """The mock as benchmarked: its defaults (validation, journal, rate limiter, accounts,
+    the fault engine with a rule), except a quota wrk never uses up, tasks that wait to be
+    forced (so a finished one can be polled) and quiet logs."""
     return python_argv(
         "-m",
         "vidu_lipsync_mock",
         "serve",
         "--port",
         "0",
-        "--rate-limit",
-        "0",
+        "--rate-limit",  # on: every answer counted and carries the quota headers
+        str(BENCH_RATE_LIMIT),
         "--starting-credit",  # tasks held forever (manual progression) must not run out
         "1000000000",
         "--progression",
