@@ -45,7 +45,7 @@ class Incoming:
     """One public request, read once.
 
     `headers` keeps the first value of each name (as Starlette's `Headers.get` does);
-    `raw_headers` is the scope's own list, kept for the journal; `declared_length` is the
+    `declared_length` is the
     `Content-Length`, when it is a number. `parsed` is the submit
     body when the public app already had to decode it (a fault rule matches on body fields), so
     it is decoded once. `task_faults` are the task and result faults that fired on a submit.
@@ -59,7 +59,6 @@ class Incoming:
         "params",
         "parsed",
         "path",
-        "raw_headers",
         "scope",
         "task_faults",
     )
@@ -79,7 +78,6 @@ class Incoming:
         self.path = path
         self.params = params
         self.headers = headers
-        self.raw_headers: Sequence[tuple[bytes, bytes]] = scope["headers"]
         self.body = body
         self.declared_length = declared_length
         self.parsed: dict[str, Any] | None = None

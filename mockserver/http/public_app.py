@@ -138,15 +138,13 @@ class PublicApp:
         if body is None:
             # The client hung up mid-request: a network outcome, not a bug of ours, and
             # nothing a service would act on.
-            state.journal.record(
-                new_exchange(
-                    seq=seq, method=method, path=path, route=resolved.route,
-                    clock_time=clock_time, wall_time=wall_time, started=started,
-                    task_id=resolved.task_id,
-                    query=scope.get("query_string", b""), request_headers=raw_headers,
-                    request_body=b"", outcome="client_disconnected",
-                ),
-                time.perf_counter(),
+            state.journal.write(
+                seq=seq, method=method, path=path, route=resolved.route, status=0,
+                clock_time=clock_time, wall_time=wall_time,
+                duration_ms=(time.perf_counter() - started) * 1000, task_id=resolved.task_id,
+                query=scope.get("query_string", b""), request_headers=raw_headers,
+                request_body=b"", response_headers=(), response_body=None,
+                outcome="client_disconnected",
             )  # fmt: skip
             return
         request = Incoming(scope, method, path, resolved.params, headers, body, length)
@@ -181,17 +179,14 @@ class PublicApp:
         sent = reply.wire_headers()
         # Journaled before the answer goes out: a client (or the test driving it) that reads
         # the journal the moment it has its answer must find this exchange there.
-        state.journal.record(
-            new_exchange(
-                seq=seq, method=resolved.method,
-                path=resolved.path if path is local_path else path, route=route,
-                clock_time=clock_time, wall_time=wall_time, started=started,
-                task_id=reply.task_id if route == "submit" else resolved.task_id,
-                query=scope.get("query_string", b""), request_headers=raw_headers,
-                request_body=body, status=reply.status, response_headers=sent,
-                response_body=_kept_body(reply, route),
-            ),
-            time.perf_counter(),
+        state.journal.write(
+            seq=seq, method=resolved.method,
+            path=resolved.path if path is local_path else path, route=route,
+            status=reply.status, clock_time=clock_time, wall_time=wall_time,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            task_id=reply.task_id if route == "submit" else resolved.task_id,
+            query=scope.get("query_string", b""), request_headers=raw_headers,
+            request_body=body, response_headers=sent, response_body=_kept_body(reply, route),
         )  # fmt: skip
         if reply.stream is None:
             await send({"type": "http.response.start", "status": reply.status, "headers": sent})

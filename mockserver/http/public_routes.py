@@ -204,7 +204,7 @@ class PublicApi:
             rendered.clear()
             self._rendered_for = state.store
         billing = state.config.billing_amount
-        key = (task.status.value, base, billing)
+        key = (task.status._value_, base, billing)  # `.value` is a Python-level property
         known = rendered.get(task.task_id)
         if known is not None and known[0] == key:
             return known[1]

@@ -168,22 +168,55 @@ class Journal:
         """Keep one exchange, once (later calls for the same exchange do nothing).
 
         `ended` is the host's performance counter when it ended (the journal reads no
-        clock). Most requests carry the same header lists, so entries share one copy."""
+        clock)."""
         if exchange.recorded:
             return
         exchange.recorded = True
+        self.write(
+            seq=exchange.seq, method=exchange.method, path=exchange.path, route=exchange.route,
+            status=exchange.status, clock_time=exchange.clock_time,
+            wall_time=exchange.wall_time, duration_ms=(ended - exchange.started) * 1000,
+            task_id=exchange.task_id, query=exchange.query,
+            request_headers=exchange.request_headers, request_body=exchange.request_body,
+            response_headers=exchange.response_headers, response_body=exchange.response_body,
+            outcome=exchange.outcome, fault=exchange.fault,
+        )  # fmt: skip
+
+    def write(
+        self,
+        *,
+        seq: int,
+        method: str,
+        path: str,
+        route: str,
+        status: int,
+        clock_time: float,
+        wall_time: float,
+        duration_ms: float,
+        task_id: str | None,
+        query: bytes,
+        request_headers: Sequence[tuple[bytes, bytes]],
+        request_body: bytes,
+        response_headers: Sequence[tuple[bytes, bytes]],
+        response_body: bytes | None,
+        outcome: str = "response",
+        fault: str | None = None,
+    ) -> None:
+        """Keep one exchange given as its values, as `Exchange` names them: what `record`
+        writes, and what the public app writes for a plain answer, which needs no
+        `Exchange` to fill in as the request plays out. Most requests carry the same header
+        lists, so entries share one copy."""
         shared = self._shared
         if len(shared) >= SHARED_LIMIT:
             shared.clear()
-        request_headers = tuple(exchange.request_headers)
+        request_headers = tuple(request_headers)
         request_headers = shared.setdefault(request_headers, request_headers)
-        response_headers = tuple(exchange.response_headers)
+        response_headers = tuple(response_headers)
         response_headers = shared.setdefault(response_headers, response_headers)
         row = (
-            exchange.seq, exchange.method, exchange.path, exchange.route, exchange.status,
-            exchange.clock_time, exchange.wall_time, (ended - exchange.started) * 1000,
-            exchange.task_id, exchange.fault, exchange.outcome, exchange.query, request_headers,
-            exchange.request_body, response_headers, exchange.response_body,
+            seq, method, path, route, status, clock_time, wall_time, duration_ms, task_id,
+            fault, outcome, query, request_headers, request_body, response_headers,
+            response_body,
         )  # fmt: skip
         entries = self._entries
         entries.append(row)
