@@ -378,7 +378,7 @@ AsgiRequest = tuple[str, str, list[tuple[bytes, bytes]], bytes]
 
 async def asgi_requests(mock: LipSyncMock) -> tuple[dict[str, AsgiRequest], ASGIApp]:
     """A poll of a finished task and a submit, as `_asgi_call` takes them, and the bare
-    reference app answering the same bytes the mock does."""
+    reference app answering the same bytes the mock does (its quota headers too)."""
     body = json.dumps(SUBMIT_BODY).encode()
     auth = mock.auth_headers["Authorization"].encode()
     get_headers = [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"wrk"), (b"authorization", auth)]
@@ -392,7 +392,12 @@ async def asgi_requests(mock: LipSyncMock) -> tuple[dict[str, AsgiRequest], ASGI
     mock.force(task_id, "success")
     poll_path = f"/api/v1/tasks/{task_id}"
     polled = await _asgi_call(mock.app, "GET", poll_path, get_headers, b"")
-    reference = create_reference_app(polled[-1]["body"], sent[-1]["body"], b"")
+    quota = {
+        name.decode(): value.decode()
+        for name, value in sent[0]["headers"]
+        if name.startswith(b"x-ratelimit-")
+    }
+    reference = create_reference_app(polled[-1]["body"], sent[-1]["body"], b"", quota)
     requests = {
         "poll": ("GET", poll_path, get_headers, b""),
         "submit": ("POST", SUBMIT_PATH, post_headers, body),

@@ -156,7 +156,7 @@ def server_counts(n: int, warmup: int = 300) -> dict[tuple[str, str], float]:
     """Instructions per request of each server (`ours`, `starlette`) and kind."""
     from bench import AUTH, mock_server_argv, prepare_ours
     from bench_inprocess import SUBMIT_BODY
-    from bench_servers import Server, python_argv
+    from bench_servers import Server
 
     with tempfile.TemporaryDirectory(prefix="lipsync-callgrind-") as tmp:
         out_dir = Path(tmp)
@@ -169,19 +169,7 @@ def server_counts(n: int, warmup: int = 300) -> dict[tuple[str, str], float]:
                 Server("ours", traced(mock_server_argv()), core=None, timeout=600)
             )
             bodies = prepare_ours(ours.url)
-            files = {}
-            for name, content in (
-                ("poll", bodies.poll),
-                ("submit", bodies.submit),
-                ("video", bodies.video),
-            ):
-                files[name] = out_dir / name
-                files[name].write_bytes(content)
-            reference_argv = python_argv(
-                str(HERE / "reference_app.py"),
-                *("--poll-body", str(files["poll"]), "--submit-body", str(files["submit"])),
-                *("--video", str(files["video"])),
-            )
+            reference_argv = bodies.reference_argv(out_dir)
             reference = stack.enter_context(
                 Server("starlette", traced(reference_argv), core=None, timeout=600)
             )

@@ -49,6 +49,8 @@ FAULT_HEADER = b"x-mock-fault"
 
 _BODILESS = ("GET", "HEAD")
 
+_new = tuple.__new__
+
 
 def _kept_body(reply: Reply, route: str) -> bytes | None:
     """What of an answer the journal keeps: JSON bodies, not the video."""
@@ -205,16 +207,16 @@ class PublicApp:
                 request.parsed = decode_json_object(request.body)
             except ApiError:
                 request.parsed = None  # the route reports it; no body rule can match it
-        requested: list[Decision] = []
-        header = fault_header.decode("latin-1") if fault_header else ""
-        if header:
-            fault = parse_fault_header(header)
+        requested: tuple[Decision, ...] = ()
+        if fault_header:
+            fault = parse_fault_header(fault_header.decode("latin-1"))
             if fault.group in ("task", "result") and route != "submit":
                 raise FaultError(f"{fault.kind} only applies to a submit")
             delay = engine.delay_for(fault) if fault.kind == "latency" else 0.0
-            requested.append(Decision(fault, None, "before", delay))
+            requested = (Decision(fault, None, "before", delay),)
         api_key = bearer_token(request.header(b"authorization")) if engine.matches_keys else None
-        info = RequestInfo(route, request.method, request.path, api_key, request.parsed)
+        # `RequestInfo(...)` runs a Python `__new__`; a rule-bound request makes one each time.
+        info = _new(RequestInfo, (route, request.method, request.path, api_key, request.parsed))
         return engine.decide(info, prior=requested)
 
     async def _refuse_fault_header(
