@@ -29,6 +29,7 @@ from vidu_lipsync_mock.pytest_plugin.fixtures import _Session
 from vidu_lipsync_mock.pytest_plugin.transport import AsyncMockTransport, SyncMockTransport
 
 __all__ = [
+    "BENCH_RATE_LIMIT",
     "NEVER_MATCHING_RULE",
     "SUBMIT_BODY",
     "SUBMIT_PATH",
@@ -57,6 +58,9 @@ NEVER_MATCHING_RULE: dict[str, Any] = {
     "body": {"video_url": "never-sent-by-the-benchmark"},
 }
 BASE_URL = "http://lipsync.test"
+#: Requests per minute per key in the benchmarks: the limiter stays on (it counts every
+#: request, and every answer carries its headers) with a quota no load uses up.
+BENCH_RATE_LIMIT = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -88,10 +92,11 @@ def summarize(samples_ns: Sequence[int]) -> Timing:
 
 
 def bench_mock(**settings: Any) -> LipSyncMock:
-    """A mock as the server benchmark runs it: no rate limit, manual progression, journal
-    on, and one fault rule that never fires."""
+    """A mock as the server benchmark runs it: the defaults (journal, rate limiter with a
+    quota never used up, accounts), manual progression, and one fault rule that never
+    fires."""
     mock = LipSyncMock(
-        rate_limit=0,
+        rate_limit=BENCH_RATE_LIMIT,
         progression="manual",
         clock="manual",
         starting_credit="1000000000",  # unfinished tasks hold credit: never run out
@@ -373,7 +378,7 @@ AsgiRequest = tuple[str, str, list[tuple[bytes, bytes]], bytes]
 
 async def asgi_requests(mock: LipSyncMock) -> tuple[dict[str, AsgiRequest], ASGIApp]:
     """A poll of a finished task and a submit, as `_asgi_call` takes them, and the bare
-    reference app answering the same bytes the mock does."""
+    reference app answering the same bytes the mock does (its quota headers too)."""
     body = json.dumps(SUBMIT_BODY).encode()
     auth = mock.auth_headers["Authorization"].encode()
     get_headers = [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"wrk"), (b"authorization", auth)]
@@ -387,7 +392,12 @@ async def asgi_requests(mock: LipSyncMock) -> tuple[dict[str, AsgiRequest], ASGI
     mock.force(task_id, "success")
     poll_path = f"/api/v1/tasks/{task_id}"
     polled = await _asgi_call(mock.app, "GET", poll_path, get_headers, b"")
-    reference = create_reference_app(polled[-1]["body"], sent[-1]["body"], b"")
+    quota = {
+        name.decode(): value.decode()
+        for name, value in sent[0]["headers"]
+        if name.startswith(b"x-ratelimit-") or name == b"x-request-id"
+    }
+    reference = create_reference_app(polled[-1]["body"], sent[-1]["body"], b"", quota)
     requests = {
         "poll": ("GET", poll_path, get_headers, b""),
         "submit": ("POST", SUBMIT_PATH, post_headers, body),

@@ -6,10 +6,17 @@ same for the same code, inputs and interpreter whatever else the machine is doin
 script calls the mock's ASGI app and the bare Starlette reference app in-process (no
 socket: the same harness as `bench_inprocess.measure_asgi_layers`) N times under callgrind,
 subtracts a run with no requests (start-up and set-up), and prints instructions per
-request for a poll and a submit of each:
+request for a poll and a submit of each.
+
+`--server` counts the servers themselves, as `bench.py` runs them (uvicorn, uvloop,
+httptools and all): each under callgrind, warmed up, its counters zeroed
+(`callgrind_control -z`), then N requests over one keep-alive connection, then a dump.
+That is the noise-free counterpart of `bench.py`'s server CPU time per request, for a
+poll, a result download and a submit.
 
     python benchmarks/bench_instructions.py            # N = 2000, about 3 minutes
     python benchmarks/bench_instructions.py --n 500    # quicker, a little less exact
+    python benchmarks/bench_instructions.py --server   # the servers, about 3 minutes
 
 Instructions are not time (cache misses and branch mispredictions are not counted, and
 the mock's larger working set costs it more of those than the reference), so this
@@ -21,18 +28,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import http.client
+import json
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
-__all__ = ["count", "main"]
+__all__ = ["count", "main", "server_counts"]
 
 HERE = Path(__file__).resolve().parent
 _COLLECTED = re.compile(r"Collected\s*:\s*([0-9]+)")
+_TOTALS = re.compile(r"^(?:summary|totals):\s*([0-9]+)", re.MULTILINE)
+#: The server-mode requests, in the order `bench.py` loads them (submits last: they fill
+#: the store).
+SERVER_KINDS = ("poll", "download", "submit")
 
 
 def _requests(which: str, kind: str, n: int) -> None:
@@ -78,9 +94,120 @@ def count(which: str, kind: str, n: int) -> float:
     return (_instructions(which, kind, n) - _instructions(which, kind, 0)) / n
 
 
+# -- the servers ---------------------------------------------------------------------------
+
+Request = Callable[[http.client.HTTPConnection], None]
+
+
+def _client_requests(task_id: str, auth: dict[str, str], body: bytes) -> dict[str, Request]:
+    def get(path: str, headers: dict[str, str]) -> Request:
+        def send(connection: http.client.HTTPConnection) -> None:
+            connection.request("GET", path, headers=headers)
+
+        return send
+
+    def submit(connection: http.client.HTTPConnection) -> None:
+        headers = {**auth, "Content-Type": "application/json"}
+        connection.request("POST", "/api/v1/vidu/lip-sync/async", body=body, headers=headers)
+
+    return {
+        "poll": get(f"/api/v1/tasks/{task_id}", auth),
+        "download": get(f"/files/{task_id}/result.mp4", {}),
+        "submit": submit,
+    }
+
+
+def _server_instructions(
+    url: str, pid: int, out_dir: Path, requests: dict[str, Request], n: int, warmup: int
+) -> dict[str, float]:
+    """Per kind: warm up, zero the counters, n requests on one connection, dump, read."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=120)
+    counts: dict[str, float] = {}
+    try:
+        for kind in SERVER_KINDS:
+            send = requests[kind]
+
+            def once(send: Request = send, kind: str = kind) -> None:
+                send(connection)
+                response = connection.getresponse()
+                response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"{url}: {kind} answered {response.status}")
+
+            for _ in range(warmup):
+                once()
+            subprocess.run(["callgrind_control", "-z", str(pid)], check=True, capture_output=True)
+            for _ in range(n):
+                once()
+            dumps = set(out_dir.glob(f"cg.{pid}*"))
+            subprocess.run(["callgrind_control", "-d", str(pid)], check=True, capture_output=True)
+            (dump,) = set(out_dir.glob(f"cg.{pid}*")) - dumps
+            found = _TOTALS.search(dump.read_text(encoding="utf-8", errors="replace"))
+            if found is None:
+                raise RuntimeError(f"no totals in {dump}")
+            counts[kind] = int(found.group(1)) / n
+    finally:
+        connection.close()
+    return counts
+
+
+def server_counts(n: int, warmup: int = 300) -> dict[tuple[str, str], float]:
+    """Instructions per request of each server (`ours`, `starlette`) and kind."""
+    from bench import AUTH, mock_server_argv, prepare_ours
+    from bench_inprocess import SUBMIT_BODY
+    from bench_servers import Server
+
+    with tempfile.TemporaryDirectory(prefix="lipsync-callgrind-") as tmp:
+        out_dir = Path(tmp)
+
+        def traced(argv: Sequence[str]) -> list[str]:
+            return ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_dir}/cg.%p", *argv]
+
+        with contextlib.ExitStack() as stack:
+            ours = stack.enter_context(
+                Server("ours", traced(mock_server_argv()), core=None, timeout=600)
+            )
+            bodies = prepare_ours(ours.url)
+            reference_argv = bodies.reference_argv(out_dir)
+            reference = stack.enter_context(
+                Server("starlette", traced(reference_argv), core=None, timeout=600)
+            )
+            body = json.dumps(SUBMIT_BODY, separators=(",", ":")).encode()
+            requests = _client_requests(bodies.task_id, dict(AUTH), body)
+            servers = {"ours": ours, "starlette": reference}
+            with ThreadPoolExecutor(max_workers=2) as pool:  # one valgrind per core
+                measured = dict(
+                    zip(
+                        servers,
+                        pool.map(
+                            lambda s: _server_instructions(
+                                s.url, s.pid, out_dir, requests, n, warmup
+                            ),
+                            servers.values(),
+                        ),
+                        strict=True,
+                    )
+                )
+    return {
+        (which, kind): value for which, kinds in measured.items() for kind, value in kinds.items()
+    }
+
+
+def _print_table(title: str, kinds: Sequence[str], counts: dict[tuple[str, str], float]) -> None:
+    print(f"{title}\n")
+    print("| request | vidu-lipsync-mock | bare Starlette | ours / Starlette |")
+    print("|---|---|---|---|")
+    for kind in kinds:
+        ours, reference = counts[("ours", kind)], counts[("starlette", kind)]
+        print(f"| {kind} | {ours:,.0f} | {reference:,.0f} | {ours / reference:.2f}x |")
+    print()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="requests per measured run")
+    parser.add_argument("--server", action="store_true", help="count the servers instead")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -90,15 +217,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install -y valgrind)", file=sys.stderr)
         return 1
+    if args.server:
+        counts = server_counts(args.n)
+        _print_table(
+            f"Instructions per request in the server process (callgrind, one keep-alive "
+            f"connection, N = {args.n}):",
+            SERVER_KINDS,
+            counts,
+        )
+        return 0
     cells = [(kind, which) for kind in ("poll", "submit") for which in ("ours", "starlette")]
     with ThreadPoolExecutor(max_workers=2) as pool:  # one valgrind per core
         counts = dict(zip(cells, pool.map(lambda c: count(c[1], c[0], args.n), cells), strict=True))
-    print(f"Instructions per request (callgrind, in-process ASGI call, N = {args.n}):\n")
-    print("| request | vidu-lipsync-mock | bare Starlette | Starlette / ours |")
-    print("|---|---|---|---|")
-    for kind in ("poll", "submit"):
-        ours, reference = counts[(kind, "ours")], counts[(kind, "starlette")]
-        print(f"| {kind} | {ours:,.0f} | {reference:,.0f} | {reference / ours:.0%} |")
+    _print_table(
+        f"Instructions per request (callgrind, in-process ASGI call, N = {args.n}):",
+        ("poll", "submit"),
+        {(which, kind): value for (kind, which), value in counts.items()},
+    )
     return 0
 
 

@@ -14,11 +14,11 @@ from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from vidu_lipsync_mock.http import wire
-from vidu_lipsync_mock.http.messages import Incoming, Reply, encode_headers, json_reply
+from vidu_lipsync_mock.http.messages import Incoming, Reply, json_reply, quota_headers
 from vidu_lipsync_mock.http.multipart import read_file_part
 from vidu_lipsync_mock.service.catalogue import list_models
 from vidu_lipsync_mock.service.errors import ApiError, echo
-from vidu_lipsync_mock.service.quotas import Verdict, with_quota
+from vidu_lipsync_mock.service.quotas import with_quota
 from vidu_lipsync_mock.service.uploads import Upload
 from vidu_lipsync_mock.state import MockState
 
@@ -34,10 +34,6 @@ def upload_path(upload: Upload) -> str:
     return f"/uploads/{upload.link_token}/{quote(upload.filename, safe='')}"
 
 
-def _quota(verdict: Verdict | None) -> list[tuple[bytes, bytes]] | None:
-    return None if verdict is None else encode_headers(verdict.headers())
-
-
 class AccountApi:
     """Handlers for the key, balance, catalogue and file endpoints of one mock. `origin`
     gives the origin a request reached us at (`PublicApi.base_url`)."""
@@ -49,13 +45,14 @@ class AccountApi:
     def validate_key(self, request: Incoming) -> Reply:
         """`GET /api/v1/apikey/validate`: a key let in is valid; any other gets the 401."""
         _, verdict = self.state.admission.admit(request.header(b"authorization"))
-        return json_reply(wire.success_body({"is_valid": True}), _quota(verdict))
+        return json_reply(wire.success_body({"is_valid": True}), quota_headers(verdict))
 
     def balance(self, request: Incoming) -> Reply:
         """`GET /api/v1/team/balance`: the team's credit, a JSON number."""
         state = self.state
         api_key, verdict = state.admission.admit(request.header(b"authorization"))
-        return json_reply(wire.success_body({"balance": state.balance(api_key)}), _quota(verdict))
+        body = wire.success_body({"balance": state.balance(api_key)})
+        return json_reply(body, quota_headers(verdict))
 
     def models(self, request: Incoming) -> Reply:
         """`GET /api/v1/models`: the catalogue, a top-level `models` array and its page."""
@@ -77,7 +74,7 @@ class AccountApi:
             "page": page.page,
             "page_size": page.page_size,
         }
-        return json_reply(wire.dumps(body), _quota(verdict))
+        return json_reply(wire.dumps(body), quota_headers(verdict))
 
     def upload(self, request: Incoming) -> Reply:
         """`POST /api/v1/media/files`: the key, the quota, the size (413), the form (415,
@@ -99,7 +96,7 @@ class AccountApi:
             "size": upload.size,
             "created_at": upload.created_at_ms,
         }
-        return json_reply(wire.success_body(data), _quota(verdict))
+        return json_reply(wire.success_body(data), quota_headers(verdict))
 
     def delete_file(self, request: Incoming) -> Reply:
         """`DELETE /api/v1/media/files/{file_id}`: 204 and no body; 404 for a file the team
@@ -110,7 +107,7 @@ class AccountApi:
             state.delete_upload(api_key, request.params[0])
         except ApiError as error:
             raise with_quota(error, verdict) from None
-        return Reply(b"", 204, None, _quota(verdict))
+        return Reply(b"", 204, None, quota_headers(verdict))
 
     def api_schema(self, request: Incoming) -> Reply:
         """`GET /models/{provider}/{model}/api_schema`: the model's contract, no key needed,

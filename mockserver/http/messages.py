@@ -19,6 +19,7 @@ from starlette.types import Scope, Send
 from vidu_lipsync_mock.faults import Fault
 from vidu_lipsync_mock.http import wire
 from vidu_lipsync_mock.service.errors import ApiError, internal_error
+from vidu_lipsync_mock.service.quotas import QUOTA_HEADERS, Verdict
 from vidu_lipsync_mock.state import MockState
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "encode_headers",
     "error_reply",
     "json_reply",
+    "quota_headers",
     "send_reply",
 ]
 
@@ -43,7 +45,7 @@ class Incoming:
     """One public request, read once.
 
     `headers` keeps the first value of each name (as Starlette's `Headers.get` does);
-    `raw_headers` is the scope's own list, kept for the journal; `declared_length` is the
+    `declared_length` is the
     `Content-Length`, when it is a number. `parsed` is the submit
     body when the public app already had to decode it (a fault rule matches on body fields), so
     it is decoded once. `task_faults` are the task and result faults that fired on a submit.
@@ -57,7 +59,6 @@ class Incoming:
         "params",
         "parsed",
         "path",
-        "raw_headers",
         "scope",
         "task_faults",
     )
@@ -77,7 +78,6 @@ class Incoming:
         self.path = path
         self.params = params
         self.headers = headers
-        self.raw_headers: Sequence[tuple[bytes, bytes]] = scope["headers"]
         self.body = body
         self.declared_length = declared_length
         self.parsed: dict[str, Any] | None = None
@@ -91,13 +91,15 @@ class Incoming:
 class Reply:
     """An answer not sent yet.
 
-    `headers` are the route's own headers; `content-length` (unless already given, or the
-    body is streamed) and `content-type` are added when it is sent, in Starlette's order,
-    so answers look the same as when Starlette's `Response` rendered them. `task_id` is the
-    task a submit created: the journal needs it even when a fault loses the answer.
+    `headers` are the route's own headers; `content-length` and `content-type` are added
+    when it is sent, in Starlette's order, so answers look the same as when Starlette's
+    `Response` rendered them. `length` is the length to announce when it is not the
+    body's (a HEAD answer, a streamed file); a stream without one is sent chunked.
+    `task_id` is the task a submit created: the journal needs it even when a fault loses
+    the answer.
     """
 
-    __slots__ = ("body", "content_type", "headers", "status", "stream", "task_id")
+    __slots__ = ("body", "content_type", "headers", "length", "status", "stream", "task_id")
 
     def __init__(
         self,
@@ -106,26 +108,24 @@ class Reply:
         content_type: bytes | None = JSON,
         headers: Headers | None = None,
         stream: AsyncIterator[bytes] | None = None,
+        length: int | None = None,
     ) -> None:
         self.body = body
         self.status = status
         self.content_type = content_type
         self.headers: Headers = headers if headers is not None else []
         self.stream = stream
+        self.length = length
         self.task_id: str | None = None
 
     def wire_headers(self) -> Headers:
         """Every header as it goes on the wire."""
-        headers = self.headers
-        if not headers and self.stream is None and self.content_type is not None:
-            return [
-                (b"content-length", b"%d" % len(self.body)),
-                (b"content-type", self.content_type),
-            ]
-        if self.stream is None and not any(name == b"content-length" for name, _ in headers):
-            headers = [*headers, (b"content-length", str(len(self.body)).encode())]
-        else:
-            headers = list(headers)
+        headers = [*self.headers]
+        length = self.length
+        if length is None and self.stream is None:
+            length = len(self.body)
+        if length is not None:
+            headers.append((b"content-length", b"%d" % length))
         if self.content_type is not None:
             headers.append((b"content-type", self.content_type))
         return headers
@@ -136,6 +136,23 @@ def encode_headers(headers: Mapping[str, str] | None) -> Headers:
         return []
     return [
         (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    ]
+
+
+#: The quota headers' names as they go on the wire.
+_QUOTA_NAMES = tuple(name.lower().encode("latin-1") for name in QUOTA_HEADERS)
+
+
+def quota_headers(verdict: Verdict | None) -> Headers:
+    """The quota's `X-RateLimit-*` headers on an admitted answer (none when limiting is
+    off); a refusal's come with its error."""
+    if verdict is None:
+        return []
+    limit, remaining, reset = _QUOTA_NAMES
+    return [
+        (limit, str(verdict[0]).encode()),
+        (remaining, str(verdict[1]).encode()),
+        (reset, str(verdict[2]).encode()),
     ]
 
 

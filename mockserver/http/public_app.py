@@ -50,6 +50,8 @@ FAULT_HEADER = b"x-mock-fault"
 
 _BODILESS = ("GET", "HEAD")
 
+_new = tuple.__new__
+
 
 def _kept_body(reply: Reply, route: str) -> bytes | None:
     """What of an answer the journal keeps: JSON bodies, not the video."""
@@ -150,15 +152,13 @@ class PublicApp:
         if body is None:
             # The client hung up mid-request: a network outcome, not a bug of ours, and
             # nothing a service would act on.
-            state.journal.record(
-                new_exchange(
-                    seq=seq, method=method, path=path, route=resolved.route,
-                    clock_time=clock_time, wall_time=wall_time, started=started,
-                    task_id=resolved.task_id,
-                    query=scope.get("query_string", b""), request_headers=raw_headers,
-                    request_body=b"", outcome="client_disconnected",
-                ),
-                time.perf_counter(),
+            state.journal.write(
+                seq=seq, method=method, path=path, route=resolved.route, status=0,
+                clock_time=clock_time, wall_time=wall_time,
+                duration_ms=(time.perf_counter() - started) * 1000, task_id=resolved.task_id,
+                query=scope.get("query_string", b""), request_headers=raw_headers,
+                request_body=b"", response_headers=(), response_body=None,
+                outcome="client_disconnected",
             )  # fmt: skip
             return
         request = Incoming(scope, method, path, resolved.params, headers, body, length)
@@ -195,17 +195,14 @@ class PublicApp:
         sent = reply.wire_headers()
         # Journaled before the answer goes out: a client (or the test driving it) that reads
         # the journal the moment it has its answer must find this exchange there.
-        state.journal.record(
-            new_exchange(
-                seq=seq, method=resolved.method,
-                path=resolved.path if path is local_path else path, route=route,
-                clock_time=clock_time, wall_time=wall_time, started=started,
-                task_id=reply.task_id if route == "submit" else resolved.task_id,
-                query=scope.get("query_string", b""), request_headers=raw_headers,
-                request_body=body, status=reply.status, response_headers=sent,
-                response_body=_kept_body(reply, route),
-            ),
-            time.perf_counter(),
+        state.journal.write(
+            seq=seq, method=resolved.method,
+            path=resolved.path if path is local_path else path, route=route,
+            status=reply.status, clock_time=clock_time, wall_time=wall_time,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            task_id=reply.task_id if route == "submit" else resolved.task_id,
+            query=scope.get("query_string", b""), request_headers=raw_headers,
+            request_body=body, response_headers=sent, response_body=_kept_body(reply, route),
         )  # fmt: skip
         # Our `X-Request-Id`, added after the journal copied the headers: the journal works
         # it out again when read, and keeps sharing one copy of the headers answers repeat.
@@ -232,16 +229,16 @@ class PublicApp:
                 request.parsed = decode_json_object(request.body)
             except ApiError:
                 request.parsed = None  # the route reports it; no body rule can match it
-        requested: list[Decision] = []
-        header = fault_header.decode("latin-1") if fault_header else ""
-        if header:
-            fault = parse_fault_header(header)
+        requested: tuple[Decision, ...] = ()
+        if fault_header:
+            fault = parse_fault_header(fault_header.decode("latin-1"))
             if fault.group in ("task", "result") and route != "submit":
                 raise FaultError(f"{fault.kind} only applies to a submit")
             delay = engine.delay_for(fault) if fault.kind == "latency" else 0.0
-            requested.append(Decision(fault, None, "before", delay))
+            requested = (Decision(fault, None, "before", delay),)
         api_key = bearer_token(request.header(b"authorization")) if engine.matches_keys else None
-        info = RequestInfo(route, request.method, request.path, api_key, request.parsed)
+        # `RequestInfo(...)` runs a Python `__new__`; a rule-bound request makes one each time.
+        info = _new(RequestInfo, (route, request.method, request.path, api_key, request.parsed))
         return engine.decide(info, prior=requested)
 
     async def _refuse_fault_header(

@@ -16,7 +16,7 @@ from vidu_lipsync_mock.faults import Fault, deliver_result
 from vidu_lipsync_mock.http import wire
 from vidu_lipsync_mock.http.account_routes import AccountApi
 from vidu_lipsync_mock.http.hosts import HostPolicy
-from vidu_lipsync_mock.http.messages import Headers, Incoming, Reply, encode_headers, json_reply
+from vidu_lipsync_mock.http.messages import Headers, Incoming, Reply, json_reply, quota_headers
 from vidu_lipsync_mock.http.openapi import build_openapi
 from vidu_lipsync_mock.http.router import UNROUTED, PublicRoute
 from vidu_lipsync_mock.media.library import (
@@ -64,8 +64,7 @@ def media_reply(request: Incoming, media: MediaFile, cache_seconds: int) -> Repl
         status = 206
     content_type = media.content_type.encode("latin-1")
     if request.method == "HEAD":
-        headers.append((b"content-length", str(len(body)).encode()))
-        return Reply(b"", status, content_type, headers)
+        return Reply(b"", status, content_type, headers, length=len(body))
     return Reply(body, status, content_type, headers)
 
 
@@ -159,8 +158,8 @@ class PublicApi:
             )
         except ApiError as error:
             raise with_quota(error, verdict) from None
-        quota = None if verdict is None else encode_headers(verdict.headers())
-        reply = json_reply(wire.submit_body(task, self.base_url(request, state)), quota)
+        body = wire.submit_body(task, self.base_url(request, state))
+        reply = json_reply(body, quota_headers(verdict))
         reply.task_id = task.task_id
         return reply
 
@@ -173,8 +172,8 @@ class PublicApi:
                 raise task_not_found(task.task_id)  # another team's task: as if unknown
         except ApiError as error:
             raise with_quota(error, verdict) from None
-        quota = None if verdict is None else encode_headers(verdict.headers())
-        return json_reply(self._task_body(task, self.base_url(request, state)), quota)
+        body = self._task_body(task, self.base_url(request, state))
+        return json_reply(body, quota_headers(verdict))
 
     def _task_body(self, task: TaskSnapshot, base: str) -> bytes:
         """A poll's answer changes only when the task's status does, so the last one
@@ -187,7 +186,7 @@ class PublicApi:
             rendered.clear()
             self._rendered_for = state.store
         billing = state.config.billing_amount
-        key = (task.status.value, base, billing)
+        key = (task.status._value_, base, billing)  # `.value` is a Python-level property
         known = rendered.get(task.task_id)
         if known is not None and known[0] == key:
             return known[1]
@@ -211,11 +210,10 @@ class PublicApi:
                 raise ApiError(served.status, served.message)
             if served.stream is not None:
                 content_type = media.content_type.encode("latin-1")
-                headers: Headers = [
-                    (b"content-length", str(media.size).encode()),
-                    (b"etag", media.etag.encode("latin-1")),
-                ]
-                return Reply(b"", 200, content_type, headers, stream=served.stream)
+                headers: Headers = [(b"etag", media.etag.encode("latin-1"))]
+                return Reply(
+                    b"", 200, content_type, headers, stream=served.stream, length=media.size
+                )
             if served.damaged:
                 etag = f'"{fault.kind}-{media.etag.strip(chr(34))}"'
                 media = replace(media, data=served.data, etag=etag, mp4=None)

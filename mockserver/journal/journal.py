@@ -152,18 +152,50 @@ class Journal:
         clock)."""
         if exchange.recorded:
             return
-        headers = tuple(exchange.request_headers)
+        exchange.recorded = True
+        self.write(
+            seq=exchange.seq, method=exchange.method, path=exchange.path, route=exchange.route,
+            status=exchange.status, clock_time=exchange.clock_time,
+            wall_time=exchange.wall_time, duration_ms=(ended - exchange.started) * 1000,
+            task_id=exchange.task_id, query=exchange.query,
+            request_headers=exchange.request_headers, request_body=exchange.request_body,
+            response_headers=exchange.response_headers, response_body=exchange.response_body,
+            outcome=exchange.outcome, fault=exchange.fault,
+        )  # fmt: skip
+
+    def write(
+        self,
+        *,
+        seq: int,
+        method: str,
+        path: str,
+        route: str,
+        status: int,
+        clock_time: float,
+        wall_time: float,
+        duration_ms: float,
+        task_id: str | None,
+        query: bytes,
+        request_headers: Sequence[tuple[bytes, bytes]],
+        request_body: bytes,
+        response_headers: Sequence[tuple[bytes, bytes]],
+        response_body: bytes | None,
+        outcome: str = "response",
+        fault: str | None = None,
+    ) -> None:
+        """Keep one exchange given as its values, as `Exchange` names them: what `record`
+        writes, and what the public app writes for a plain answer, which needs no
+        `Exchange` to fill in as the request plays out."""
+        headers = tuple(request_headers)
         kept = self._shared.get(headers) or self._headers(headers)
-        request_headers, fixed_cost, cut_headers = kept
+        kept_headers, fixed_cost, cut_headers = kept
         # The answer's headers are the mock's own, short and bounded: shared, not measured
         # (`ENTRY_OVERHEAD` counts them).
         answers = self._answers
         if len(answers) >= SHARED_LIMIT:
             answers.clear()
-        answer = tuple(exchange.response_headers)
-        response_headers = answers.setdefault(answer, answer)
-        path, query = exchange.path, exchange.query
-        request_body, response_body = exchange.request_body, exchange.response_body
+        answer = tuple(response_headers)
+        answer = answers.setdefault(answer, answer)
         cost = fixed_cost + len(path) + len(query) + len(request_body)
         if response_body is not None:
             cost += len(response_body)
@@ -188,15 +220,10 @@ class Journal:
                 cost = fixed_cost + len(path) + len(query)
                 cost += len(request_body) + len(response_body or b"")
         row = (
-            exchange.seq, exchange.method, path, exchange.route, exchange.status,
-            exchange.clock_time, exchange.wall_time, (ended - exchange.started) * 1000,
-            exchange.task_id, exchange.fault, exchange.outcome, query, request_headers,
-            request_body, response_headers, response_body, cut, cost,
+            seq, method, path, route, status, clock_time, wall_time, duration_ms, task_id,
+            fault, outcome, query, kept_headers, request_body, answer, response_body, cut, cost,
         )  # fmt: skip
         with self._lock:
-            if exchange.recorded:  # another thread wrote it meanwhile
-                return
-            exchange.recorded = True
             rows = self._rows
             rows.append(row)
             self._bytes += cost

@@ -24,13 +24,22 @@ nothing. (`conclude` settles one hold at once, for the admin API's forced outcom
 order: the accounts' lock, then whatever `outcome_of` takes; the state must not call in
 here while holding the task store's lock.
 
+Amounts are kept as whole ten-thousandths of a dollar (`int`), the provider's four places:
+a hold is then two integer additions, where `Decimal` arithmetic cost a submit more than
+the rest of its bookkeeping. Amounts come in and go out as `Decimal` (`money`).
+
 Bounded: a team that still has its starting credit and holds nothing is not stored at all
 (a stranger's key costs nothing); the others live in a table of at most `max_teams`, and the
 least recently used one with no hold and no balance set by the admin API is forgotten
 first, starting again from the starting credit if its key comes back. Teams with holds, and
 teams the admin API gave a balance, are never forgotten: the table passes its bound only by
 as many teams as have unfinished tasks (which the task store bounds in turn) or as the
-admin API set up.
+admin API set up. The hold table is bounded the same way: when it reaches `max_holds`, every
+hold is asked about, and the next such pass comes when the table has twice what that pass
+left (at least `max_holds`). A store full of unfinished tasks evicts one per submit and
+never tells the accounts, so a pass on every submit would cost the whole table each time;
+this way a submit costs at most two questions on average, and the table at most twice its
+bound.
 """
 
 from __future__ import annotations
@@ -63,6 +72,16 @@ OutcomeOf = Callable[[str], TaskStatus | None]
 #: Told, under the accounts' lock, of a team's credit changing: the task whose hold was
 #: spent (None: the admin API set the balance) and the team as it now stands.
 CreditChanged = Callable[[str | None, "TeamBalance"], None]
+
+
+def _units(amount: Decimal) -> int:
+    """An amount from `money` in ten-thousandths of a dollar."""
+    return int(amount.scaleb(4))
+
+
+def _usd(units: int) -> Decimal:
+    """Ten-thousandths of a dollar as the `Decimal` amount, to four places."""
+    return Decimal(units).scaleb(-4)
 
 
 def money(amount: Decimal | str | int | float) -> Decimal:
@@ -103,23 +122,25 @@ class TeamBalance:
 
 @dataclass(eq=False)
 class _Team:
+    """A team's money, in ten-thousandths of a dollar (see the module docstring)."""
+
     team: str
     name: str | None
-    credit: Decimal
+    credit: int
     members: dict[str, str | None]  # fingerprint -> redacted key
     pinned: bool = False  # configured, or balance set by the admin API: never forgotten
-    held: Decimal = Decimal("0.0000")
-    spent: Decimal = Decimal("0.0000")
-    holds: dict[str, Decimal] = field(default_factory=dict)  # task id -> amount
+    held: int = 0
+    spent: int = 0
+    holds: dict[str, int] = field(default_factory=dict)  # task id -> amount
 
     def view(self) -> TeamBalance:
         return TeamBalance(
             team=self.team,
             name=self.name,
             keys=tuple(KeyRef(fp, shown) for fp, shown in sorted(self.members.items())),
-            balance=self.credit - self.held,
-            held=self.held,
-            spent=self.spent,
+            balance=_usd(self.credit - self.held),
+            held=_usd(self.held),
+            spent=_usd(self.spent),
             holds=len(self.holds),
         )
 
@@ -147,8 +168,12 @@ class Accounts:
         self.charge = money(charge)
         if self.charge < 0:
             raise ValueError("a task cannot cost a negative amount")
+        self._start = _units(self.starting_credit)
+        self._charge = _units(self.charge)
         self.max_teams = max_teams
         self.max_holds = max_holds
+        #: Holds at which every hold is next asked about (see the module docstring).
+        self._resolve_at = max_holds
         self.outcome_of = outcome_of
         #: A state file's hook (`CreditChanged`); None in memory-only mode.
         self.on_change: CreditChanged | None = None
@@ -171,7 +196,7 @@ class Accounts:
             if fingerprint in self._member_of:
                 raise ValueError(f"a key of team {name!r} is already in another team")
             self._member_of[fingerprint] = team_id
-        self._named[team_id] = _Team(team_id, name, self.starting_credit, members, pinned=True)
+        self._named[team_id] = _Team(team_id, name, self._start, members, pinned=True)
 
     # -- finding a team ------------------------------------------------------------------
 
@@ -189,7 +214,7 @@ class Accounts:
         if team is not None:
             self._teams.move_to_end(team_id)
         elif create:
-            team = _Team(team_id, None, self.starting_credit, {team_id: None})
+            team = _Team(team_id, None, self._start, {team_id: None})
             self._teams[team_id] = team
             self._forget_if_full(keep=team_id)
         if team is not None and api_key is not None and team.members[team_id] is None:
@@ -235,17 +260,19 @@ class Accounts:
         """Hold a task's price on its team's credit before the task is created; returns
         the amount held. Raises the provider's 402, holding nothing, when the credit left
         after the holds of tasks still running does not cover it."""
-        price = self.charge if amount is None else money(amount)
+        price = self._charge if amount is None else _units(money(amount))
         if price < 0:
             raise ValueError("a task cannot cost a negative amount")
         team_id = self.team_of(api_key)
+        held = self._hold_team
         with self._lock:
-            if task_id in self._hold_team:
+            if task_id in held:
                 raise ValueError(f"task {task_id!r} already holds an amount")
-            if len(self._hold_team) >= self.max_holds:
-                self._resolve(list(self._hold_team))
+            if len(held) >= self._resolve_at:
+                self._resolve(list(held))
+                self._resolve_at = max(self.max_holds, 2 * len(held))
             team = self._team(team_id, api_key, create=False)
-            credit = self.starting_credit if team is None else team.credit - team.held
+            credit = self._start if team is None else team.credit - team.held
             if (credit < price or credit < 0) and team is not None and team.holds:
                 self._resolve(list(team.holds))  # some may have ended: ask before refusing
                 credit = team.credit - team.held
@@ -255,8 +282,8 @@ class Accounts:
             assert team is not None
             team.holds[task_id] = price
             team.held += price
-            self._hold_team[task_id] = team_id
-        return price
+            held[task_id] = team_id
+        return self.charge if amount is None else _usd(price)
 
     def conclude(self, task_id: str, succeeded: bool) -> None:
         """A task's hold ends now: spent when it `succeeded`, given back when not.
@@ -301,7 +328,7 @@ class Accounts:
             if team is None:
                 return self.starting_credit
             self._resolve(list(team.holds))
-            return team.credit - team.held
+            return _usd(team.credit - team.held)
 
     # -- the admin side ----------------------------------------------------------------
 
@@ -314,7 +341,7 @@ class Accounts:
             team_id = self._resolve_ref(ref)
             team = self._team(team_id, None, create=True)
             assert team is not None
-            team.credit = value + team.held
+            team.credit = _units(value) + team.held
             team.pinned = True
             if self.on_change is not None:
                 self.on_change(None, team.view())
@@ -347,7 +374,7 @@ class Accounts:
         team_id = self._hold_team.get(task_id)
         team = None if team_id is None else self._named.get(team_id) or self._teams.get(team_id)
         amount = None if team is None else team.holds.get(task_id)
-        return None if team_id is None or amount is None else (team_id, amount)
+        return None if team_id is None or amount is None else (team_id, _usd(amount))
 
     def restore_team(
         self,
@@ -362,9 +389,9 @@ class Accounts:
         with self._lock:
             team = self._named.get(team_id)
             if team is None:
-                team = _Team(team_id, name, credit, dict(members), pinned=pinned)
+                team = _Team(team_id, name, _units(credit), dict(members), pinned=pinned)
                 self._teams[team_id] = team
-            team.credit, team.spent = credit, spent
+            team.credit, team.spent = _units(credit), _units(spent)
 
     def restore_holds(self, holds: Iterable[tuple[str, str, Decimal]]) -> None:
         """Put back the holds (task id, team id, amount) of tasks a state file kept."""
@@ -372,8 +399,9 @@ class Accounts:
             for task_id, team_id, amount in holds:
                 team = self._named.get(team_id) or self._team(team_id, None, create=True)
                 assert team is not None
-                team.holds[task_id] = amount
-                team.held += amount
+                units = _units(amount)
+                team.holds[task_id] = units
+                team.held += units
                 self._hold_team[task_id] = team_id
 
     def stats(self) -> dict[str, int]:

@@ -18,6 +18,7 @@ import functools
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from vidu_lipsync_mock.service import magic
@@ -128,11 +129,13 @@ class Admission:
         `parsed` is the body already decoded (a fault rule looked at it), if it was."""
         api_key, verdict = self.admit(authorization)
         try:
-            spec = self.model(model_id)
+            spec = self.registry.get(model_id)
+            if spec is None:
+                raise model_not_found(model_id)
             size = len(body)
             if declared_length is not None and declared_length > size:
                 size = declared_length  # what was read, or more if the rest was not
-            if self.oversized(size):
+            if size > self.max_body_bytes:
                 raise body_too_large(self.max_body_bytes)
             params = parsed
             if params is None or not is_json_type(content_type):
@@ -159,9 +162,13 @@ class Admission:
 # -- the body as JSON -------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=256)
 def is_json_type(content_type: str | None) -> bool:
     """`application/json` or a `+json` type, parameters aside."""
+    return content_type == "application/json" or _is_json_type(content_type)
+
+
+@functools.lru_cache(maxsize=256)
+def _is_json_type(content_type: str | None) -> bool:
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     return media_type == "application/json" or media_type.endswith("+json")
 
@@ -195,6 +202,8 @@ def _finite_float(text: str) -> float:
 _JSON_WHITESPACE = " \t\n\r"
 
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+#: The decoder's C scanner (set by `JSONDecoder.__init__`, undeclared in typeshed).
+_scan: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
@@ -217,10 +226,11 @@ def decode_json_object(raw: bytes) -> dict[str, Any]:
     """A body as a JSON object, strictly (see `parse_json_object`), whatever its type."""
     try:
         text = raw.decode("utf-8").strip(_JSON_WHITESPACE)
-        # `raw_decode` on the stripped text, not `decode`: the same strictness (a value,
-        # then nothing), without `decode`'s two regular-expression passes per body.
-        value, end = _DECODER.raw_decode(text)
-    except (ValueError, RecursionError):
+        # The scanner on the stripped text, not `decode`: the same strictness (a value,
+        # then nothing), without `decode`'s two regular-expression passes per body (nor
+        # `raw_decode`'s frame around the scanner; it raises StopIteration on no value).
+        value, end = _scan(text, 0)
+    except (ValueError, RecursionError, StopIteration):
         raise invalid_json() from None  # the provider's verbatim message, empty bodies too
     if end != len(text):
         raise invalid_json()

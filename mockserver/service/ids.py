@@ -3,36 +3,53 @@
 A real service's ids cannot be guessed: knowing one task id must not let a client name
 another team's task, and an upload's link works without an API key, so its path is the only
 thing guarding the file. The mock draws them from the operating system's generator
-(`secrets`). A run with a seed wants the opposite, the same ids every time so a recorded
-exchange replays byte for byte, and draws them from generators seeded from it instead.
+(`os.urandom`, `secrets`). A run with a seed wants the opposite, the same ids every time so
+a recorded exchange replays byte for byte, and draws them from generators seeded from it
+instead.
 
-Task ids come from `random.Random(seed)` exactly as they always have (a seeded run keeps
-its ids); file ids and link tokens come from a second generator of their own, so uploading
-a file in a seeded run does not shift the task ids that follow.
+Every submit needs a task id, and one draw from the system generator costs more than the
+rest of the id's making, so unseeded task ids are drawn a block at a time (one
+`os.urandom` call for 256 ids): as unpredictable, since each comes from the system
+generator all the same. Seeded task ids come from `random.Random(seed)` one at a time,
+exactly as they always have, so a seeded run keeps its ids and a state file can say how far
+it went (`position()`); file ids and link tokens come from a second generator of their own,
+so uploading a file in a seeded run does not shift the task ids that follow.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
-__all__ = ["IdSource"]
+__all__ = ["BLOCK", "IdSource"]
+
+#: Unseeded task ids drawn at once.
+BLOCK = 256
+
+
+def _system_task_ids() -> list[str]:
+    """A block of task ids from the system generator: 12 random bytes (96 bits) each."""
+    digits = os.urandom(12 * BLOCK).hex(",", -12)  # 24 digits, a comma, 24 digits...
+    return ("task-" + digits.replace(",", ",task-")).split(",")  # C calls, no Python loop
 
 
 class IdSource:
     """Fresh ids: unguessable, or replayable from `seed`.
 
-    Thread-safe: unseeded, each id is one C-level draw (`getrandbits`), atomic under the
-    GIL, and the system generator keeps no state of ours; seeded, a lock keeps the draws
-    and their count (`position()`, which a state file keeps) in step.
+    Thread-safe: unseeded, an id is one C-level step (`next` on a block's iterator, or one
+    `getrandbits`), atomic under the GIL; two threads that find the block used up at once
+    each draw a new one, one of the two is dropped, and no id is handed out twice. Seeded,
+    a lock keeps the draws and their count (`position()`) in step.
     """
 
     def __init__(self, seed: int | None = None) -> None:
         self.seeded = seed is not None
         self._task_bits: Callable[[int], int]
         self._file_bits: Callable[[int], int]
+        self._task_ids: Iterator[str] = iter(())
         if seed is None:
             self._task_bits = self._file_bits = secrets.randbits
         else:
@@ -72,7 +89,14 @@ class IdSource:
 
     def task_id(self) -> str:
         """`task-` and 24 lower-case hex digits (96 bits)."""
-        return f"task-{self._task_bits(96):024x}"
+        if self.seeded:
+            return f"task-{self._task_bits(96):024x}"
+        try:
+            return next(self._task_ids)
+        except StopIteration:
+            ids = iter(_system_task_ids())
+            self._task_ids = ids
+            return next(ids)
 
     def file_id(self) -> str:
         """`file-` and 24 lower-case hex digits (96 bits): what the CLI accepts

@@ -15,6 +15,7 @@ and the headers describe the same window.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from typing import NamedTuple
@@ -22,6 +23,7 @@ from typing import NamedTuple
 from vidu_lipsync_mock.service.errors import ApiError
 
 __all__ = [
+    "QUOTA_HEADERS",
     "RateLimiter",
     "Verdict",
     "concurrency_error",
@@ -31,6 +33,11 @@ __all__ = [
 ]
 
 WINDOW_SECONDS = 60.0
+
+#: The quota's headers, in the order answers carry them.
+QUOTA_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+
+_new_verdict = tuple.__new__  # `Verdict(...)` runs a Python `__new__`; this is one C call
 
 
 class Verdict(NamedTuple):
@@ -44,10 +51,11 @@ class Verdict(NamedTuple):
     def headers(self) -> dict[str, str]:
         """The `X-RateLimit-*` headers (and `Retry-After` when refused): the one place they
         are written, for the limiter's 429, an injected 429 and every admitted answer."""
+        limit, remaining, reset = QUOTA_HEADERS
         headers = {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": str(self.reset_at),
+            limit: str(self.limit),
+            remaining: str(self.remaining),
+            reset: str(self.reset_at),
         }
         if self.retry_after is not None:
             headers["Retry-After"] = str(self.retry_after)
@@ -92,7 +100,13 @@ def concurrency_error(
 
 
 class RateLimiter:
-    """Counts requests per key in fixed windows. `limit` 0 turns it off."""
+    """Counts requests per key in fixed windows. `limit` 0 turns it off.
+
+    Windows are aligned to the clock (`floor(now / window)`), the same for every key, so
+    the counts are one table for the current window, replaced when the next one starts:
+    it holds only the keys seen this window, however many keys a long run meets. Each
+    count is an `itertools.count`, whose `next` is one C call (atomic under the GIL), so
+    counting takes no lock; only starting a window does."""
 
     def __init__(
         self, limit: int = 100, window: float = WINDOW_SECONDS, *, retry_after_header: bool = False
@@ -100,7 +114,10 @@ class RateLimiter:
         self.limit = limit
         self.window = window
         self.retry_after_header = retry_after_header
-        self._counts: dict[str, tuple[float, int]] = {}
+        self._counts: dict[str, itertools.count[int]] = {}
+        #: The current window: when it ends (a clock reading) and its `X-RateLimit-Reset`.
+        self._window_end = -math.inf
+        self._reset_at = 0
         #: Keys with a quota of their own (a magic key, or a test's).
         self.overrides: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -115,23 +132,30 @@ class RateLimiter:
 
     def admit(self, api_key: str, now: float) -> Verdict | None:
         """Count one request; raise the 429 if over quota. None when limiting is off."""
-        limit = self.limit_for(api_key)
+        limit = self.overrides.get(api_key, self.limit) if self.overrides else self.limit
         if limit <= 0:
             return None
-        window_start = math.floor(now / self.window) * self.window
-        reset_at = int(window_start + self.window)
+        if now >= self._window_end:  # a new window (the clock never goes back)
+            self._next_window(now)
+        reset_at = self._reset_at
+        counter = self._counts.get(api_key)
+        if counter is None:
+            counter = self._counts.setdefault(api_key, itertools.count(1))
+        used = next(counter)  # this request included
+        if used > limit:
+            wait = seconds_until(reset_at, now)
+            shown = wait if self.retry_after_header else None
+            raise rate_limit_error(Verdict(limit, 0, reset_at, shown), wait)
+        return _new_verdict(Verdict, (limit, limit - used, reset_at, None))
+
+    def _next_window(self, now: float) -> None:
+        """Start the window `now` falls in, with every count at zero."""
         with self._lock:
-            start, used = self._counts.get(api_key, (window_start, 0))
-            if start != window_start:
-                used = 0
-            if used >= limit:
-                self._counts[api_key] = (window_start, used)
-                wait = seconds_until(reset_at, now)
-                shown = wait if self.retry_after_header else None
-                raise rate_limit_error(Verdict(limit, 0, reset_at, shown), wait)
-            used += 1
-            self._counts[api_key] = (window_start, used)
-        return Verdict(limit, limit - used, reset_at)
+            if now >= self._window_end:  # (another thread may have started it)
+                end = (math.floor(now / self.window) + 1) * self.window
+                self._counts = {}
+                self._reset_at = int(end)
+                self._window_end = end  # last: a thread that sees it finds the rest
 
     def exhausted(
         self, now: float, retry_after: float | None = None, message: str | None = None

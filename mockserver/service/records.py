@@ -43,6 +43,8 @@ _TERMINAL = frozenset({TaskStatus.SUCCESS.value, TaskStatus.FAILED.value})
 #: A record's policy index for a policy kept beside it rather than interned.
 _OWN_POLICY = -1
 
+_new = tuple.__new__  # `TaskSnapshot(...)` runs a Python `__new__`; this is one C call
+
 
 class TaskRecords:
     """The records by task id, what is kept beside them, and the interned policies."""
@@ -158,12 +160,12 @@ class TaskRecords:
         else:  # kept from its submit until it ends; no message before its outcome
             expires, message = record[_SUBMITTED] + record[_RETENTION], None
             end = policy.ends_at(record[_ANCHOR])
-        return TaskSnapshot(  # positional: a snapshot is made on every request that looks
+        return _new(TaskSnapshot, (  # a snapshot is made on every request that looks: one C call
             task_id, record[_MODEL], _STATUSES[status], record[_SUBMITTED], record[_STARTED],
             record[_FINISHED], expires, message, record[_POLLS], record[_KEY],
             self._params_of(record) if params is None else params, view, end, record[_HIDDEN],
             self._result_faults.get(task_id),
-        )  # fmt: skip
+        ))  # fmt: skip
 
     def _expires_at(self, record: Record, now: float) -> float:
         """When a record expires: what `Task.expires_at` would say after a refresh,

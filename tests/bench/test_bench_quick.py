@@ -219,3 +219,62 @@ def test_the_instruction_counter_reads_callgrinds_total() -> None:
     found = bench_instructions._COLLECTED.search(line)
     assert found is not None
     assert int(found.group(1)) == 1234567
+
+
+def test_the_server_counter_reads_a_callgrind_dumps_totals() -> None:
+    import bench_instructions
+
+    dump = "events: Ir\nfn=(1) main\n5 10\nsummary: 987654\ntotals: 987654\n"
+    found = bench_instructions._TOTALS.search(dump)
+    assert found is not None
+    assert int(found.group(1)) == 987654
+
+
+def test_the_reference_app_answers_the_mocks_quota_headers() -> None:
+    """The ceiling writes what the mock writes: its bodies and its headers."""
+    import asyncio
+
+    mock = bench_inprocess.bench_mock()
+
+    async def run() -> None:
+        requests, reference = await bench_inprocess.asgi_requests(mock)
+        for kind in ("poll", "submit"):
+            ours = await bench_inprocess._asgi_call(mock.app, *requests[kind])
+            theirs = await bench_inprocess._asgi_call(reference, *requests[kind])
+            names = [name for name, _ in ours[0]["headers"]]
+            quota = [name for name in names if name.startswith(b"x-ratelimit-")]
+            assert len(quota) == 3
+            # the same headers (X-Request-Id too); the values are the first answer's
+            assert sorted(name for name, _ in theirs[0]["headers"]) == sorted(names)
+            assert len(theirs[-1]["body"]) == len(ours[-1]["body"])
+
+    asyncio.run(run())
+
+
+def test_the_ratio_row_judges_throughput_and_cpu_against_the_targets() -> None:
+    import bench
+
+    def result(rps: float, p99: float, non_2xx: int = 0) -> bench_wrk.WrkResult:
+        return bench_wrk.WrkResult(1000, rps, 1.0, 1.0, 1.0, p99, 1.0, p99, 0, non_2xx)
+
+    report = bench.Report()
+    results = {
+        ("submit", 32, bench.OURS): result(8000, 4.0),
+        ("submit", 32, bench.STARLETTE): result(10000, 3.0),
+    }
+    cpu = {("submit", 32, bench.OURS): 40.0, ("submit", 32, bench.STARLETTE): 32.0}
+    row = bench._ratio_row(report, results, cpu, "submit", 32, results[("submit", 32, bench.OURS)])
+    assert row[3] == "80%"
+    assert row[5] == "1.25x"
+    assert row[6].startswith(">= 75%")
+    assert row[7] == "yes"
+    assert row[8] == "yes"
+    assert "<= 5: yes" in row[9]
+    cpu[("submit", 32, bench.OURS)] = 44.0  # 1.38 times Starlette's: over 1/0.75
+    row = bench._ratio_row(report, results, cpu, "submit", 32, results[("submit", 32, bench.OURS)])
+    assert row[8] == "**no**"
+    assert not report.failures
+    bad = result(9000, 4.0, non_2xx=5)
+    row = bench._ratio_row(report, results, cpu, "submit", 32, bad)
+    assert "invalid" in row[7]
+    assert report.failures

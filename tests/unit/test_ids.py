@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import secrets
 
 import pytest
 
-from vidu_lipsync_mock.service.ids import IdSource
+from vidu_lipsync_mock.service.ids import BLOCK, IdSource
 
 # The official CLI's checks: task ids may hold `/`, file ids may not.
 CLI_TASK_ID = re.compile(r"[A-Za-z0-9._~:/+@=-]{1,512}")
@@ -27,18 +28,45 @@ def test_ids_have_the_documented_shapes() -> None:
 
 def test_without_a_seed_ids_come_from_the_system_generator(monkeypatch) -> None:
     drawn: list[int] = []
+    read: list[int] = []
 
     def fake_randbits(bits: int) -> int:
         drawn.append(bits)
         return 0xABC
 
+    def fake_urandom(size: int) -> bytes:
+        read.append(size)
+        return bytes.fromhex("000000000000000000000abc") * (size // 12)
+
     monkeypatch.setattr(secrets, "randbits", fake_randbits)
+    monkeypatch.setattr(os, "urandom", fake_urandom)
     ids = IdSource()
     assert not ids.seeded
     assert ids.task_id() == "task-" + "0" * 21 + "abc"
     assert ids.file_id() == "file-" + "0" * 21 + "abc"
     assert ids.link_token() == "0" * 29 + "abc"
-    assert drawn == [96, 96, 128]
+    assert drawn == [96, 128]
+    assert read == [12 * BLOCK]  # task ids: 96 bits each, a block of them in one draw
+
+
+def test_unseeded_task_ids_are_drawn_afresh_past_each_block(monkeypatch) -> None:
+    blocks = iter(range(1, 100))
+
+    def numbered_urandom(size: int) -> bytes:
+        return next(blocks).to_bytes(12, "big") * (size // 12)
+
+    monkeypatch.setattr(os, "urandom", numbered_urandom)
+    ids = IdSource()
+    drawn = [ids.task_id() for _ in range(2 * BLOCK + 1)]
+    assert [int(i[5:], 16) for i in drawn[BLOCK - 1 : BLOCK + 2]] == [1, 2, 2]
+    assert int(drawn[-1][5:], 16) == 3
+
+
+def test_unseeded_task_ids_do_not_repeat() -> None:
+    ids = IdSource()
+    drawn = [ids.task_id() for _ in range(3 * BLOCK)]
+    assert len(set(drawn)) == len(drawn)
+    assert all(re.fullmatch(r"task-[0-9a-f]{24}", task_id) for task_id in drawn)
 
 
 def test_without_a_seed_two_sources_do_not_repeat_each_other() -> None:
@@ -57,8 +85,9 @@ def test_a_seed_replays_the_same_ids() -> None:
 def test_seeded_task_ids_are_the_ones_the_state_always_handed_out() -> None:
     legacy = random.Random(42)
     ids = IdSource(42)
-    assert [ids.task_id() for _ in range(3)] == [
-        f"task-{legacy.getrandbits(96):024x}" for _ in range(3)
+    count = BLOCK + 3  # past a block too
+    assert [ids.task_id() for _ in range(count)] == [
+        f"task-{legacy.getrandbits(96):024x}" for _ in range(count)
     ]
 
 
