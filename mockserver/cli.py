@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["banner", "build_parser", "main", "tls_banner"]
 
-_HANDLED_BY_HAND = {"api_keys", "faults", "teams"}
+_HANDLED_BY_HAND = {"api_keys", "faults", "teams", "fetch_allow"}
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +64,14 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="KEY",
         help="Accept only this key (repeat for several); unset accepts any well-formed key.",
+    )
+    group.add_argument(
+        "--fetch-allow",
+        dest="fetch_allow",
+        action="append",
+        default=None,
+        metavar="HOST",
+        help="Fetch task inputs from this host (host or host:port; repeat for several).",
     )
     group.add_argument(
         "--realistic",

@@ -19,7 +19,10 @@ from vidu_lipsync_mock.config import MockConfig
 from vidu_lipsync_mock.faults import NO_EFFECTS, Fault, FaultEngine, Rule, TaskEffects
 from vidu_lipsync_mock.faults.profiles import profile_rules
 from vidu_lipsync_mock.journal.journal import Journal
+from vidu_lipsync_mock.media.fetch import FetchPolicy
+from vidu_lipsync_mock.media.inputs import InputReader
 from vidu_lipsync_mock.media.library import MediaLibrary, ResultMedia
+from vidu_lipsync_mock.media.results import TaskResults
 from vidu_lipsync_mock.service import magic
 from vidu_lipsync_mock.service.accounts import Accounts, TeamBalance
 from vidu_lipsync_mock.service.admission import Admission
@@ -74,6 +77,9 @@ class MockState:
 
     def _build(self) -> None:
         config = self.config
+        previous: TaskResults | None = getattr(self, "results", None)
+        if previous is not None:
+            previous.close()
         self.clock: Clock = self._injected_clock or clock_from_name(
             config.clock, speed=config.speed
         )
@@ -107,10 +113,43 @@ class MockState:
             config.max_body_bytes,
             upload_bytes=config.max_upload_bytes,
         )
+        self.results: TaskResults = self._task_results()
+        self.store.end_gate = self.results.gate
         if config.profile:
             self.use_profile(config.profile)
         for rule in config.faults:
             self.faults.add(rule)
+
+    def _task_results(self) -> TaskResults:
+        """Real results (docs/media.md): what the inputs may be, the budget, the hooks."""
+        config = self.config
+        reader = InputReader(
+            sample_path=self.media.path,
+            upload_data=lambda token, name: self.uploads.linked_data(token, name, self.clock.now()),
+            media_root=config.media_root,
+            fetch_policy=FetchPolicy.of(
+                config.fetch_allow,
+                max_bytes=config.fetch_max_bytes,
+                timeout=config.fetch_timeout_seconds,
+            ),
+        )
+        return TaskResults(
+            reader,
+            self.media,
+            budget_bytes=config.result_budget_bytes,
+            wait_seconds=config.result_wait_seconds,
+            alive=lambda task_id: (
+                self.store.observe(task_id, self.clock.now(), poll=False) is not None
+            ),
+            on_crash=lambda task_id, trace: self.record_crash("BUILD", f"task {task_id}", trace),
+        )
+
+    def _settled(self, snapshot: TaskSnapshot) -> TaskSnapshot:
+        """The task once its held end (a result still building) is settled, or as it was
+        after `result_wait_seconds`."""
+        self.results.wait(snapshot.task_id)
+        again = self.store.observe(snapshot.task_id, self.clock.now(), poll=False)
+        return snapshot if again is None else again
 
     def reset(self) -> None:
         """Forget every task, rule, journal entry and runtime change; keep the config and an
@@ -196,7 +235,7 @@ class MockState:
             task_id = self.new_task_id()
             self.accounts.reserve(api_key, task_id)  # the provider's 402, creating nothing
             try:
-                return self.store.create(
+                created = self.store.create(
                     task_id,
                     spec.model_id,
                     api_key,
@@ -214,6 +253,9 @@ class MockState:
             except BaseException:
                 self.accounts.release(task_id)
                 raise
+            if outcome is SUCCESS and spec.card.result.type == "video":
+                self.results.start(task_id, params)
+            return created
 
     @staticmethod
     def _progression_with(base: Progression, effects: TaskEffects) -> Progression:
@@ -234,11 +276,14 @@ class MockState:
         snapshot = self.store.observe(task_id, self.clock.now(), poll=True)
         if snapshot is None or snapshot.hidden:
             raise task_not_found(task_id)
-        return snapshot
+        held = self.results.held
+        return self._settled(snapshot) if held and task_id in held else snapshot
 
     def result_task(self, task_id: str) -> TaskSnapshot:
         """The task whose result file is asked for; 404 unless it succeeded and is kept."""
         snapshot = self.store.observe(task_id, self.clock.now(), poll=False)
+        if snapshot is not None and task_id in self.results.held:
+            snapshot = self._settled(snapshot)
         if snapshot is None or snapshot.status is not TaskStatus.SUCCESS:
             raise ApiError(404, f"Resource not found: no result file for task '{echo(task_id)}'")
         return snapshot
@@ -251,6 +296,13 @@ class MockState:
         """What a success of the model hands out: the file, served under its name, and what
         the resource entry says of it (read off the file once)."""
         return self.media.result(self.model(model_id).card.result)
+
+    def task_result(self, task: TaskSnapshot) -> ResultMedia:
+        """What a succeeded task hands out: the result built from its own inputs when
+        there is one (docs/media.md), else its model's sample."""
+        spec = self.model(task.model_id).card.result
+        built = self.results.media(task.task_id, spec)
+        return self.media.result(spec) if built is None else built
 
     # -- the team's account and files ------------------------------------------------
 
@@ -296,7 +348,7 @@ class MockState:
         snapshot = self.store.observe(task_id, self.clock.now(), poll=False)
         if snapshot is None:
             raise task_not_found(task_id)
-        return snapshot
+        return self._settled(snapshot) if task_id in self.results.held else snapshot
 
     def tasks(self, status: TaskStatus | str | None = None) -> list[TaskSnapshot]:
         snapshots = self.store.snapshots(self.clock.now())
