@@ -19,6 +19,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from vidu_lipsync_mock.config import ConfigError, MockConfig, load_toml
+from vidu_lipsync_mock.media.probe import media_unavailable_reason
 from vidu_lipsync_mock.tls import ServerCertificate, client_environment
 
 if TYPE_CHECKING:
@@ -144,6 +145,9 @@ def banner(mock: LipSyncMock, url: str) -> str:
         f"  progression: {policy}; clock: {config.clock} x{config.speed:g}",
         f"  example key: {mock.api_key}",
     ]
+    missing = media_unavailable_reason()
+    if missing is not None:
+        lines.append(f"  results: every task gets the bundled sample; {missing}")
     return "\n".join(lines)
 
 

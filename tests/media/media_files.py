@@ -149,3 +149,14 @@ def dominant_tone(data: bytes, candidates: tuple[int, ...] = (440, 700, 1000, 15
 def reorders(data: bytes) -> bool:
     pts = [p for _, p, _ in video_packets(data)]
     return pts != sorted(pts)
+
+
+def decoded_samples(data: bytes) -> array.array:
+    """Every sample of the first (mono, AAC: planar float) audio track, decoded as stored."""
+    import av
+
+    samples = array.array("f")
+    with av.open(io.BytesIO(data)) as container:
+        for frame in container.decode(container.streams.audio[0]):
+            samples.frombytes(bytes(frame.planes[0])[: frame.samples * 4])
+    return samples
