@@ -80,6 +80,7 @@ def test_every_page_is_built(built: Path, docs_tools: Any) -> None:
         "concepts",
         "service",
         "pytest",
+        "media",
         "faults",
         "recipes",
         "https",
