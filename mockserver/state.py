@@ -300,9 +300,9 @@ class MockState:
     def task_result(self, task: TaskSnapshot) -> ResultMedia:
         """What a succeeded task hands out: the result built from its own inputs when
         there is one (docs/media.md), else its model's sample."""
-        spec = self.model(task.model_id).card.result
-        built = self.results.media(task.task_id, spec)
-        return self.media.result(spec) if built is None else built
+        sample = self.result_media(task.model_id)
+        built = self.results.media(task.task_id, sample.spec)
+        return sample if built is None else built
 
     # -- the team's account and files ------------------------------------------------
 
