@@ -79,7 +79,7 @@ class TaskResults:
         wait_seconds: float,
         alive: Callable[[str], bool],
         on_crash: Callable[[str, str], None],
-        workers: int = 2,
+        workers: int = 1,
         limits: ModelLimits | None = None,
     ) -> None:
         self._reader = reader

@@ -230,3 +230,20 @@ def test_a_listed_name_never_opens_a_private_address(make_mock, make_client, ori
 def test_the_allow_list_matches_host_or_host_and_port(url, allowed):
     policy = FetchPolicy.of(["media.example.com", "cdn.example.com:8080"], max_bytes=1, timeout=1.0)
     assert policy.allows(url) is allowed
+
+
+def test_fetch_allow_is_a_repeatable_flag_and_the_settings_are_checked():
+    from vidu_lipsync_mock.cli import build_parser, config_from_args
+    from vidu_lipsync_mock.config import ConfigError, MockConfig
+
+    args = build_parser().parse_args(
+        ["serve", "--fetch-allow", "a.example", "--fetch-allow", "127.0.0.1:9000",
+         "--media-root", "/srv/media", "--result-budget-bytes", "1000"]
+    )  # fmt: skip
+    config = config_from_args(args)
+    assert config.fetch_allow == ("a.example", "127.0.0.1:9000")
+    assert (config.media_root, config.result_budget_bytes) == ("/srv/media", 1000)
+    assert MockConfig().fetch_allow == ()  # nothing is fetched unless asked
+    for bad in ({"fetch_max_bytes": 0}, {"fetch_timeout_seconds": 0}, {"result_wait_seconds": -1}):
+        with pytest.raises(ConfigError):
+            MockConfig.build(bad)

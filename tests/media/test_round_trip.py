@@ -342,3 +342,46 @@ def test_without_pyav_the_sample_is_served_and_the_banner_says_how(
 
 def test_with_pyav_the_banner_says_nothing_of_it(mock):
     assert "vidu-lipsync-mock[media]" not in banner(mock, "http://127.0.0.1:1")
+
+
+def test_the_round_trip_over_a_real_socket(mock, served, files):
+    import requests
+
+    headers = mock.auth_headers
+    urls = []
+    for name, data in (("talk.mp4", files["video"]), ("voice.m4a", files["m4a"])):
+        answer = requests.post(
+            f"{served}/api/v1/media/files",
+            files={"file": (name, data)},
+            headers=headers,
+            timeout=10,
+        )
+        urls.append(answer.json()["data"]["url"])
+    body = {"video_url": urls[0], "audio_url": urls[1]}
+    task = requests.post(served + SUBMIT, json=body, headers=headers, timeout=10).json()["data"]
+    mock.advance(10)
+    polled = requests.get(task["get_result"]["url"], headers=headers, timeout=30).json()["data"]
+    assert polled["status"] == "success"
+    (resource,) = polled["result"]["resources"]
+    result = requests.get(resource["url"], timeout=10).content
+    assert decoded_samples(result) == decoded_samples(files["m4a"])
+    assert abs(resource["duration"] - 3500) <= FRAME_MS
+
+
+def test_a_truncated_upload_fails_the_task(api, files):
+    cut = files["video"][: len(files["video"]) // 2]  # its index is at the end: cut off
+    data = api.finish(api.submit(video_url=api.upload(cut, "cut.mp4")))
+    assert data["status"] == "failed"
+    assert data["error_message"] == (
+        "Task failed: video_url is not a readable media file (Invalid data found when "
+        "processing input)"
+    )
+
+
+def test_a_reset_drops_the_results_and_builds_afresh(api, files, mock):
+    video = api.upload(files["video"], "talk.mp4")
+    api.finish(api.submit(video_url=video))
+    before = mock.results
+    mock.reset()
+    assert mock.results is not before
+    assert mock.results.stats() is None  # nothing built yet in the new world
