@@ -19,6 +19,7 @@ sweep that runs every `SWEEP_EVERY` builds, when the budget is full and on `stat
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 import traceback
@@ -220,6 +221,11 @@ class TaskResults:
         """The budget's figures after a sweep; None before the first build."""
         self.sweep()
         return None if self._builder is None else self._builder.cache.stats()
+
+    def report(self) -> dict[str, int] | None:
+        """`stats` as plain data (the admin API's health report); None before any build."""
+        stats = self.stats()
+        return None if stats is None else dataclasses.asdict(stats)
 
     def close(self) -> None:
         """Stop building: queued jobs are dropped, running ones finish on their own."""

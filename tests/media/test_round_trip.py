@@ -385,3 +385,23 @@ def test_a_reset_drops_the_results_and_builds_afresh(api, files, mock):
     mock.reset()
     assert mock.results is not before
     assert mock.results.stats() is None  # nothing built yet in the new world
+
+
+def test_the_health_report_shows_the_results_budget(api, files, client, mock):
+    assert client.get("/_mock/health").json()["data"]["results"] is None
+    api.finish(api.submit(video_url=api.upload(files["video"], "talk.mp4")))
+    results = client.get("/_mock/health").json()["data"]["results"]
+    assert results["held"] == 1
+    assert results["max_bytes"] == mock.config.result_budget_bytes == 256 * 1024 * 1024
+    assert results["bytes"] > 0
+
+
+def test_a_client_sleeping_under_fast_forward_finds_the_result_ready(api, files, mock):
+    import time
+
+    task_id = api.submit(video_url=api.upload(files["video"], "talk.mp4"))
+    with mock.fast_forward():
+        while (data := api.poll(task_id))["status"] not in ("success", "failed"):
+            time.sleep(5)  # virtual: advances the mock's clock
+    assert data["status"] == "success"
+    assert data["result"]["resources"][0]["duration"] == pytest.approx(2000, abs=FRAME_MS)
