@@ -119,22 +119,53 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self.sock = context.wrap_socket(self.sock, server_hostname=self._server_name)
 
 
+class _Deadline:
+    """Ends a whole fetch, redirects included, after `seconds`: closes the connection in
+    use, so a read blocked on a trickling server returns at once."""
+
+    def __init__(self, seconds: float) -> None:
+        self.hit = threading.Event()
+        self._lock = threading.Lock()
+        self._connection: http.client.HTTPConnection | None = None
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.hit.set()
+            if self._connection is not None:
+                self._connection.close()
+
+    def using(self, connection: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if self.hit.is_set():
+                connection.close()
+            self._connection = connection
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+
+
 def fetch(url: str, policy: FetchPolicy) -> bytes:
     """The body at `url` (an allow-listed host's), following checked redirects."""
-    deadline_hit = threading.Event()
-    for _ in range(MAX_REDIRECTS + 1):
-        if not policy.allows(url):
-            raise FetchFailed(f"{echo(url)} is not on an allow-listed host (--fetch-allow)")
-        location, body = _get_once(url, policy, deadline_hit)
-        if location is None:
-            assert body is not None
-            return body
-        url = urljoin(url, location)
+    with _Deadline(policy.timeout) as deadline:
+        for _ in range(MAX_REDIRECTS + 1):
+            if not policy.allows(url):
+                raise FetchFailed(f"{echo(url)} is not on an allow-listed host (--fetch-allow)")
+            location, body = _get_once(url, policy, deadline)
+            if location is None:
+                assert body is not None
+                return body
+            url = urljoin(url, location)
     raise FetchFailed(f"more than {MAX_REDIRECTS} redirects")
 
 
 def _get_once(
-    url: str, policy: FetchPolicy, deadline_hit: threading.Event
+    url: str, policy: FetchPolicy, deadline: _Deadline
 ) -> tuple[str | None, bytes | None]:
     """One request: (redirect target, None) or (None, body)."""
     found = _host_port(url)
@@ -149,14 +180,8 @@ def _get_once(
     )
     parts = urlsplit(url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-
-    def expire() -> None:
-        deadline_hit.set()
-        connection.close()
-
-    timer = threading.Timer(timeout, expire)
-    timer.daemon = True
-    timer.start()
+    deadline_hit = deadline.hit
+    deadline.using(connection)
     try:
         default_port = 443 if scheme == "https" else 80
         connection.putrequest("GET", target, skip_host=True, skip_accept_encoding=True)
@@ -187,9 +212,8 @@ def _get_once(
     except FetchFailed:
         raise
     except (OSError, http.client.HTTPException, ValueError) as error:
-        if deadline_hit.is_set():
+        if deadline_hit.is_set() or isinstance(error, TimeoutError):
             raise FetchFailed(f"it took longer than {policy.timeout:g} s") from None
         raise FetchFailed(f"the download failed ({type(error).__name__}: {error})") from None
     finally:
-        timer.cancel()
         connection.close()

@@ -80,7 +80,7 @@ class TaskResults:
         wait_seconds: float,
         alive: Callable[[str], bool],
         on_crash: Callable[[str, str], None],
-        workers: int = 1,
+        workers: int = 1,  # a build's Python parts hold the GIL: one keeps polls quick
         limits: ModelLimits | None = None,
     ) -> None:
         self._reader = reader
