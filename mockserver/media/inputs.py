@@ -81,16 +81,19 @@ class InputReader:
         self._upload_data = upload_data
         self._root = Path(media_root) if media_root else None
         self._fetch = fetch_policy
-        # Whether anything but the mock's own URLs can be read (else a string check suffices).
-        self._outside = self._root is not None or bool(fetch_policy.allow)
+        #: Whether anything but the mock's own URLs can be read (else `may_read` suffices).
+        self.outside = self._root is not None or bool(fetch_policy.allow)
+
+    @staticmethod
+    def may_read(video_url: object) -> bool:
+        """Whether a `video_url` could be one of the mock's own (when `outside` is False,
+        nothing else is readable): the check every submit makes, so a string test."""
+        return isinstance(video_url, str) and ("/uploads/" in video_url or "/media/" in video_url)
 
     def plan(self, params: Mapping[str, Any]) -> InputPlan | None:
         """The sources of every media field given, or None when any one is not readable."""
-        video = params.get("video_url")
-        if not isinstance(video, str):
+        if not isinstance(params.get("video_url"), str):
             return None
-        if not self._outside and "/uploads/" not in video and "/media/" not in video:
-            return None  # the common case, on every submit: as cheap as it can be
         found: dict[Role, Source] = {}
         for role in ROLES:
             value = params.get(role)

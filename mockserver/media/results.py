@@ -104,7 +104,10 @@ class TaskResults:
 
     def start(self, task_id: str, params: Mapping[str, Any]) -> bool:
         """Start building the task's result if its inputs can be read; whether it did."""
-        plan = self._reader.plan(params)
+        reader = self._reader
+        if not reader.outside and not reader.may_read(params.get("video_url")):
+            return False  # the common case, on every submit: kept to a string test
+        plan = reader.plan(params)
         if plan is None or not self._media_available():
             return False
         with self._lock:
