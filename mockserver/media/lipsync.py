@@ -13,7 +13,9 @@ bytes (least recently used first out) and reports its figures for memory reports
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import threading
 import traceback
 from collections import OrderedDict
@@ -199,6 +201,14 @@ class ResultCache:
             )
 
 
+def _yield_cpu() -> None:
+    """Lower the builder thread's scheduling priority (Linux: per thread), so that on a busy
+    machine the server's event loop gets the CPU first and polls stay quick while a build
+    runs. Elsewhere, or when refused, the thread keeps its priority."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
 class ResultBuilder:
     """Builds results on at most `max_workers` threads, through a `ResultCache`.
 
@@ -217,7 +227,9 @@ class ResultBuilder:
     ) -> None:
         self.cache = cache if cache is not None else ResultCache()
         self._limits = limits
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lipsync")
+        self._pool = ThreadPoolExecutor(
+            max_workers=max_workers, thread_name_prefix="lipsync", initializer=_yield_cpu
+        )
         self._lock = threading.Lock()
         # Builds under way, so a second submit of the same inputs waits for the first.
         self._building: dict[InputDigests, Future[BuiltResult]] = {}
