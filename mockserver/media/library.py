@@ -166,8 +166,13 @@ class MediaLibrary:
         before touching the filesystem rather than resolved and checked afterwards.
         """
         unsafe = not name or name.startswith(".") or any(c in name for c in _UNSAFE)
+        known = not unsafe and Path(name).suffix.lower() in CONTENT_TYPES
         candidate = self._directory / name
-        if unsafe or Path(name).suffix.lower() not in CONTENT_TYPES or not candidate.is_file():
+        try:
+            found = known and candidate.is_file()
+        except OSError:  # a name the filesystem refuses (too long, say) names no sample
+            found = False
+        if not found:
             raise KeyError(name)
         return candidate
 

@@ -170,6 +170,9 @@ def test_unreadable_inputs_get_the_bundled_sample(api, mock):
         {"video_url": "http://testserver/media/input-video.mp4", "audio_url": "https://e.com/a"},
         {"video_url": "http://testserver/media/no-such-sample.mp4"},
         {"video_url": "http://testserver/uploads/0123/unknown.mp4"},
+        {"video_url": "http://testserver/media/" + "a" * 300 + ".mp4"},  # too long a name
+        {"video_url": "http://testserver/media/%2e%2e%2fresult.mp4"},
+        {"video_url": "http://[::1/media/input-video.mp4"},
     ):
         data = api.finish(api.submit(**body))
         (resource,) = data["result"]["resources"]
@@ -405,3 +408,9 @@ def test_a_client_sleeping_under_fast_forward_finds_the_result_ready(api, files,
             time.sleep(5)  # virtual: advances the mock's clock
     assert data["status"] == "success"
     assert data["result"]["resources"][0]["duration"] == pytest.approx(2000, abs=FRAME_MS)
+
+
+def test_a_sample_name_too_long_for_the_filesystem_is_a_404_not_a_crash(client):
+    answer = client.get("/media/" + "a" * 300 + ".mp4")
+    assert answer.status_code == 404
+    assert answer.json()["message"].startswith("Resource not found: no sample file 'aaa")
