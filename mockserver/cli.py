@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from vidu_lipsync_mock.config import ConfigError, MockConfig, load_toml
 from vidu_lipsync_mock.env_config import MergedConfig, merge
+from vidu_lipsync_mock.media.probe import media_unavailable_reason
 from vidu_lipsync_mock.proxy.commands import add_commands, run_command
 from vidu_lipsync_mock.tls import ServerCertificate, client_environment
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["banner", "build_parser", "main", "tls_banner"]
 
-_HANDLED_BY_HAND = {"allowed_hosts", "api_keys", "faults", "teams"}
+_HANDLED_BY_HAND = {"allowed_hosts", "api_keys", "faults", "teams", "fetch_allow"}
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -77,6 +78,14 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="Another name the mock answers to as itself, e.g. a compose service name or a "
         "proxy (repeat for several); loopback names and the bound address always are.",
+    )
+    group.add_argument(
+        "--fetch-allow",
+        dest="fetch_allow",
+        action="append",
+        default=None,
+        metavar="HOST",
+        help="Fetch task inputs from this host (host or host:port; repeat for several).",
     )
     group.add_argument(
         "--realistic",
@@ -174,6 +183,9 @@ def banner(mock: LipSyncMock, url: str) -> str:
         lines.append(
             f"  state: {kept['path']}; restored tasks: {found['tasks']}, files: {found['files']}"
         )
+    missing = media_unavailable_reason()
+    if missing is not None:
+        lines.append(f"  results: every task gets the bundled sample; {missing}")
     return "\n".join(lines)
 
 

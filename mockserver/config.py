@@ -200,6 +200,32 @@ class MockConfig:
         "On SIGTERM or Ctrl-C of `serve`, time in-flight requests get to finish before they "
         "are cut off.",
     )
+    # Real results (docs/media.md): which inputs the mock reads, and what results may hold.
+    media_root: str | None = _opt(
+        None,
+        "Directory whose files tasks may name as inputs (a file:// URL or a path relative to "
+        "it); paths that leave it, symbolic links included, are refused.",
+    )
+    fetch_allow: tuple[str, ...] = _opt(
+        (),
+        "Hosts (host or host:port) whose URLs tasks may name as inputs; the mock fetches "
+        "them. None by default. A loopback or private address is fetched only when that "
+        "address itself is listed.",
+    )
+    fetch_max_bytes: int = _opt(64 * 1024 * 1024, "Largest input fetched from an allowed host.")
+    fetch_timeout_seconds: float = _opt(
+        20.0, "Time one fetch from an allowed host may take, redirects included."
+    )
+    result_budget_bytes: int = _opt(
+        256 * 1024 * 1024,
+        "Memory that built results may hold (results of tasks still kept, then cached ones); "
+        "a task whose result does not fit fails with a message naming this setting.",
+    )
+    result_wait_seconds: float = _opt(
+        10.0,
+        "Longest a poll waits for a result still being built when its task is due to end; "
+        "after that the task answers processing until the result is ready.",
+    )
     # HTTPS, as the real service serves (see `vidu_lipsync_mock.tls`).
     tls: bool = _opt(
         False,
@@ -242,6 +268,12 @@ class MockConfig:
             raise ConfigError("max_tasks and max_body_bytes must be positive")
         if self.max_teams < 1 or self.max_upload_bytes < 1:
             raise ConfigError("max_teams and max_upload_bytes must be positive")
+        if self.fetch_max_bytes < 1 or self.result_budget_bytes < 1:
+            raise ConfigError("fetch_max_bytes and result_budget_bytes must be positive")
+        if not self.fetch_timeout_seconds > 0 or self.result_wait_seconds < 0:
+            raise ConfigError(
+                "fetch_timeout_seconds must be positive and result_wait_seconds not negative"
+            )
         try:
             Accounts(
                 teams=self.teams, starting_credit=self.starting_credit, charge=self.billing_amount

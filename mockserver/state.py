@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from vidu_lipsync_mock.config import MockConfig
-from vidu_lipsync_mock.faults import NO_EFFECTS, Fault, FaultEngine, Rule, TaskEffects
-from vidu_lipsync_mock.faults.profiles import profile_rules
+from vidu_lipsync_mock.faults import NO_EFFECTS, Fault, FaultEngine, TaskEffects
 from vidu_lipsync_mock.journal.journal import Journal
+from vidu_lipsync_mock.media.fetch import FetchPolicy
+from vidu_lipsync_mock.media.inputs import InputReader
 from vidu_lipsync_mock.media.library import MediaLibrary, ResultMedia
+from vidu_lipsync_mock.media.results import TaskResults
 from vidu_lipsync_mock.persist import Durability, Parts, open_durability
 from vidu_lipsync_mock.service import magic
 from vidu_lipsync_mock.service.accounts import Accounts, TeamBalance
@@ -41,9 +43,9 @@ from vidu_lipsync_mock.service.tasks import (
     Progression,
     TaskSnapshot,
     TaskStatus,
-    TransitionError,
 )
 from vidu_lipsync_mock.service.uploads import Upload, Uploads
+from vidu_lipsync_mock.state_verbs import ClockAndFaultVerbs
 
 __all__ = ["Crash", "MockState"]
 
@@ -59,7 +61,7 @@ class Crash:
     traceback: str
 
 
-class MockState:
+class MockState(ClockAndFaultVerbs):
     def __init__(
         self,
         config: MockConfig | None = None,
@@ -79,6 +81,9 @@ class MockState:
 
     def _build(self) -> None:
         config = self.config
+        previous: TaskResults | None = getattr(self, "results", None)
+        if previous is not None:
+            previous.close()
         self.clock: Clock = self._injected_clock or clock_from_name(
             config.clock, speed=config.speed
         )
@@ -114,12 +119,45 @@ class MockState:
             config.max_body_bytes,
             upload_bytes=config.max_upload_bytes,
         )
+        self.results: TaskResults = self._task_results()
+        self.store.end_gate = self.results.gate
         if config.profile:
             self._load_profile(config.profile)
         for rule in config.faults:
             self.faults.add(rule)
         parts = Parts(self.store, self.accounts, self.uploads, self.faults, self.clock, self.ids)
         self.durability.restore(parts)  # what changed at run time wins over the config
+
+    def _task_results(self) -> TaskResults:
+        """Real results (docs/media.md): what the inputs may be, the budget, the hooks."""
+        config = self.config
+        reader = InputReader(
+            sample_path=self.media.path,
+            upload_data=lambda token, name: self.uploads.linked_data(token, name, self.clock.now()),
+            media_root=config.media_root,
+            fetch_policy=FetchPolicy.of(
+                config.fetch_allow,
+                max_bytes=config.fetch_max_bytes,
+                timeout=config.fetch_timeout_seconds,
+            ),
+        )
+        return TaskResults(
+            reader,
+            self.media,
+            budget_bytes=config.result_budget_bytes,
+            wait_seconds=config.result_wait_seconds,
+            alive=lambda task_id: (
+                self.store.observe(task_id, self.clock.now(), poll=False) is not None
+            ),
+            on_crash=lambda task_id, trace: self.record_crash("BUILD", f"task {task_id}", trace),
+        )
+
+    def _settled(self, snapshot: TaskSnapshot) -> TaskSnapshot:
+        """The task once its held end (a result still building) is settled, or as it was
+        after `result_wait_seconds`."""
+        self.results.wait(snapshot.task_id)
+        again = self.store.observe(snapshot.task_id, self.clock.now(), poll=False)
+        return snapshot if again is None else again
 
     def reset(self) -> None:
         """Forget every task, rule, journal entry and runtime change (in the state file
@@ -234,6 +272,8 @@ class MockState:
             except BaseException:  # (a full disk): the client sees a 500, and pays nothing
                 self.accounts.release(task_id)
                 raise
+            if outcome is SUCCESS and spec.card.result.type == "video":
+                self.results.start(task_id, params)
             return snapshot
 
     @staticmethod
@@ -258,11 +298,14 @@ class MockState:
         self.durability.polled(snapshot)
         if snapshot.hidden:
             raise task_not_found(task_id)
-        return snapshot
+        held = self.results.held
+        return self._settled(snapshot) if held and task_id in held else snapshot
 
     def result_task(self, task_id: str) -> TaskSnapshot:
         """The task whose result file is asked for; 404 unless it succeeded and is kept."""
         snapshot = self.store.observe(task_id, self.clock.now(), poll=False)
+        if snapshot is not None and task_id in self.results.held:
+            snapshot = self._settled(snapshot)
         if snapshot is None or snapshot.status is not TaskStatus.SUCCESS:
             raise ApiError(404, f"Resource not found: no result file for task '{echo(task_id)}'")
         return snapshot
@@ -275,6 +318,13 @@ class MockState:
         """What a success of the model hands out: the file, served under its name, and what
         the resource entry says of it (read off the file once)."""
         return self.media.result(self.model(model_id).card.result)
+
+    def task_result(self, task: TaskSnapshot) -> ResultMedia:
+        """What a succeeded task hands out: the result built from its own inputs when
+        there is one (docs/media.md), else its model's sample."""
+        sample = self.result_media(task.model_id)
+        built = self.results.media(task.task_id, sample.spec)
+        return sample if built is None else built
 
     # -- the team's account and files ------------------------------------------------
 
@@ -322,7 +372,7 @@ class MockState:
         snapshot = self.store.observe(task_id, self.clock.now(), poll=False)
         if snapshot is None:
             raise task_not_found(task_id)
-        return snapshot
+        return self._settled(snapshot) if task_id in self.results.held else snapshot
 
     def tasks(self, status: TaskStatus | str | None = None) -> list[TaskSnapshot]:
         snapshots = self.store.snapshots(self.clock.now())
@@ -359,82 +409,3 @@ class MockState:
         return snapshot
 
     # -- time ----------------------------------------------------------------------------
-
-    def now(self) -> float:
-        return self.clock.now()
-
-    def advance(self, seconds: float) -> float:
-        return self.clock.advance(seconds)
-
-    def set_time(self, timestamp: float) -> float:
-        return self.clock.set(timestamp)
-
-    def run_until_terminal(self, task_id: str | None = None, *, limit: float = 86_400.0) -> float:
-        """Advance the clock just far enough for one task (or every task) to end.
-
-        Only clock-driven tasks can be moved this way; a task waiting for polls or for a
-        push raises `TransitionError`, since no amount of time would finish it.
-        """
-        now = self.clock.now()
-        targets = [self.task(task_id)] if task_id is not None else self.tasks()
-        deadline = now
-        for snapshot in targets:
-            if snapshot.status.terminal:
-                continue
-            if snapshot.scheduled_end is None:
-                raise TransitionError(
-                    f"task {snapshot.task_id} progresses by {snapshot.progression['kind']}; "
-                    "time alone will not finish it"
-                )
-            deadline = max(deadline, snapshot.scheduled_end)
-        if deadline - now > limit:
-            raise TransitionError(
-                f"finishing would take {deadline - now:.0f} s of clock time, over the "
-                f"{limit:.0f} s limit"
-            )
-        if deadline > now:
-            self.clock.set(deadline)
-            while self.clock.now() < deadline:  # float rounding on a moving clock
-                self.clock.advance(max(deadline - self.clock.now(), 1e-6))
-        return self.clock.now()
-
-    # -- faults --------------------------------------------------------------------------
-
-    def add_fault(self, fault: str | Mapping[str, Any] | Rule, **options: Any) -> Rule:
-        """Add a rule: `add_fault("error", status=503, route="poll", times=2)`, a rule
-        dict in admin-API form, or a `Rule`."""
-        if isinstance(fault, str):
-            added = self.faults.add({"fault": fault, **options})
-        elif options:
-            raise TypeError("options go with a fault name, not with a rule object")
-        else:
-            added = self.faults.add(fault)
-        self.durability.rules_changed(self.faults)
-        return added
-
-    def fault_rules(self) -> list[dict[str, Any]]:
-        return self.faults.rules()
-
-    def remove_fault(self, rule_id: str) -> bool:
-        removed = self.faults.remove(rule_id)
-        self.durability.rules_changed(self.faults)
-        return removed
-
-    def clear_faults(self) -> None:
-        self.faults.clear()
-        self.durability.rules_changed(self.faults)
-
-    def use_profile(self, name: str, seed: int | None = None) -> list[Rule]:
-        """Replace the rules with a named chaos profile, reseeding the draws."""
-        rules = self._load_profile(name, seed)
-        self.durability.rules_changed(self.faults)
-        return rules
-
-    def _load_profile(self, name: str, seed: int | None = None) -> list[Rule]:
-        rules = profile_rules(name)
-        self.faults.clear()
-        self.faults.reseed(self.config.seed if seed is None else seed)
-        return [self.faults.add(dict(rule)) for rule in rules]
-
-    def fault_trace(self) -> list[dict[str, Any]]:
-        return list(self.faults.trace)

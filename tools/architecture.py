@@ -35,6 +35,7 @@ TOP_LEVEL_LAYERS: dict[str, str] = {
     "config": "state",
     "env_config": "state",
     "state": "state",
+    "state_verbs": "state",
     "timetravel": "runner",
     "server": "runner",
     "mock": "runner",

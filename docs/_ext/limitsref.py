@@ -92,6 +92,16 @@ LIMITS: tuple[Bound, ...] = (
           "journal.journal:LINE_LIMIT", "cut; listed in `truncated`"),
     Bound("faults remembered in the fault trace", "faults.engine:TRACE_LIMIT",
           "the oldest go first"),
+    # -- real results (the `media` extra; see the media page) --
+    Bound("an input fetched from a `fetch_allow` host, in bytes", "fetch_max_bytes",
+          "the fetch stops; the task ends `failed`, saying why"),
+    Bound("one fetch from a `fetch_allow` host, redirects included, in seconds",
+          "fetch_timeout_seconds", "the fetch stops; the task ends `failed`, saying why"),
+    Bound("memory built results hold, in bytes", "result_budget_bytes",
+          "a task whose result does not fit ends `failed` with a message naming the setting"),
+    Bound("how long the poll due to answer `success` waits for a result still being built, "
+          "in seconds", "result_wait_seconds",
+          "the task answers `processing` until its result is ready"),
 )  # fmt: skip
 
 #: `MockConfig` fields named like bounds that are not bounds.

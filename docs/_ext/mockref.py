@@ -370,7 +370,8 @@ class ApiSchemas(MarkdownDirective):
 #: JSON", so it is written here; `AdminRoutes` warns when a handler is added or removed
 #: without this table following.
 ADMIN_ANSWERS: dict[str, str] = {
-    "health": '`{status: "ok", tasks: <records kept>}`',
+    "health": '`{status: "ok", tasks: <records kept>, uploads, accounts, results}` (results: '
+    "the budget built results use, null before the first build)",
     "config": "every `MockConfig` field",
     "reset": "`{reset: true}`",
     "clock": "`{kind, now, offset, now_ms}` (and `speed` for a scaled clock)",

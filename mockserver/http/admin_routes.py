@@ -284,6 +284,7 @@ class AdminApi:
                 "tasks": len(state.store),
                 "uploads": dataclasses.asdict(state.uploads.stats()),
                 "accounts": state.accounts.stats(),
+                "results": state.results.report(),
             }
         )
 

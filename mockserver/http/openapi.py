@@ -70,6 +70,12 @@ def _components(registry: Registry) -> dict[str, Any]:
             "width": {"type": "integer", "minimum": 1},
             "height": {"type": "integer", "minimum": 1},
             "format": {"type": "string", "enum": sorted({r.format for r in results})},
+            "duration": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "ms the result lasts; only for a result built from the task's "
+                "own inputs (emulator's field; see docs/media.md)",
+            },
         },
     }
     task = {

@@ -190,7 +190,7 @@ class PublicApi:
         known = rendered.get(task.task_id)
         if known is not None and known[0] == key:
             return known[1]
-        media = state.result_media(task.model_id)
+        media = state.task_result(task)
         body = wire.success_body(wire.task_data(task, base, media, billing))
         rendered[task.task_id] = (key, body)
         return body
@@ -199,7 +199,7 @@ class PublicApi:
         state = self.state
         task_id, filename = request.params
         task = state.result_task(task_id)
-        result = state.result_media(task.model_id)
+        result = state.task_result(task)
         if filename != result.spec.file_name:
             raise ApiError(404, f"Resource not found: no such file for task '{echo(task_id)}'")
         media = result.file

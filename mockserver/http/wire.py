@@ -117,6 +117,8 @@ def task_data(
                 }
             ]
         }
+        if media.duration_ms is not None:  # a result built from the task's inputs
+            data["result"]["resources"][0]["duration"] = media.duration_ms
         data["result_expires_at"] = _ms(task.expires_at)
         data["billing"] = {"status": "succeeded", "amount": billing_amount}
     elif task.status is TaskStatus.FAILED:

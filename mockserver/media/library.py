@@ -26,6 +26,8 @@ import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from vidu_lipsync_mock.media.compose import BuiltResult
+from vidu_lipsync_mock.media.lipsync import InputDigests
 from vidu_lipsync_mock.media.mp4info import Mp4Error, Mp4Info, probe_mp4
 from vidu_lipsync_mock.media.pnginfo import PngInfo, probe_png
 from vidu_lipsync_mock.service.registry import ResultSpec
@@ -136,6 +138,7 @@ class MediaLibrary:
         self._bytes: dict[str, bytes] = {}
         self._files: dict[str, MediaFile] = {}
         self._results: dict[int, ResultMedia] = {}
+        self._built: dict[InputDigests, BuiltResult] = {}
 
     @property
     def directory(self) -> Path:
@@ -163,8 +166,13 @@ class MediaLibrary:
         before touching the filesystem rather than resolved and checked afterwards.
         """
         unsafe = not name or name.startswith(".") or any(c in name for c in _UNSAFE)
+        known = not unsafe and Path(name).suffix.lower() in CONTENT_TYPES
         candidate = self._directory / name
-        if unsafe or Path(name).suffix.lower() not in CONTENT_TYPES or not candidate.is_file():
+        try:
+            found = known and candidate.is_file()
+        except OSError:  # a name the filesystem refuses (too long, say) names no sample
+            found = False
+        if not found:
             raise KeyError(name)
         return candidate
 
@@ -229,6 +237,20 @@ class MediaLibrary:
         built = ResultMedia(spec=spec, file=media, width=width, height=height)
         with self._lock:
             return self._results.setdefault(id(spec), built)
+
+    #: Results built from samples alone kept at most (a few combinations of a few files).
+    BUILT_LIMIT = 16
+
+    def built(self, key: InputDigests) -> BuiltResult | None:
+        """A result built earlier from samples alone. Kept here, not per mock, because the
+        pytest plugin shares one library across a session: the many tests that submit the
+        samples' URLs build each combination once."""
+        return self._built.get(key)
+
+    def keep_built(self, key: InputDigests, result: BuiltResult) -> None:
+        with self._lock:
+            if key in self._built or len(self._built) < self.BUILT_LIMIT:
+                self._built[key] = result
 
 
 class RangeNotSatisfiable(ValueError):
@@ -343,9 +365,11 @@ def content_range(r: ByteRange, size: int) -> str:
 class ResultMedia:
     """A model's result as the download serves it (`file`, under `spec.file_name`) and the
     task answer's resource entry describes it (`spec.type`, `spec.format`, and the size
-    read off the file)."""
+    read off the file). `duration_ms` is set for a result built from the task's own inputs
+    (the resource entry then reports it); the bundled sample's entry has none."""
 
     spec: ResultSpec
     file: MediaFile
     width: int
     height: int
+    duration_ms: int | None = None

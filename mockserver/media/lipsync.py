@@ -13,13 +13,18 @@ bytes (least recently used first out) and reports its figures for memory reports
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import threading
+import traceback
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 from vidu_lipsync_mock.media.compose import BuiltResult, build_result
 from vidu_lipsync_mock.media.probe import (
@@ -28,9 +33,28 @@ from vidu_lipsync_mock.media.probe import (
     MediaUnavailable,
     ModelLimits,
 )
+from vidu_lipsync_mock.service.errors import echo
 from vidu_lipsync_mock.service.tasks import default_failure_message
 
-__all__ = ["CacheStats", "InputDigests", "ResultBuilder", "ResultCache", "ResultInputs"]
+__all__ = [
+    "BuildCrashed",
+    "CacheStats",
+    "InputDigests",
+    "ResultBuilder",
+    "ResultCache",
+    "ResultInputs",
+]
+
+T = TypeVar("T")
+
+
+class BuildCrashed(MediaRejected):
+    """A build failed for a reason that is a bug, not a bad input: the task fails with
+    `message`, and `trace` is kept so the crash is not lost (the state records it)."""
+
+    def __init__(self, message: str, trace: str) -> None:
+        super().__init__(message)
+        self.trace = trace
 
 
 @dataclass(frozen=True)
@@ -79,12 +103,15 @@ class CacheStats:
     hits: int
     misses: int
     evictions: int
+    held: int = 0
 
 
 class ResultCache:
     """Built results by input digests, least recently used evicted first.
 
-    A result larger than `max_bytes` on its own is handed back but not kept.
+    A result larger than `max_bytes` on its own is handed back but not kept. An entry that
+    tasks `hold` (one count per task whose answer is it) is never evicted until each of them
+    `release`s it: the bounds are then a budget that a new result may find full.
     """
 
     def __init__(self, *, max_entries: int = 64, max_bytes: int = 256 * 2**20) -> None:
@@ -94,6 +121,7 @@ class ResultCache:
         self._max_bytes = max_bytes
         self._lock = threading.Lock()
         self._results: OrderedDict[InputDigests, BuiltResult] = OrderedDict()
+        self._holds: dict[InputDigests, int] = {}
         self._bytes = self._hits = self._misses = self._evictions = 0
 
     def get(self, key: InputDigests) -> BuiltResult | None:
@@ -107,24 +135,56 @@ class ResultCache:
             return found
 
     def put(self, key: InputDigests, result: BuiltResult) -> None:
-        size = len(result.data)
-        if size > self._max_bytes:
-            return
         with self._lock:
-            old = self._results.pop(key, None)
-            self._bytes -= len(old.data) if old is not None else 0
-            while self._results and (
-                len(self._results) >= self._max_entries or self._bytes + size > self._max_bytes
-            ):
-                _, evicted = self._results.popitem(last=False)
-                self._bytes -= len(evicted.data)
-                self._evictions += 1
-            self._results[key] = result
-            self._bytes += size
+            self._put(key, result)
+
+    def _put(self, key: InputDigests, result: BuiltResult) -> bool:
+        """Keep `result` (under the lock), evicting entries nobody holds; False when it
+        does not fit."""
+        size = len(result.data)
+        old = self._results.get(key)
+        room = self._bytes - (len(old.data) if old is not None else 0)
+        free = [k for k in self._results if k != key and k not in self._holds]
+        entries = len(self._results) - (old is not None)
+        while free and (entries >= self._max_entries or room + size > self._max_bytes):
+            evicted = self._results.pop(free.pop(0))
+            room -= len(evicted.data)
+            entries -= 1
+            self._evictions += 1
+        if entries >= self._max_entries or room + size > self._max_bytes:
+            self._bytes = room + (len(old.data) if old is not None else 0)
+            return False
+        self._results[key] = result
+        self._results.move_to_end(key)
+        self._bytes = room + size
+        return True
+
+    def hold(self, key: InputDigests, result: BuiltResult) -> bool:
+        """Keep `result` for one more task until `release`; False (nothing kept) when the
+        entries that tasks hold leave no room for it."""
+        with self._lock:
+            if key not in self._results and not self._put(key, result):
+                return False
+            self._holds[key] = self._holds.get(key, 0) + 1
+            return True
+
+    def release(self, key: InputDigests) -> None:
+        """One task no longer needs the entry; it stays, evictable, as a cache entry."""
+        with self._lock:
+            left = self._holds.get(key, 0) - 1
+            if left > 0:
+                self._holds[key] = left
+            else:
+                self._holds.pop(key, None)
+
+    def held(self, key: InputDigests) -> BuiltResult | None:
+        """A held entry, without counting a hit or touching the eviction order."""
+        return self._results.get(key)
 
     def clear(self) -> None:
         with self._lock:
             self._results.clear()
+            self._holds.clear()
             self._bytes = 0
 
     def stats(self) -> CacheStats:
@@ -137,7 +197,16 @@ class ResultCache:
                 hits=self._hits,
                 misses=self._misses,
                 evictions=self._evictions,
+                held=len(self._holds),
             )
+
+
+def _yield_cpu() -> None:
+    """Lower the builder thread's scheduling priority (Linux: per thread), so that on a busy
+    machine the server's event loop gets the CPU first and polls stay quick while a build
+    runs. Elsewhere, or when refused, the thread keeps its priority."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
 class ResultBuilder:
@@ -158,7 +227,9 @@ class ResultBuilder:
     ) -> None:
         self.cache = cache if cache is not None else ResultCache()
         self._limits = limits
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lipsync")
+        self._pool = ThreadPoolExecutor(
+            max_workers=max_workers, thread_name_prefix="lipsync", initializer=_yield_cpu
+        )
         self._lock = threading.Lock()
         # Builds under way, so a second submit of the same inputs waits for the first.
         self._building: dict[InputDigests, Future[BuiltResult]] = {}
@@ -167,9 +238,14 @@ class ResultBuilder:
         """Start building (digests are computed on the worker, not the caller's thread)."""
         return self._pool.submit(self.build, inputs)
 
-    def build(self, inputs: ResultInputs) -> BuiltResult:
-        """The result for `inputs`, built on the calling thread unless cached or under way."""
-        key = inputs.digests()
+    def run(self, job: Callable[[], T]) -> Future[T]:
+        """Run `job` (which fetches inputs, then calls `build`) on the builders' threads."""
+        return self._pool.submit(job)
+
+    def build(self, inputs: ResultInputs, key: InputDigests | None = None) -> BuiltResult:
+        """The result for `inputs` (whose digests are `key`, when the caller has them),
+        built on the calling thread unless cached or under way."""
+        key = key or inputs.digests()
         with self._lock:
             cached = self.cache.get(key)
             if cached is not None:
@@ -199,7 +275,8 @@ class ResultBuilder:
         except (MediaRejected, MediaUnavailable):
             raise
         except Exception as exc:
-            raise MediaRejected(f"{default_failure_message()} ({exc!r})") from exc
+            message = f"{default_failure_message()} ({echo(repr(exc))})"
+            raise BuildCrashed(message, traceback.format_exc()) from exc
 
     def close(self, *, wait: bool = True) -> None:
         """Stop taking work; with `wait`, finish the builds already started or queued."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 import heapq
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal
 
 from vidu_lipsync_mock.service.records import (
     _FINISHED,
@@ -35,7 +35,12 @@ from vidu_lipsync_mock.service.tasks import (
     TransitionError,
 )
 
-__all__ = ["DuplicateTaskId", "TaskStore"]
+__all__ = ["DuplicateTaskId", "EndGate", "TaskStore"]
+
+#: Asked, under the store's lock, when a task is about to end: None lets it end as planned,
+#: an `Outcome` ends it that way instead, "wait" keeps it processing for now (its real
+#: result is still being built: `media.results`). It must answer at once.
+EndGate = Callable[[str], Outcome | Literal["wait"] | None]
 
 
 class DuplicateTaskId(ValueError):
@@ -68,6 +73,7 @@ class TaskStore(TaskRecords):
         self._open_by_key: dict[str, set[str]] | None = None
         self.evicted_expired = 0
         self.evicted_for_space = 0
+        self.end_gate: EndGate | None = None
 
     def __len__(self) -> int:
         return len(self._records)
@@ -100,7 +106,7 @@ class TaskStore(TaskRecords):
             task.polls += 1
             task.polls_since_anchor += 1
         was_terminal = task.status.terminal
-        task.refresh(now)
+        self._refresh(task, now)
         if task.expires_at <= now:
             self._drop(task_id)
             self.evicted_expired += 1
@@ -109,6 +115,19 @@ class TaskStore(TaskRecords):
             self._flatten(task)
             self._ended.append(task_id)
         return task
+
+    def _refresh(self, task: Task, now: float) -> None:
+        """`Task.refresh`, and the `end_gate`'s word on a task that just ended."""
+        was_terminal = task.status.terminal
+        task.refresh(now)
+        gate = self.end_gate
+        if gate is None or was_terminal or not task.status.terminal:
+            return
+        decided = gate(task.task_id)
+        if decided == "wait":
+            task.status, task.finished_at = TaskStatus.PROCESSING, None
+        elif decided is not None:
+            task.outcome, task.status = decided, decided.status
 
     def _has_ended(self, task_id: str, now: float) -> bool | None:
         """Whether a task has ended by `now`, written down if so; None if it is unknown or
@@ -249,7 +268,7 @@ class TaskStore(TaskRecords):
                 self._flatten(task)
                 raise TransitionError(f"task {task_id} already ended; its progression is final")
             task.use_progression(progression, now)
-            task.refresh(now)
+            self._refresh(task, now)
             record = self._flatten(task)
             if task.status.terminal:
                 self._ended.append(task_id)

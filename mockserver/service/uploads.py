@@ -337,6 +337,12 @@ class Uploads:
             file_id = self._by_token.get(token)
             return None if file_id is None else self._live(file_id, now)
 
+    def linked_data(self, token: str, filename: str, now: float) -> bytes | None:
+        """The bytes behind a file's link (`/uploads/<token>/<filename>`), for a task that
+        names it as an input; None when no kept file has that link."""
+        upload = self.get_by_url_token(token, now)
+        return None if upload is None or upload.filename != filename else upload.data
+
     def owned(self, team: str, file_id: str, now: float) -> Upload:
         """A file of `team`; another team's file is as unknown as a missing one (404)."""
         with self._lock:

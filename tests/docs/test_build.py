@@ -82,6 +82,7 @@ def test_every_page_is_built(built: Path, docs_tools: Any) -> None:
         "service",
         "pytest",
         "intercept",
+        "media",
         "faults",
         "recipes",
         "https",

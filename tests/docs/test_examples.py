@@ -215,7 +215,7 @@ def test_node_recipe(docs_tools: Any, manual_server: str) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert re.fullmatch(r"ok: task-[a-z0-9]{24} -> 1280x720 \d+ bytes\n", result.stdout)
+    assert re.fullmatch(r"ok: task-[a-z0-9]{24} -> 640x360 \d+ bytes\n", result.stdout)
 
 
 def test_curl_recipe(docs_tools: Any, manual_server: str, tmp_path: Path) -> None:
