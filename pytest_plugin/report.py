@@ -19,6 +19,7 @@ import pytest
 from vidu_lipsync_mock import MockState
 from vidu_lipsync_mock.config import shown_rule
 from vidu_lipsync_mock.journal.attempts import operations
+from vidu_lipsync_mock.journal.fired import fired_faults
 from vidu_lipsync_mock.journal.journal import Entry
 
 from .hints import clock_hint
@@ -26,7 +27,6 @@ from .hints import clock_hint
 __all__ = [
     "TEST_START_KEY",
     "describe_mock",
-    "fired_faults",
     "format_entry",
     "retried_attempts",
 ]
@@ -72,39 +72,6 @@ def format_entry(
         f"t=+{entry.clock_time - start:.3f}s" if start is not None else f"t={entry.clock_time:.3f}"
     )
     return f"#{entry.seq:<4} {when} {entry.method:<6} {entry.path} -> {status}{tail}"
-
-
-def fired_faults(
-    entries: Sequence[Entry], trace: Sequence[Mapping[str, Any]]
-) -> dict[int, list[Mapping[str, Any]]]:
-    """The trace's decisions for each faulted entry, by seq.
-
-    The trace lists decisions in the order they were taken, a request's together, with
-    its route and path; the journal labels each faulted entry with its faults' kinds. An
-    entry gets the latest unclaimed run of decisions with its route, path and kinds
-    (newest entries first), so requests in flight at once are told apart by what they
-    asked for."""
-    claimed: set[int] = set()
-    found: dict[int, list[Mapping[str, Any]]] = {}
-    for entry in sorted(entries, key=lambda e: e.seq, reverse=True):
-        if not entry.fault:
-            continue
-        kinds = [label.split(":", 1)[0] for label in entry.fault.split(",")]
-        size = len(kinds)
-        for end in range(len(trace), size - 1, -1):
-            window = range(end - size, end)
-            if any(i in claimed for i in window):
-                continue
-            if all(
-                trace[i].get("route") == entry.route
-                and trace[i].get("path") == entry.path
-                and trace[i].get("kind") == kind
-                for i, kind in zip(window, kinds, strict=True)
-            ):
-                claimed.update(window)
-                found[entry.seq] = [trace[i] for i in window]
-                break
-    return found
 
 
 def describe_mock(mock: MockState, config: pytest.Config, *, start: float | None = None) -> str:

@@ -10,6 +10,7 @@ triggered it can fail loudly instead of passing on a 500).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -17,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from vidu_lipsync_mock.http.admin_guard import AdminGuard
 from vidu_lipsync_mock.http.admin_routes import ADMIN_PREFIX, AdminApi
@@ -25,6 +26,7 @@ from vidu_lipsync_mock.http.connections import Connections
 from vidu_lipsync_mock.http.messages import Reply, crash_reply, error_reply, send_reply
 from vidu_lipsync_mock.http.public_app import PublicApp
 from vidu_lipsync_mock.http.router import route_path
+from vidu_lipsync_mock.journal.request_ids import REQUEST_ID, request_id
 from vidu_lipsync_mock.service.errors import ApiError, method_not_allowed, route_not_found
 from vidu_lipsync_mock.state import MockState
 
@@ -121,6 +123,9 @@ class MockApp:
     the admin guard (`admin_guard`) has let it through."""
 
     def __init__(self, state: MockState, connections: Connections) -> None:
+        self.mock_state = state
+        #: Admin answers' request numbers (the journal numbers only the provider's API).
+        self._admin_seq = itertools.count(1)
         self.state = AppState(state, connections)
         self.public = PublicApp(state, connections)
         self.admin = _admin_app(state, connections)
@@ -134,12 +139,27 @@ class MockApp:
             if not local_path.startswith(ADMIN_PREFIX):
                 await self.public.serve(scope, receive, send, local_path)
                 return
+            send = self._with_request_id(scope, send)
             refusal = self.guard.refusal(scope, local_path)
             if refusal is not None:
                 reply = error_reply(refusal)
                 await send_reply(send, reply, reply.wire_headers())
                 return
         await self.admin(scope, receive, send)
+
+    def _with_request_id(self, scope: Scope, send: Send) -> Send:
+        """`send`, adding an `X-Request-Id` to an admin answer as the public app adds one
+        to each of its own: the client's when plain, else `req-…-admin-N`."""
+        client = next((value for name, value in scope["headers"] if name == REQUEST_ID), None)
+        prefix = self.mock_state.journal.id_prefix + b"admin-"
+        header = (REQUEST_ID, request_id(client, next(self._admin_seq), prefix))
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            await send(message)
+
+        return sending
 
 
 def create_app(state: MockState, connections: Connections | None = None) -> MockApp:

@@ -23,7 +23,7 @@ more: `key` (a key's fingerprint or redacted form), `fault` (`any`, `none` or a 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from importlib import resources
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -38,6 +38,7 @@ from vidu_lipsync_mock.http import wire
 from vidu_lipsync_mock.http.connections import Connections
 from vidu_lipsync_mock.http.metrics import METRICS_MEDIA_TYPE, metrics_registry, metrics_text
 from vidu_lipsync_mock.journal.attempts import AttemptMark, attempt_marks
+from vidu_lipsync_mock.journal.fired import fired_faults
 from vidu_lipsync_mock.journal.har import HAR_MEDIA_TYPE, har_json
 from vidu_lipsync_mock.journal.journal import Entry
 from vidu_lipsync_mock.service.errors import ApiError, echo
@@ -218,8 +219,11 @@ def filtered_entries(state: MockState, query: Mapping[str, str]) -> list[Entry]:
     return chosen
 
 
-def journal_row(entry: Entry, mark: AttemptMark | None) -> dict[str, Any]:
-    """One exchange as the inspector lists it: no headers, no bodies."""
+def journal_row(
+    entry: Entry, mark: AttemptMark | None, fired: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, Any]:
+    """One exchange as the inspector lists it: no headers, no bodies; `fired` are the
+    fault trace's decisions on it (`journal.fired`), for the rule and the phase."""
     return {
         "seq": entry.seq,
         "method": entry.method,
@@ -231,6 +235,8 @@ def journal_row(entry: Entry, mark: AttemptMark | None) -> dict[str, Any]:
         "clock_time": entry.clock_time,
         "wall_time": entry.wall_time,
         "fault": entry.fault,
+        "fault_phase": ",".join(str(decision.get("phase")) for decision in fired) or None,
+        "fault_rules": [decision.get("rule") for decision in fired],
         "outcome": entry.outcome,
         "task_id": entry.task_id,
         "api_key": entry.api_key,
@@ -354,9 +360,13 @@ class InspectorApi:
         last = journal.last
         rows = filtered_entries(self.state, {**query, "limit": str(limit)})
         marks = self._marks() if rows else {}
+        fired = fired_faults(rows, list(self.state.faults.trace)) if rows else {}
         return _ok(
             {
-                "rows": [journal_row(entry, marks.get(entry.seq)) for entry in rows],
+                "rows": [
+                    journal_row(entry, marks.get(entry.seq), fired.get(entry.seq, ()))
+                    for entry in rows
+                ],
                 "last_seq": last.seq if last is not None else 0,
                 "count": len(journal),
                 "dropped": journal.dropped,

@@ -155,6 +155,23 @@ def test_every_answer_carries_a_request_id(mock, client) -> None:
     assert mock.journal.last.request_id == "f-1"
 
 
+def test_admin_answers_carry_a_request_id_too(mock, client) -> None:
+    """Every response, the admin API's included: refused ones, and the client's own id."""
+    first = client.get("/_mock/health").headers["x-request-id"]
+    second = client.get("/_mock/tasks").headers["x-request-id"]
+    assert first.startswith("req-")
+    assert first.endswith("-admin-1")
+    assert second.endswith("-admin-2")
+    assert (
+        client.get("/_mock/config", headers={"X-Request-Id": "ops.7"}).headers["x-request-id"]
+        == "ops.7"
+    )
+    refused = client.post("/_mock/faults", content=b"x", headers={"Content-Type": "text/plain"})
+    assert refused.status_code == 415
+    assert refused.headers["x-request-id"].endswith("-admin-4")
+    assert len(mock.journal) == 0  # admin calls are still not journaled
+
+
 def test_a_seeded_mock_gives_the_same_request_ids(make_mock, make_client) -> None:
     ids = []
     for _ in range(2):

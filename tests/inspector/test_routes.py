@@ -66,6 +66,18 @@ def test_rows_carry_the_attempt_marks_and_no_bodies(client, traffic) -> None:
     assert retried["request_id"].endswith("-3")
 
 
+def test_rows_name_the_rule_that_fired_and_its_phase(mock, client, traffic) -> None:
+    mock.add_fault("error", status=500, route="validate", phase="after", times=1)
+    client.get("/api/v1/apikey/validate", headers=mock.auth_headers)
+    page = data(client.get("/_mock/journal/rows"))["rows"]
+    by_seq = {row["seq"]: row for row in page}
+    rule_ids = [rule["id"] for rule in mock.fault_rules()]
+    assert (by_seq[2]["fault"], by_seq[2]["fault_phase"]) == ("error:503", "before")
+    assert (by_seq[5]["fault"], by_seq[5]["fault_phase"]) == ("error:500", "after")
+    assert [by_seq[2]["fault_rules"], by_seq[5]["fault_rules"]] == [[r] for r in rule_ids]
+    assert (by_seq[1]["fault_phase"], by_seq[1]["fault_rules"]) == (None, [])
+
+
 def test_one_exchange_in_full(mock, client, traffic) -> None:
     entry = data(client.get("/_mock/journal/3"))
     assert (entry["status"], entry["attempt"]["retries"]) == (200, True)

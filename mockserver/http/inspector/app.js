@@ -206,7 +206,8 @@ function journalRow(row) {
   line.append(el("span", row.status || "---", `s${Math.floor(row.status / 100)}`));
   line.append(el("span", row.duration_ms.toFixed(1)));
   const outcome = row.outcome === "response" ? "" : row.outcome;
-  line.append(el("span", [row.fault, outcome].filter(Boolean).join(" / ")));
+  const fault = row.fault && row.fault_phase ? `${row.fault} (${row.fault_phase})` : row.fault;
+  line.append(el("span", [fault, outcome].filter(Boolean).join(" / ")));
   line.append(el("span", attemptText(row.attempt), row.attempt && row.attempt.retries ? "retry" : ""));
   line.append(el("span", row.request_id));
   line.addEventListener("click", () => openExchange(row.seq).catch(showError));
