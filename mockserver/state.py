@@ -127,6 +127,9 @@ class MockState(ClockAndFaultVerbs):
             self.faults.add(rule)
         parts = Parts(self.store, self.accounts, self.uploads, self.faults, self.clock, self.ids)
         self.durability.restore(parts)  # what changed at run time wins over the config
+        alive = self.store.__contains__
+        for task_id, data in self.durability.saved_results(alive):
+            self.results.adopt(task_id, data)  # results built before a restart
 
     def _task_results(self) -> TaskResults:
         """Real results (docs/media.md): what the inputs may be, the budget, the hooks."""
@@ -150,6 +153,7 @@ class MockState(ClockAndFaultVerbs):
                 self.store.observe(task_id, self.clock.now(), poll=False) is not None
             ),
             on_crash=lambda task_id, trace: self.record_crash("BUILD", f"task {task_id}", trace),
+            on_built=self.durability.result_built if self.durability.enabled else None,
         )
 
     def _settled(self, snapshot: TaskSnapshot) -> TaskSnapshot:

@@ -45,6 +45,7 @@ from vidu_lipsync_mock.media.probe import (
     MediaUnavailable,
     ModelLimits,
     media_unavailable_reason,
+    probe,
 )
 from vidu_lipsync_mock.service.registry import ResultSpec
 from vidu_lipsync_mock.service.tasks import Outcome, TaskStatus, default_failure_message
@@ -62,7 +63,7 @@ SWEEP_EVERY = 32
 class _Held:
     """A task's result: the cache key it is held under and how it is served."""
 
-    key: InputDigests
+    key: InputDigests | None  # None: kept from before a restart, outside the cache
     result: BuiltResult
     etag: str
 
@@ -80,6 +81,7 @@ class TaskResults:
         wait_seconds: float,
         alive: Callable[[str], bool],
         on_crash: Callable[[str, str], None],
+        on_built: Callable[[str, bytes], None] | None = None,
         workers: int = 1,  # a build's Python parts hold the GIL: one keeps polls quick
         limits: ModelLimits | None = None,
     ) -> None:
@@ -89,6 +91,7 @@ class TaskResults:
         self.wait_seconds = wait_seconds
         self._alive = alive
         self._on_crash = on_crash
+        self._on_built = on_built
         self._workers = workers
         self._limits = limits
         self._lock = threading.Lock()
@@ -151,6 +154,8 @@ class TaskResults:
             held = _Held(key, result, f'"{hashlib.sha256(result.data).hexdigest()[:32]}"')
             with self._lock:
                 self._done[task_id] = held
+            if self._on_built is not None:
+                self._on_built(task_id, result.data)  # a state file keeps it for a restart
             return None
         except BuildCrashed as crash:
             self._on_crash(task_id, crash.trace)
@@ -204,6 +209,22 @@ class TaskResults:
             duration_ms=result.duration_ms,
         )  # fmt: skip
 
+    def adopt(self, task_id: str, data: bytes) -> bool:
+        """Serve a result built before a restart (kept by the state file) as the task's
+        own, read back as a build reads its output; False when it cannot be read."""
+        try:
+            info = probe(data, role="result")
+        except (MediaRejected, MediaUnavailable):
+            return False
+        result = BuiltResult(
+            data=data, width=info.width, height=info.height, duration_ms=info.duration_ms,
+            video_copied=True, audio_copied=True,
+        )  # fmt: skip
+        etag = f'"{hashlib.sha256(data).hexdigest()[:32]}"'
+        with self._lock:
+            self._done[task_id] = _Held(None, result, etag)
+        return True
+
     # -- expiry and figures --------------------------------------------------------------
 
     def sweep(self) -> int:
@@ -216,7 +237,7 @@ class TaskResults:
                 self._jobs.pop(task_id, None)
                 self.held.discard(task_id)
                 held = self._done.pop(task_id, None)
-                if held is not None and self._builder is not None:
+                if held is not None and held.key is not None and self._builder is not None:
                     self._builder.cache.release(held.key)
         return len(gone)
 

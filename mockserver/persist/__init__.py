@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 
-from vidu_lipsync_mock.persist.durability import NO_DURABILITY, Durability, Parts, SavedResult
+from vidu_lipsync_mock.persist.durability import NO_DURABILITY, Durability, Parts
 from vidu_lipsync_mock.persist.statefile import StateFileError
 
 __all__ = [
     "NO_DURABILITY",
     "Durability",
     "Parts",
-    "SavedResult",
     "StateFileError",
     "open_durability",
 ]

@@ -15,6 +15,7 @@ the state and never imports it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from vidu_lipsync_mock.service.store import TaskStore
 from vidu_lipsync_mock.service.tasks import Outcome, Progression, TaskSnapshot
 from vidu_lipsync_mock.service.uploads import Upload, Uploads
 
-__all__ = ["NO_DURABILITY", "Durability", "Parts", "SavedResult"]
+__all__ = ["NO_DURABILITY", "Durability", "Parts"]
 
 
 @dataclass(frozen=True)
@@ -39,16 +40,6 @@ class Parts:
     faults: FaultEngine
     clock: Clock
     ids: IdSource
-
-
-@dataclass(frozen=True)
-class SavedResult:
-    """A result file built for one task (the media builder's output): where it lies and
-    the SHA-256 of its bytes, so a restart serves the same file or knows it is gone."""
-
-    task_id: str
-    path: str
-    digest: str
 
 
 class Durability:
@@ -85,13 +76,14 @@ class Durability:
     def rules_changed(self, faults: FaultEngine) -> None:
         """The fault rules were added, removed, cleared or replaced by a profile."""
 
-    def result_built(self, result: SavedResult) -> None:
-        """The hook for built result files: the media builder reports each file it made
-        for a task, and a restart finds it with `result_of`."""
+    def result_built(self, task_id: str, data: bytes) -> None:
+        """A result built for a task (real lip-sync output): kept, so that a restart
+        serves the same file."""
 
-    def result_of(self, task_id: str) -> SavedResult | None:
-        """The built result file kept for a task, if any."""
-        return None
+    def saved_results(self, alive: Callable[[str], bool]) -> list[tuple[str, bytes]]:
+        """The results kept for tasks that are `alive`, their bytes checked against their
+        digests; those of other tasks are forgotten."""
+        return []
 
     def wipe(self) -> None:
         """Forget everything kept (the state's `reset()`)."""

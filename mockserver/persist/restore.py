@@ -121,6 +121,10 @@ def prune(db: sqlite3.Connection, saved: Saved, files: Path, now: float) -> None
     kept = {upload.file_id for upload in saved.uploads}
     gone = [row[0] for row in db.execute("SELECT file_id FROM uploads") if row[0] not in kept]
     db.executemany("DELETE FROM uploads WHERE file_id = ?", [(file_id,) for file_id in gone])
+    tasks = {task.task_id for task in saved.tasks}
+    ended = [row[0] for row in db.execute("SELECT task_id FROM results") if row[0] not in tasks]
+    db.executemany("DELETE FROM results WHERE task_id = ?", [(task_id,) for task_id in ended])
+    kept |= {f"result-{task_id}" for task_id in tasks}  # built results (`result_built`)
     db.execute("COMMIT")
     if files.is_dir():
         for path in files.iterdir():

@@ -25,12 +25,13 @@ import os
 import shutil
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from vidu_lipsync_mock.faults import FaultEngine
 from vidu_lipsync_mock.persist import restore as restoring
-from vidu_lipsync_mock.persist.durability import Durability, Parts, SavedResult
+from vidu_lipsync_mock.persist.durability import Durability, Parts
 from vidu_lipsync_mock.persist.rows import (
     TASK_COLUMNS,
     PolicyCodec,
@@ -223,19 +224,37 @@ class SqliteDurability(Durability):
 
     # -- built results ----------------------------------------------------------------
 
-    def result_built(self, result: SavedResult) -> None:
+    def result_built(self, task_id: str, data: bytes) -> None:
         with self._lock:
+            self._files.mkdir(mode=0o700, exist_ok=True)
+            target = self._files / f"result-{task_id}"
+            partial = target.with_name(target.name + ".part")
+            partial.write_bytes(data)
+            os.replace(partial, target)
+            digest = hashlib.sha256(data).hexdigest()
             self._db.execute(
                 "INSERT OR REPLACE INTO results (task_id, path, digest) VALUES (?, ?, ?)",
-                (result.task_id, result.path, result.digest),
+                (task_id, target.name, digest),
             )
 
-    def result_of(self, task_id: str) -> SavedResult | None:
+    def saved_results(self, alive: Callable[[str], bool]) -> list[tuple[str, bytes]]:
         with self._lock:
-            row = self._db.execute(
-                "SELECT path, digest FROM results WHERE task_id = ?", (task_id,)
-            ).fetchone()
-        return None if row is None else SavedResult(task_id, row[0], row[1])
+            rows = self._db.execute("SELECT task_id, path, digest FROM results").fetchall()
+        kept: list[tuple[str, bytes]] = []
+        gone: list[str] = []
+        for task_id, name, digest in rows:
+            try:
+                data = (self._files / name).read_bytes() if alive(task_id) else b""
+            except OSError:
+                data = b""
+            if data and hashlib.sha256(data).hexdigest() == digest:
+                kept.append((task_id, data))
+            else:
+                gone.append(task_id)
+                (self._files / name).unlink(missing_ok=True)
+        with self._lock:
+            self._db.executemany("DELETE FROM results WHERE task_id = ?", [(t,) for t in gone])
+        return kept
 
     # -- the whole file ---------------------------------------------------------------
 

@@ -308,6 +308,26 @@ def test_results_are_released_when_their_task_expires(make_mock, make_client, fi
     assert api.client.get(url).status_code == 404
 
 
+def test_a_built_result_survives_a_restart_with_a_state_file(
+    make_mock, make_client, files, tmp_path
+):
+    state = str(tmp_path / "state.db")
+    first = make_mock(state_path=state)
+    api = Api(first, make_client(first))
+    video = api.upload(files["video"], "talk.mp4")
+    audio = api.upload(files["wav"], "voice.wav")
+    task_id = api.submit(video_url=video, audio_url=audio)
+    built = api.finish(task_id)["result"]["resources"][0]
+    downloaded = api.client.get(built["url"]).content
+    first.close()
+
+    second = make_mock(state_path=state)
+    again = Api(second, make_client(second)).poll(task_id)["result"]["resources"][0]
+    assert again == built  # width, height, duration and URL as before the restart
+    assert make_client(second).get(again["url"]).content == downloaded
+    assert (again["width"], again["height"]) == (W, H)
+
+
 def test_same_inputs_share_one_build(api, files, monkeypatch, mock):
     calls: list[object] = []
     real = lipsync.build_result

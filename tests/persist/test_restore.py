@@ -14,7 +14,6 @@ import pytest
 
 from vidu_lipsync_mock import LipSyncMock, MockConfig
 from vidu_lipsync_mock.cli import banner
-from vidu_lipsync_mock.persist import SavedResult
 from vidu_lipsync_mock.service.errors import ApiError
 from vidu_lipsync_mock.service.tasks import ByClock, TaskStatus
 from vidu_lipsync_mock.state import MockState
@@ -197,14 +196,20 @@ def test_reset_forgets_what_the_file_kept(open_state):
     assert second.balance(KEY) == 1_000_000.0
 
 
-def test_built_results_are_found_again(open_state):
+def test_built_results_are_found_again_and_checked(open_state):
     first = open_state()
     task = first.submit("vidu/lip-sync", PARAMS, KEY)
-    result = SavedResult(task.task_id, "/tmp/results/out.mp4", "ab" * 32)
-    first.durability.result_built(result)
+    other = first.submit("vidu/lip-sync", PARAMS, KEY)
+    first.durability.result_built(task.task_id, b"built bytes")
+    first.durability.result_built(other.task_id, b"other bytes")
+    first.durability.result_built("task-gone", b"of a task the store no longer has")
+    files = first.durability.describe()["files"]
+    (Path(files) / f"result-{other.task_id}").write_bytes(b"tampered")  # digest no longer matches
     second = restart(first, open_state)
-    assert second.durability.result_of(task.task_id) == result
-    assert second.durability.result_of("task-unknown") is None
+    alive = {task.task_id, other.task_id}.__contains__
+    assert second.durability.saved_results(alive) == [(task.task_id, b"built bytes")]
+    assert second.durability.saved_results(alive) == [(task.task_id, b"built bytes")]
+    assert sorted(p.name for p in Path(files).iterdir()) == [f"result-{task.task_id}"]
 
 
 def test_memory_only_mode_keeps_nothing(tmp_path):
