@@ -96,7 +96,8 @@ class MockState(ClockAndFaultVerbs):
             starting_credit=config.starting_credit,
             charge=config.billing_amount,
             max_teams=config.max_teams,
-            max_holds=config.max_tasks,  # a hold per unfinished task the store keeps
+            # A hold per task the store keeps, and the submit's own before it makes room.
+            max_holds=config.max_tasks + 1,
             outcome_of=self._outcome_of,
         )
         self.uploads = Uploads(
@@ -121,6 +122,7 @@ class MockState(ClockAndFaultVerbs):
         )
         self.results: TaskResults = self._task_results()
         self.store.end_gate = self.results.gate
+        self.store.on_dropped = self.accounts.conclude  # a task evicted settles its hold
         if config.profile:
             self._load_profile(config.profile)
         for rule in config.faults:

@@ -35,6 +35,9 @@ from vidu_lipsync_mock.service.tasks import (
     TransitionError,
 )
 
+#: A record's status once its task succeeded (what an evicted task's hold is settled by).
+_SUCCEEDED = TaskStatus.SUCCESS.value
+
 __all__ = ["DuplicateTaskId", "EndGate", "TaskStore"]
 
 #: Asked, under the store's lock, when a task is about to end: None lets it end as planned,
@@ -74,6 +77,9 @@ class TaskStore(TaskRecords):
         self.evicted_expired = 0
         self.evicted_for_space = 0
         self.end_gate: EndGate | None = None
+        #: Told (outside the store's lock) of each task dropped to make room, and whether
+        #: it had succeeded, so what it held is settled at once (`Accounts.conclude`).
+        self.on_dropped: Callable[[str, bool], None] | None = None
 
     def __len__(self) -> int:
         return len(self._records)
@@ -171,6 +177,7 @@ class TaskStore(TaskRecords):
     ) -> TaskSnapshot:
         """A task just submitted (pending, anchored now), written straight into its
         record: a submit needs no `Task` object to apply rules to."""
+        dropped: list[tuple[str, bool]] = []
         with self._lock:
             records = self._records
             expiry, endings = self._expiry, self._endings
@@ -180,7 +187,7 @@ class TaskStore(TaskRecords):
                 or (expiry and expiry[0][0] <= now)
                 or (endings and endings[0][0] <= now)
             ):
-                self._make_room(task_id, now)
+                self._make_room(task_id, now, dropped)
             if progression is self._last_policy:  # most tasks share the default policy
                 index = self._last_index
             else:
@@ -200,16 +207,19 @@ class TaskStore(TaskRecords):
             end = snapshot.scheduled_end
             if end is not None:
                 heapq.heappush(endings, (end, task_id))
-            return snapshot
+        if dropped and self.on_dropped is not None:
+            for gone, succeeded in dropped:
+                self.on_dropped(gone, succeeded)
+        return snapshot
 
-    def _make_room(self, task_id: str, now: float) -> None:
+    def _make_room(self, task_id: str, now: float, dropped: list[tuple[str, bool]]) -> None:
         if task_id in self._records:
             raise DuplicateTaskId(f"duplicate task id {task_id}")
         expiry, endings = self._expiry, self._endings
         if (expiry and expiry[0][0] <= now) or (endings and endings[0][0] <= now):
             self.sweep(now)
         if len(self._records) >= self.max_tasks:
-            self._evict_for_space(now)
+            self._evict_for_space(now, dropped)
 
     def observe(self, task_id: str, now: float, *, poll: bool) -> TaskSnapshot | None:
         """Look at a task as a client would; `poll=True` counts the look as a poll."""
@@ -359,9 +369,10 @@ class TaskStore(TaskRecords):
                 self._compact()  # let go of the ids of what just went
             return gone
 
-    def _evict_for_space(self, now: float) -> None:
+    def _evict_for_space(self, now: float, dropped: list[tuple[str, bool]]) -> None:
         """Drop one task: one that has ended (the earliest scheduled end that has passed,
-        else the first seen to end), else the oldest. Pops only as far as it must."""
+        else the first seen to end), else the oldest; `dropped` gets it and whether it had
+        succeeded. Pops only as far as it must."""
         records = self._records
         endings = self._endings
         while endings and endings[0][0] <= now:
@@ -372,6 +383,7 @@ class TaskStore(TaskRecords):
             if ended is None:  # it had expired: that made the room
                 return
             if ended:  # (else its policy changed since: not ended after all)
+                dropped.append((task_id, records[task_id][_STATUS] == _SUCCEEDED))
                 self._drop(task_id)
                 self.evicted_for_space += 1
                 return
@@ -379,12 +391,15 @@ class TaskStore(TaskRecords):
             task_id = self._ended.popleft()
             record = records.get(task_id)
             if record is not None and record[_STATUS] in _TERMINAL:
+                dropped.append((task_id, record[_STATUS] == _SUCCEEDED))
                 self._drop(task_id)
                 self.evicted_for_space += 1
                 return
         while self._order:
             task_id = self._order.popleft()
-            if task_id in records:
+            record = records.get(task_id)
+            if record is not None:
+                dropped.append((task_id, record[_STATUS] == _SUCCEEDED))
                 self._drop(task_id)
                 self.evicted_for_space += 1
                 return

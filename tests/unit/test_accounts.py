@@ -284,3 +284,26 @@ def test_limits_must_be_positive() -> None:
         Accounts(max_teams=0)
     with pytest.raises(ValueError, match="positive"):
         Accounts(max_holds=0)
+
+
+def test_a_task_evicted_from_a_full_store_settles_its_hold_at_once() -> None:
+    """The store tells the accounts what it drops: an unfinished task is given back, a
+    succeeded one charged, and no submit into a full store asks about every hold."""
+    from vidu_lipsync_mock.config import MockConfig
+    from vidu_lipsync_mock.state import MockState
+
+    state = MockState(MockConfig(clock="manual", progression="manual", max_tasks=3, rate_limit=0))
+    key = "mdlx-" + "e" * 48
+    first = state.submit("vidu/lip-sync", {"video_url": "https://e.com/a.mp4"}, key)
+    state.force(first.task_id, "success")  # charged when it ended
+    for name in ("b", "c"):
+        state.submit("vidu/lip-sync", {"video_url": f"https://e.com/{name}.mp4"}, key)
+    asked: list[str] = []
+    outcome_of = state.accounts.outcome_of
+    state.accounts.outcome_of = lambda task_id: asked.append(task_id) or outcome_of(task_id)  # type: ignore[assignment, func-returns-value]
+    for name in ("d", "e", "f"):  # each evicts one: the succeeded one first, then the oldest
+        state.submit("vidu/lip-sync", {"video_url": f"https://e.com/{name}.mp4"}, key)
+    assert asked == []  # settled by the eviction, not by asking every held task
+    team = state.account(key)
+    assert team.holds == 3  # the three live tasks, nothing of the evicted ones
+    assert team.spent == state.accounts.charge  # only the task that succeeded was charged
