@@ -7,7 +7,10 @@ dropped twice, and `dropped` counts exactly what left. Taking the lock costs a w
 a hundred instructions, the price of a proof rather than an argument about the GIL.
 
 It is bounded in entries (`max_entries`) and in bytes (`max_bytes`): the oldest entries
-go first, counted in `dropped`, so a soak run cannot grow it without limit. What one entry
+go first, counted in `dropped`, so a soak run cannot grow it without limit. Writes trim in
+batches, once a sixteenth over a bound, and every read trims first, so what is read is
+always within the bounds while a write pays for trimming (and for folding what leaves into
+the metrics' counts) once per batch rather than once per request. What one entry
 keeps is bounded too: at most `BODY_LIMIT` bytes of each body, `HEADERS_LIMIT` of request
 headers, `LINE_LIMIT` of path and of query; an entry names the parts it cut. An entry is
 stored as the edge had it (a plain row, `entry.ROW_FIELDS`) and decoded and redacted into
@@ -109,6 +112,11 @@ class Journal:
     ) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
+        #: A write trims only past these, a sixteenth over the bounds, and then in one
+        #: batch (the metrics fold what goes per batch, not per request); every read
+        #: trims first, so no reader sees more than the bounds.
+        self._trim_at = max_entries + max(1, max_entries // 16)
+        self._trim_bytes_at = max_bytes + max_bytes // 16
         #: What new `X-Request-Id`s start with (`journal.request_ids`): from `seed` if any.
         self.id_prefix = id_prefix(seed)
         #: What the bounds pushed out, folded for the metrics (`journal.tally`).
@@ -227,7 +235,7 @@ class Journal:
             rows = self._rows
             rows.append(row)
             self._bytes += cost
-            if len(rows) > self.max_entries or self._bytes > self.max_bytes:
+            if len(rows) > self._trim_at or self._bytes > self._trim_bytes_at:
                 self._trim()
 
     def _trim(self) -> None:
@@ -243,24 +251,30 @@ class Journal:
         self.pushed_out.fold(gone)
 
     def _stored(self) -> list[Row]:
-        """The stored rows, in the order they were written."""
+        """The stored rows, in the order they were written, within the bounds."""
         with self._lock:
+            self._trim()
             return list(self._rows)
 
     @property
     def dropped(self) -> int:
         """How many entries the bounds have pushed out since the journal was last cleared."""
-        return self._dropped
+        with self._lock:
+            self._trim()
+            return self._dropped
 
     @property
     def bytes(self) -> int:
         """What the stored entries count against `max_bytes`."""
-        return self._bytes
+        with self._lock:
+            self._trim()
+            return self._bytes
 
     def tally(self) -> Tally:
         """Every request since the journal was last cleared, counted (`journal.tally`):
         what the bounds pushed out and what the journal still holds."""
         with self._lock:
+            self._trim()
             rows = list(self._rows)
             total = self.pushed_out.copy()
         total.fold(rows)
@@ -270,10 +284,13 @@ class Journal:
         """How many entries the journal holds, and the bytes they count against
         `max_bytes`."""
         with self._lock:
+            self._trim()
             return len(self._rows), self._bytes
 
     def __len__(self) -> int:
-        return len(self._rows)
+        with self._lock:
+            self._trim()
+            return len(self._rows)
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(self.entries())
