@@ -22,7 +22,7 @@ from typing import IO, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from vidu_lipsync_mock.journal.journal import Entry
-from vidu_lipsync_mock.service.keys import KEY_PATTERN, redact
+from vidu_lipsync_mock.journal.redaction import redacted_text
 
 __all__ = [
     "CassetteError",
@@ -62,49 +62,45 @@ class CassetteInfo:
 
 
 def strip_signed_query(query: str) -> str:
-    """The query string without its signing parameters, nor any value that is an API key."""
+    """The query string without its signing parameters."""
     if not query:
         return query
-    kept = [
-        (name, value)
-        for name, value in parse_qsl(query, keep_blank_values=True)
-        if not _SIGNING_NAME.search(name) and not KEY_PATTERN.search(value)
-    ]
-    return urlencode(kept)
+    kept = parse_qsl(query, keep_blank_values=True)
+    return urlencode([(name, value) for name, value in kept if not _SIGNING_NAME.search(name)])
 
 
-def _clean(value: Any) -> Any:
+def _unsigned(value: Any) -> Any:
+    """A JSON value with the signing query parameters taken out of every URL in it."""
     if isinstance(value, dict):
-        return {name: _clean(item) for name, item in value.items()}
+        return {name: _unsigned(item) for name, item in value.items()}
     if isinstance(value, list):
-        return [_clean(item) for item in value]
-    if isinstance(value, str):
-        if value.startswith(("http://", "https://")) and "?" in value:
-            parts = urlsplit(value)
-            return urlunsplit(parts._replace(query=strip_signed_query(parts.query)))
-        return KEY_PATTERN.sub(lambda match: redact(match.group(0)), value)
+        return [_unsigned(item) for item in value]
+    if isinstance(value, str) and value.startswith(("http://", "https://")) and "?" in value:
+        parts = urlsplit(value)
+        return urlunsplit(parts._replace(query=strip_signed_query(parts.query)))
     return value
 
 
-def _clean_body(body: str | None) -> str | None:
-    if not body:
-        return body
+def _unsigned_body(body: str | None) -> str | None:
     try:
-        parsed = json.loads(body)
+        parsed = json.loads(body) if body else None
     except ValueError:
-        return KEY_PATTERN.sub(lambda match: redact(match.group(0)), body)
-    return json.dumps(_clean(parsed), separators=(",", ":"))
+        return body
+    return body if parsed is None else json.dumps(_unsigned(parsed), separators=(",", ":"))
 
 
 def without_credentials(entry: Entry) -> Entry:
-    """The entry as a cassette keeps it: no signed query, no key anywhere in it."""
+    """The entry as a cassette keeps it. The journal has redacted every key a request
+    carried (its headers, query, body and path); this takes the signing parameters out of
+    the query and of every URL in a body, and a key out of the answer's headers."""
     return dataclasses.replace(
         entry,
         query=strip_signed_query(entry.query),
-        request_headers={name: _clean(value) for name, value in entry.request_headers.items()},
-        request_body=_clean_body(entry.request_body),
-        response_headers={name: _clean(value) for name, value in entry.response_headers.items()},
-        response_body=_clean_body(entry.response_body),
+        request_body=_unsigned_body(entry.request_body),
+        response_headers={
+            name: redacted_text(value) for name, value in entry.response_headers.items()
+        },
+        response_body=_unsigned_body(entry.response_body),
     )
 
 

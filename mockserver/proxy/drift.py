@@ -31,7 +31,7 @@ from vidu_lipsync_mock.service.errors import ApiError
 from vidu_lipsync_mock.service.keys import make_api_key
 from vidu_lipsync_mock.service.tasks import TaskStatus, TransitionError
 
-__all__ = ["REPLAY_KEY", "replay_cassette"]
+__all__ = ["REPLAY_KEY", "answer_of", "replay_cassette"]
 
 #: The key replayed requests carry, and the well-formed one the replay mock does not know.
 REPLAY_KEY = make_api_key("driftreplay")
@@ -46,7 +46,8 @@ _MAPPED_FIELDS = frozenset({"task_id", "file_id", "url"})
 _REPLAYED_OUTCOMES = frozenset({"response"})
 
 
-def _answer(response: httpx.Response) -> Answer:
+def answer_of(response: httpx.Response) -> Answer:
+    """A live answer as the comparison reads it (a body only when it is JSON)."""
     text: str | None = None
     if "json" in response.headers.get("content-type", ""):
         text = response.text
@@ -157,7 +158,7 @@ class _Replay:
         recorded = recorded_answer(entry)
         self.bring_to_recorded_status(entry, recorded)
         response = self.client.send(self.request_for(entry))
-        ours = _answer(response)
+        ours = answer_of(response)
         learn_ids(recorded.json(), ours.json(), self.ids)
         self.mock.advance(1.0)  # a second apart: a long cassette stays inside the rate limit
         shown = re.sub(r"task-[A-Za-z0-9]+", "{id}", entry.path)

@@ -18,7 +18,7 @@ import httpx
 
 from vidu_lipsync_mock.mock import LipSyncMock
 from vidu_lipsync_mock.proxy.compare import Answer, Difference, differences
-from vidu_lipsync_mock.proxy.drift import _answer
+from vidu_lipsync_mock.proxy.drift import answer_of
 from vidu_lipsync_mock.service.keys import make_api_key
 
 __all__ = ["PROBES", "Probe", "run_probe"]
@@ -67,7 +67,7 @@ class _Side:
         response = self.client.request(
             probe.method, probe.path, headers=headers, content=probe.body
         )
-        return _answer(response)
+        return answer_of(response)
 
     def submit_and_poll(
         self, body: bytes, *, interval: float, deadline: float, on_poll: Callable[[], None]
@@ -81,7 +81,9 @@ class _Side:
             return submitted, seen
         ends = time.monotonic() + deadline
         while time.monotonic() < ends:
-            answer = _answer(self.client.get(url, headers={"Authorization": f"Bearer {self.key}"}))
+            answer = answer_of(
+                self.client.get(url, headers={"Authorization": f"Bearer {self.key}"})
+            )
             status = ((answer.json() or {}).get("data") or {}).get("status")
             seen[str(status)] = answer
             if answer.status != 200 or status in TERMINAL:
