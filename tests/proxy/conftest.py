@@ -57,6 +57,13 @@ class Reworded:
 
 
 @pytest.fixture
+def reworded() -> Callable[[ASGIApp], ASGIApp]:
+    """Wrap an app as an upstream that has drifted (`Reworded`); a fixture, since test
+    modules cannot import a conftest by name when several directories have one."""
+    return Reworded
+
+
+@pytest.fixture
 def upstream() -> Iterator[LipSyncMock]:
     """A second mock, serving on its own port: the "real service" of these tests."""
     mock = LipSyncMock(clock="manual")

@@ -1,6 +1,6 @@
 """The drift check: what a recording of the real service, or the service itself, says
 against what a fresh mock says to the same requests. A second mock stands in for the
-service; `Reworded` is one that has drifted, and every one of its changes must show."""
+service; `reworded` wraps one that has drifted, and every one of its changes must show."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Reworded
 from starlette.types import ASGIApp
 
 from vidu_lipsync_mock import LipSyncMock
@@ -61,10 +60,13 @@ def test_a_recording_of_a_mock_replays_without_drift(
 
 
 def test_every_change_of_a_drifted_service_is_reported(
-    record: Record, serve_app: Callable[[ASGIApp], str], capsys: pytest.CaptureFixture[str]
+    record: Record,
+    serve_app: Callable[[ASGIApp], str],
+    reworded: Callable[[ASGIApp], ASGIApp],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     drifted = LipSyncMock(clock="manual")
-    proxy, cassette = record(serve_app(Reworded(drifted.app)))
+    proxy, cassette = record(serve_app(reworded(drifted.app)))
     _session(proxy, drifted)
     found = replay_cassette(*read_cassette(cassette))
     seen = {(d.aspect, d.upstream, d.mock) for d in found}
@@ -157,10 +159,12 @@ def test_the_live_probe_submits_nothing_unless_paid_is_allowed() -> None:
 
 
 def test_the_live_probe_reports_a_drifted_service(
-    serve_app: Callable[[ASGIApp], str], capsys: pytest.CaptureFixture[str]
+    serve_app: Callable[[ASGIApp], str],
+    reworded: Callable[[ASGIApp], ASGIApp],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     drifted = LipSyncMock(clock="manual", progression="polls", api_keys=[KEY])
-    url = serve_app(Reworded(drifted.app))
+    url = serve_app(reworded(drifted.app))
     code = main(
         ["drift", "--upstream", url, "--api-key", KEY, "--allow-paid",
          "--video-url", "https://e.com/v.mp4", "--poll-interval", "0", "--json"]
