@@ -41,4 +41,4 @@ __all__ = [
     "make_api_key",
 ]
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"

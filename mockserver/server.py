@@ -96,7 +96,12 @@ def uvicorn_config(
     keep_alive = 5.0
     if isinstance(connections, Connections):
         limits = None if config is None else TransportLimits.of(config)
-        http = protocol_with_registry(connections, limits)
+        # Answers written from the protocol skip the app's wrappers: not with the access
+        # log's, nor with uvicorn's message log (trace).
+        direct = getattr(app, "answer_at_once", None)
+        if config is None or config.access_log or log_level == "trace":
+            direct = None
+        http = protocol_with_registry(connections, limits, direct)
         if certificate is not None:
             http = _closing_idle_tls_at_once(http)
     if config is not None:

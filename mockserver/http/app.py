@@ -24,7 +24,7 @@ from vidu_lipsync_mock.http.admin_guard import AdminGuard
 from vidu_lipsync_mock.http.admin_routes import ADMIN_PREFIX, AdminApi
 from vidu_lipsync_mock.http.connections import Connections
 from vidu_lipsync_mock.http.messages import Reply, crash_reply, error_reply, send_reply
-from vidu_lipsync_mock.http.public_app import PublicApp
+from vidu_lipsync_mock.http.public_app import Answer, PublicApp
 from vidu_lipsync_mock.http.router import route_path
 from vidu_lipsync_mock.journal.request_ids import REQUEST_ID, request_id
 from vidu_lipsync_mock.service.errors import ApiError, method_not_allowed, route_not_found
@@ -146,6 +146,13 @@ class MockApp:
                 await send_reply(send, reply, reply.wire_headers())
                 return
         await self.admin(scope, receive, send)
+
+    def answer_at_once(self, scope: Scope, body: bytes) -> Answer | None:
+        """A whole public request's answer, for the server to write itself (`direct`):
+        None for the admin API, which goes through ASGI."""
+        if scope["path"].startswith(ADMIN_PREFIX):
+            return None
+        return self.public.answer_at_once(scope, body)
 
     def _with_request_id(self, scope: Scope, send: Send) -> Send:
         """`send`, adding an `X-Request-Id` to an admin answer as the public app adds one

@@ -13,9 +13,12 @@ import contextlib
 import socket
 import struct
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vidu_lipsync_mock.http.transport_limits import TransportLimits, limited_protocol
+
+if TYPE_CHECKING:
+    from vidu_lipsync_mock.http.direct import AnswerAtOnce
 
 __all__ = ["Connections", "protocol_with_registry"]
 
@@ -85,7 +88,9 @@ def _address(peer: Any) -> tuple[str, int] | None:
 
 
 def protocol_with_registry(
-    connections: Connections, limits: TransportLimits | None = None
+    connections: Connections,
+    limits: TransportLimits | None = None,
+    direct: AnswerAtOnce | None = None,
 ) -> type[asyncio.Protocol]:
     """uvicorn's fastest available HTTP protocol, registering its connections, with
     `limits` on what each may cost (httptools only: it is part of uvicorn[standard])."""
@@ -100,7 +105,7 @@ def protocol_with_registry(
         base = H11Protocol
     else:
         if limits is not None:
-            base = limited_protocol(base, limits)
+            base = limited_protocol(base, limits, direct)
 
     class RegisteringProtocol(base):  # type: ignore[valid-type,misc]
         def connection_made(self, transport: asyncio.BaseTransport) -> None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import NamedTuple
 
 from starlette.types import Message, Receive, Scope, Send
 
@@ -29,6 +30,7 @@ from vidu_lipsync_mock.http.connections import Connections
 from vidu_lipsync_mock.http.fault_actions import FaultActions, TransportFault
 from vidu_lipsync_mock.http.messages import (
     JSON,
+    Headers,
     Incoming,
     Reply,
     crash_reply,
@@ -44,13 +46,36 @@ from vidu_lipsync_mock.service.errors import ApiError, echo, method_not_allowed,
 from vidu_lipsync_mock.service.keys import bearer_token
 from vidu_lipsync_mock.state import MockState
 
-__all__ = ["FAULT_HEADER", "PublicApp"]
+__all__ = ["FAULT_HEADER", "Answer", "PublicApp"]
 
 FAULT_HEADER = b"x-mock-fault"
 
 _BODILESS = ("GET", "HEAD")
 
 _new = tuple.__new__
+
+
+class Answer(NamedTuple):
+    """What `PublicApp.respond` decided: a reply with the headers it goes out with (and
+    the bug that made it a 500, raised once it is sent); or, when a fault fired, `later`:
+    the rest, which needs the event loop. A tuple: every request makes one."""
+
+    reply: Reply | None
+    headers: Headers
+    crash: Exception | None
+    later: Callable[[Receive, Send], Awaitable[None]] | None
+
+    async def send_later(self, receive: Receive, send: Send) -> None:
+        """The answer through ASGI `send`: a fault's acts, a stream, or a crash's 500
+        (the crash raised afterwards, as Starlette's error middleware does, so the server
+        logs it)."""
+        if self.later is not None:
+            await self.later(receive, send)
+            return
+        assert self.reply is not None
+        await send_reply(send, self.reply, self.headers)
+        if self.crash is not None:
+            raise self.crash
 
 
 def _kept_body(reply: Reply, route: str) -> bytes | None:
@@ -129,7 +154,6 @@ class PublicApp:
         wall_time = time.time()
         started = time.perf_counter()
         method: str = scope["method"]
-        path: str = scope["path"]
         resolved = self.router.resolve(method, local_path)
         raw_headers: Sequence[tuple[bytes, bytes]] = scope["headers"]
         headers = dict(reversed(raw_headers))  # the first of repeated names wins
@@ -153,7 +177,7 @@ class PublicApp:
             # The client hung up mid-request: a network outcome, not a bug of ours, and
             # nothing a service would act on.
             state.journal.write(
-                seq=seq, method=method, path=path, route=resolved.route, status=0,
+                seq=seq, method=method, path=scope["path"], route=resolved.route, status=0,
                 clock_time=clock_time, wall_time=wall_time,
                 duration_ms=(time.perf_counter() - started) * 1000, task_id=resolved.task_id,
                 query=scope.get("query_string", b""), request_headers=raw_headers,
@@ -161,6 +185,58 @@ class PublicApp:
                 outcome="client_disconnected",
             )  # fmt: skip
             return
+        answer = self.respond(
+            scope, local_path, resolved, headers, body, length, seq, clock_time, wall_time, started
+        )
+        reply = answer.reply
+        if reply is None or reply.stream is not None or answer.crash is not None:
+            await answer.send_later(receive, send)
+            return
+        await send(
+            {"type": "http.response.start", "status": reply.status, "headers": answer.headers}
+        )
+        await send({"type": "http.response.body", "body": reply.body})
+
+    def answer_at_once(self, scope: Scope, body: bytes) -> Answer | None:
+        """A request the server read whole in one go, answered without the event loop
+        (`http.direct`): the same work as `serve`, or None when `serve` must take it
+        (a body over its route's limit, which `serve` answers without reading it)."""
+        state = self.state
+        method: str = scope["method"]
+        path: str = scope["path"]
+        resolved = self.router.resolve(method, path)
+        raw_headers: Sequence[tuple[bytes, bytes]] = scope["headers"]
+        headers = dict(reversed(raw_headers))
+        declared = headers.get(b"content-length")
+        length = int(declared) if declared is not None and declared.isdigit() else None
+        if length is not None and length > state.admission.body_limit(resolved.route):
+            return None
+        seq = state.journal.next_seq()
+        return self.respond(
+            scope, path, resolved, headers, body, length,
+            seq, state.clock.now(), time.time(), time.perf_counter(),
+        )  # fmt: skip
+
+    def respond(
+        self,
+        scope: Scope,
+        local_path: str,
+        resolved: Resolved,
+        headers: dict[bytes, bytes],
+        body: bytes,
+        length: int | None,
+        seq: int,
+        clock_time: float,
+        wall_time: float,
+        started: float,
+    ) -> Answer:
+        """Everything of a read request that needs no waiting: the route's answer, its
+        journal entry and its headers as they go out; or, when a fault fired, what is left
+        to do on the event loop (`Answer.later`)."""
+        state = self.state
+        method: str = scope["method"]
+        path: str = scope["path"]
+        raw_headers: Sequence[tuple[bytes, bytes]] = scope["headers"]
         request = Incoming(scope, method, path, resolved.params, headers, body, length)
         route = resolved.route
         fault_header = headers.get(FAULT_HEADER)
@@ -172,7 +248,7 @@ class PublicApp:
                 refusal = error
             if decisions != []:
                 prefix = state.journal.id_prefix
-                send = _with_request_id(send, request_id(headers.get(REQUEST_ID), seq, prefix))
+                stamp = request_id(headers.get(REQUEST_ID), seq, prefix)
                 exchange = new_exchange(
                     seq=seq, method=method, path=path, route=route, clock_time=clock_time,
                     wall_time=wall_time, started=started,
@@ -180,11 +256,15 @@ class PublicApp:
                     query=scope.get("query_string", b""), request_headers=raw_headers,
                     request_body=body,
                 )  # fmt: skip
-                if decisions is None:
-                    await self._refuse_fault_header(refusal, resolved, send, exchange)
-                else:
-                    await self._faulted(request, resolved, decisions, receive, send, exchange)
-                return
+
+                async def later(receive: Receive, send: Send) -> None:
+                    send = _with_request_id(send, stamp)
+                    if decisions is None:
+                        await self._refuse_fault_header(refusal, resolved, send, exchange)
+                    else:
+                        await self._faulted(request, resolved, decisions, receive, send, exchange)
+
+                return _new(Answer, (None, [], None, later))
         # The path of nearly every request, written out here rather than in helpers: it
         # is the hot path, and each call level costs a measurable share of a poll.
         crash: Exception | None = None
@@ -212,13 +292,7 @@ class PublicApp:
             if client_id is None
             else (REQUEST_ID, request_id(client_id, seq, state.journal.id_prefix))
         )
-        if reply.stream is None:
-            await send({"type": "http.response.start", "status": reply.status, "headers": sent})
-            await send({"type": "http.response.body", "body": reply.body})
-        else:
-            await send_reply(send, reply, sent)
-        if crash is not None:
-            raise crash  # as Starlette's error middleware does: the server logs it
+        return _new(Answer, (reply, sent, crash, None))
 
     def _decide(self, request: Incoming, route: str, fault_header: bytes | None) -> list[Decision]:
         """The request header's fault first (it answers this request alone), then the

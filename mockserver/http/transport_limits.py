@@ -22,6 +22,13 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 
 from vidu_lipsync_mock.config import MockConfig
+from vidu_lipsync_mock.http.direct import (
+    AnswerAtOnce,
+    complete_scope,
+    continuation,
+    response_bytes,
+    wants_direct,
+)
 from vidu_lipsync_mock.http.wire import error_body
 from vidu_lipsync_mock.service.errors import ApiError
 
@@ -92,8 +99,11 @@ class _LingeringTransport:
         return getattr(self._transport, name)
 
 
-def limited_protocol(base: type[asyncio.Protocol], limits: TransportLimits) -> type[Any]:
-    """`base` (uvicorn's httptools protocol) with `limits` enforced on each connection."""
+def limited_protocol(
+    base: type[asyncio.Protocol], limits: TransportLimits, direct: AnswerAtOnce | None = None
+) -> type[Any]:
+    """`base` (uvicorn's httptools protocol) with `limits` enforced on each connection;
+    with `direct`, a plain request that arrives whole is answered at once (`http.direct`)."""
     head_timeout, body_timeout = limits.head_timeout, limits.body_timeout
     max_head, max_connections = limits.max_header_bytes, limits.max_connections
     head_too_large = _raw_response(
@@ -127,12 +137,13 @@ def limited_protocol(base: type[asyncio.Protocol], limits: TransportLimits) -> t
     base_message_begin = base.on_message_begin  # type: ignore[attr-defined]
     base_headers_complete = base.on_headers_complete  # type: ignore[attr-defined]
     base_message_complete = base.on_message_complete  # type: ignore[attr-defined]
+    base_on_body = base.on_body  # type: ignore[attr-defined]
 
     class LimitedProtocol(base):  # type: ignore[valid-type,misc]
         # Slots, not the instance dict: uvicorn's protocol fills its dict up to the size
         # CPython shares between instances, and four more keys would unshare it, making
         # every attribute lookup of uvicorn's own slower.
-        __slots__ = ("_close_when_read", "_head_bytes", "_phase", "_timer")
+        __slots__ = ("_close_when_read", "_direct", "_head_bytes", "_phase", "_timer")
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
@@ -140,6 +151,8 @@ def limited_protocol(base: type[asyncio.Protocol], limits: TransportLimits) -> t
             self._head_bytes = 0  # of the current head, in earlier reads; -1: began mid-read
             self._timer: asyncio.TimerHandle | None = None
             self._close_when_read = False
+            #: The body so far of a request to answer at once (`http.direct`), else None.
+            self._direct: list[bytes] | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
@@ -164,6 +177,8 @@ def limited_protocol(base: type[asyncio.Protocol], limits: TransportLimits) -> t
                 self._read_past_budget(data)
                 return
             base_data_received(self, data)
+            if self._direct is not None:  # a request to answer at once is not all here
+                self._go_through_asgi()
             phase = self._phase
             if phase == _HEAD:
                 seen = self._head_bytes
@@ -178,6 +193,8 @@ def limited_protocol(base: type[asyncio.Protocol], limits: TransportLimits) -> t
             head's allowance first; if the head is still not complete, refuse it."""
             budget = max_head - self._head_bytes
             base_data_received(self, data[:budget])
+            if self._direct is not None:
+                self._go_through_asgi()
             if self._phase == _HEAD and self._head_bytes >= 0:
                 self._refuse_head()
             elif not self.transport.is_closing():
@@ -202,21 +219,73 @@ def limited_protocol(base: type[asyncio.Protocol], limits: TransportLimits) -> t
             self._phase = _BODY
             if self._timer is not None:
                 self._disarm()
+            if direct is not None and self.app is not overloaded and wants_direct(self):
+                self._direct = []
+                return
+            self._start_cycle()
+
+        def _start_cycle(self) -> None:
+            """uvicorn's own start of a request: a cycle, and a task running the app."""
             base_headers_complete(self)
             cycle = self.cycle
             if not cycle.keep_alive or self.app is overloaded:
                 cycle.transport = _LingeringTransport(self, self.transport)
+
+        def _go_through_asgi(self, answer_later: Any = None) -> None:
+            """A request first meant to be answered at once goes to uvicorn after all:
+            replayed as its parser callbacks would have had it, with `answer_later` (an
+            ASGI app) in place of the app when the app has already answered it."""
+            chunks = self._direct
+            self._direct = None
+            if answer_later is None:
+                self._start_cycle()
+            else:
+                app, self.app = self.app, answer_later
+                try:
+                    self._start_cycle()
+                finally:
+                    self.app = app
+            for chunk in chunks or ():
+                base_on_body(self, chunk)
+
+        def on_body(self, body: bytes) -> None:
+            chunks = self._direct
+            if chunks is None:
+                base_on_body(self, body)
+            else:
+                chunks.append(body)
 
         def on_message_complete(self) -> None:
             self._phase = _IDLE
             self._head_bytes = -1  # a next head in this read begins mid-read
             if self._timer is not None:
                 self._disarm()
+            chunks = self._direct
+            if chunks is not None and self._answer_at_once(chunks):
+                return
             base_message_complete(self)
             if self._close_when_read:
                 self.transport.close()
             elif self.cycle.response_complete:
                 self._restart_keep_alive()
+
+        def _answer_at_once(self, chunks: list[bytes]) -> bool:
+            """Answer a whole request without a cycle (`http.direct`); False when it went
+            to uvicorn instead, whose end of the request is still to run."""
+            assert direct is not None
+            answer = direct(complete_scope(self), b"".join(chunks))
+            if answer is None:
+                self._go_through_asgi()
+                return False
+            response = response_bytes(answer, self.server_state.default_headers)
+            if response is None:
+                chunks.clear()  # the app has read the body: the continuation needs none
+                self._go_through_asgi(continuation(answer))
+                return False
+            self._direct = None
+            self.transport.write(response)
+            self.on_response_complete()
+            return True
 
         def _restart_keep_alive(self) -> None:
             """A request answered before its body was in (a 413) is now read: the body's

@@ -21,7 +21,8 @@ __all__ = ["ROW_FIELDS", "Entry", "Row", "entry_of", "row_api_key"]
 
 Row = tuple[Any, ...]
 
-#: A row's slots, in order. `cut` is None, or (request body bytes, response body bytes,
+#: A row's slots, in order. `response_headers` is flat: name, value, name, value, ...
+#: `cut` is None, or (request body bytes, response body bytes,
 #: the parts cut) when some part was longer than the journal keeps; `cost` is the bytes
 #: the row counts against the journal's byte budget.
 ROW_FIELDS = (
@@ -136,7 +137,8 @@ def entry_of(row: Row, prefix: bytes) -> Entry:
         request_headers=redacted_headers(request_headers),
         request_body=_text(request_body),
         response_headers={
-            name.decode("latin-1"): value.decode("latin-1") for name, value in response_headers
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in zip(response_headers[::2], response_headers[1::2], strict=True)
         },
         response_body=_text(response_body),
         request_body_bytes=request_size,

@@ -1,0 +1,117 @@
+"""Answering a plain request from the HTTP protocol itself, without an ASGI cycle.
+
+uvicorn gives every request a `RequestResponseCycle`, an asyncio task to run the app in,
+ASGI messages and a `send` that validates and encodes each header: about as much CPU
+as the mock's whole answer to a poll. Yet nearly every request the mock serves needs none
+of it: it arrives whole in one read, is answered without waiting for anything, and its
+answer is a few hundred bytes. So the protocol (`transport_limits.limited_protocol`) asks
+the app for such a request's answer at once (`MockApp.answer_at_once`) and writes it in
+one piece, as uvicorn would have written it: the same status line, `date` header, header
+order and bytes. The journal, the limiter, the fault engine and every route run exactly
+as they do through ASGI; only the server's plumbing around them is skipped.
+
+Anything out of the ordinary takes uvicorn's own path, decided before the app has done
+anything (so nothing runs twice): a method other than GET or POST, HTTP/1.0, a
+`Connection: close`, `Expect: 100-continue`, a chunked body, proxy headers (uvicorn's
+middleware would rewrite the client and scheme), a request still arriving after the read
+that brought its head, a previous answer still going out, a client not reading. An answer
+that needs the event loop (a fault that fired, a streamed file, a crash's 500) is handed
+to a cycle made for it, as if uvicorn had started it.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import httptools
+from starlette.types import Receive, Scope, Send
+
+if TYPE_CHECKING:  # the public app imports the protocol's module, through `connections`
+    from vidu_lipsync_mock.http.public_app import Answer
+
+__all__ = ["AnswerAtOnce", "complete_scope", "continuation", "response_bytes", "wants_direct"]
+
+#: What a protocol asks the app for: a whole request's answer, or None to go through ASGI.
+AnswerAtOnce = Callable[[Scope, bytes], "Answer | None"]
+
+#: Request headers that send a request through uvicorn: proxy headers (its middleware acts
+#: on them) and a chunked body (read as it comes, not in one piece).
+_INDIRECT = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"transfer-encoding"})
+_METHODS = (b"GET", b"POST")
+
+# uvicorn's own checks on what an app sends: a header it would refuse goes to it to refuse.
+_BAD_NAME = re.compile(b'[\x00-\x1f\x7f()<>@,;:\\[\\]={} \t\\\\"]')
+_BAD_VALUE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
+_STATUS_LINES: dict[int, bytes] = {}
+
+
+def wants_direct(protocol: Any) -> bool:
+    """Whether the request whose head `protocol` (uvicorn's httptools protocol) just read
+    may be answered at once, if it arrives whole."""
+    parser = protocol.parser
+    if parser.get_method() not in _METHODS or parser.get_http_version() != "1.1":
+        return False
+    if not parser.should_keep_alive() or parser.should_upgrade() or protocol.expect_100_continue:
+        return False
+    cycle = protocol.cycle
+    if (cycle is not None and not cycle.response_complete) or protocol.pipeline:
+        return False
+    if protocol.flow.write_paused or protocol.root_path:
+        return False
+    return not any(name in _INDIRECT for name, _ in protocol.headers)
+
+
+def complete_scope(protocol: Any) -> Scope:
+    """The request's scope as uvicorn completes it once the head is read."""
+    scope: Scope = protocol.scope
+    scope["method"] = protocol.parser.get_method().decode("ascii")
+    url = httptools.parse_url(protocol.url)
+    raw_path: bytes = url.path
+    path = raw_path.decode("ascii")
+    scope["path"] = urllib.parse.unquote(path) if "%" in path else path
+    scope["raw_path"] = raw_path
+    scope["query_string"] = url.query or b""
+    return scope
+
+
+def _status_line(status: int) -> bytes:
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        from uvicorn.protocols.http.httptools_impl import STATUS_LINE
+
+        line = _STATUS_LINES[status] = STATUS_LINE[status]
+    return line
+
+
+def response_bytes(answer: Answer, default_headers: Sequence[tuple[bytes, bytes]]) -> bytes | None:
+    """The whole response as uvicorn would write it, or None when it is not a plain one
+    (uvicorn must send it: a stream, a crash, a fault's acts, a header it would refuse,
+    a `connection` header, a body that is not what `content-length` says)."""
+    reply = answer.reply
+    if reply is None or reply.stream is not None or answer.crash is not None:
+        return None
+    if reply.length is not None and reply.length != len(reply.body):
+        return None
+    headers = answer.headers
+    names = b"".join([name for name, _ in headers])
+    values = b"".join([value for _, value in headers])
+    if names != names.lower() or _BAD_NAME.search(names) or _BAD_VALUE.search(values):
+        return None
+    if b"connection" in names and any(name == b"connection" for name, _ in headers):
+        return None
+    lines = [b"%s: %s\r\n" % pair for pair in default_headers]
+    lines += [b"%s: %s\r\n" % pair for pair in headers]
+    return b"".join((_status_line(reply.status), *lines, b"\r\n", reply.body))
+
+
+def continuation(answer: Answer) -> Callable[[Scope, Receive, Send], Any]:
+    """An ASGI app that sends `answer` (whatever it still needs the event loop for): run
+    in a cycle of uvicorn's, it is logged, 500ed and closed as the whole app would be."""
+
+    async def send_answer(scope: Scope, receive: Receive, send: Send) -> None:
+        await answer.send_later(receive, send)
+
+    return send_answer
