@@ -14,7 +14,6 @@ import json
 import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -27,7 +26,7 @@ from vidu_lipsync_mock.faults import FaultError
 from vidu_lipsync_mock.faults.profiles import PROFILES
 from vidu_lipsync_mock.http import wire
 from vidu_lipsync_mock.http.connections import Connections
-from vidu_lipsync_mock.http.inspector_routes import InspectorApi
+from vidu_lipsync_mock.http.inspector_routes import INSPECTOR_ROUTES, AdminOperation, InspectorApi
 from vidu_lipsync_mock.journal.journal import Entry
 from vidu_lipsync_mock.service.accounts import TeamBalance
 from vidu_lipsync_mock.service.errors import ApiError, echo
@@ -122,20 +121,6 @@ def _guarded(handler: Handler) -> Handler:
     return run
 
 
-@dataclass(frozen=True)
-class AdminOperation:
-    """One admin endpoint: routing and `/openapi.json` are both generated from this table,
-    and `handler` names the `AdminApi` method, which calls the `MockState` method."""
-
-    path: str
-    method: str
-    handler: str
-    summary: str
-    body: Mapping[str, Any] | None = None
-    #: Query parameters and their schemas, as the handler reads them.
-    query: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
-
-
 def _obj(*required: str, **properties: Any) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
@@ -209,6 +194,7 @@ OPERATIONS: tuple[AdminOperation, ...] = (
         "journal_jsonl",
         "The journal as JSON lines",
         query=_JOURNAL_QUERY,
+        media_type="application/x-ndjson",
     ),
     AdminOperation(
         "/tasks", "GET", "tasks", "List live tasks", query={"status": {"enum": _STATUSES}}
@@ -266,15 +252,19 @@ class AdminApi:
         self.inspector = InspectorApi(state, connections)
 
     def routes(self) -> list[Route]:
+        """Both tables' routes, each handler wrapped in `_guarded`."""
+        handlers = [(op, getattr(self, op.handler)) for op in OPERATIONS] + [
+            (op, getattr(self.inspector, op.handler)) for op in INSPECTOR_ROUTES
+        ]
         return [
             Route(
                 ADMIN_PREFIX + op.path,
-                _guarded(getattr(self, op.handler)),
+                _guarded(handler),
                 methods=[op.method],
                 name=f"admin_{op.handler}",
             )
-            for op in OPERATIONS
-        ] + self.inspector.routes(ADMIN_PREFIX, _guarded)
+            for op, handler in handlers
+        ]
 
     async def health(self, request: Request) -> Response:
         state = self.state

@@ -23,14 +23,14 @@ more: `key` (a key's fingerprint or redacted form), `fault` (`any`, `none` or a 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from vidu_lipsync_mock.faults.kinds import FAULT_KINDS, GROUPS
 from vidu_lipsync_mock.faults.rules import ROUTES, Schedule
@@ -49,15 +49,13 @@ from vidu_lipsync_mock.state import MockState
 __all__ = [
     "ASSETS",
     "INSPECTOR_ROUTES",
+    "AdminOperation",
     "InspectorApi",
-    "InspectorRoute",
     "fault_kinds",
     "filtered_entries",
     "journal_row",
     "task_view",
 ]
-
-Handler = Callable[[Request], Awaitable[Response]]
 
 #: The page's files, by the name it asks for, with their media types.
 ASSETS: Mapping[str, str] = {
@@ -67,17 +65,21 @@ ASSETS: Mapping[str, str] = {
 }
 
 
-class InspectorRoute(NamedTuple):
-    """One route: `handler` names the `InspectorApi` method; `openapi.py` describes it
-    from here (`media_type` is what a success answers with)."""
+@dataclass(frozen=True)
+class AdminOperation:
+    """One admin endpoint, of `admin_routes.OPERATIONS` or `INSPECTOR_ROUTES`: routing and
+    `/openapi.json` are both generated from these tables. `handler` names the method of
+    the table's API; `media_type` is what a success answers with, and `schema` its body
+    when not the admin envelope (JSON) or text."""
 
     path: str
     method: str
     handler: str
     summary: str
+    body: Mapping[str, Any] | None = None
+    #: Query parameters and their schemas, as the handler reads them.
+    query: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     media_type: str = "application/json"
-    query: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
-    #: What a success's body is, when not the admin envelope (JSON) or text.
     schema: Mapping[str, Any] | None = None
 
 
@@ -95,32 +97,34 @@ JOURNAL_QUERY: Mapping[str, Mapping[str, Any]] = MappingProxyType(
     }
 )
 
-INSPECTOR_ROUTES: tuple[InspectorRoute, ...] = (
-    InspectorRoute("/ui", "GET", "ui", "The inspector's page", ASSETS["index.html"]),
-    InspectorRoute("/ui/{asset}", "GET", "ui_asset", "One of the page's files", "text/plain"),
-    InspectorRoute(
+INSPECTOR_ROUTES: tuple[AdminOperation, ...] = (
+    AdminOperation("/ui", "GET", "ui", "The inspector's page", media_type=ASSETS["index.html"]),
+    AdminOperation(
+        "/ui/{asset}", "GET", "ui_asset", "One of the page's files", media_type="text/plain"
+    ),
+    AdminOperation(
         "/journal.har",
         "GET",
         "journal_har",
         "The journal as HAR 1.2",
-        HAR_MEDIA_TYPE,
-        JOURNAL_QUERY,
-        {"type": "object", "required": ["log"]},
+        query=JOURNAL_QUERY,
+        media_type=HAR_MEDIA_TYPE,
+        schema={"type": "object", "required": ["log"]},
     ),
-    InspectorRoute(
+    AdminOperation(
         "/journal/rows",
         "GET",
         "journal_rows",
         "Journal entries without headers or bodies, with their attempt marks",
         query=JOURNAL_QUERY,
     ),
-    InspectorRoute("/journal/{seq}", "GET", "journal_entry", "One journal entry in full"),
-    InspectorRoute(
-        "/metrics", "GET", "metrics", "Metrics in Prometheus' text format", "text/plain"
+    AdminOperation("/journal/{seq}", "GET", "journal_entry", "One journal entry in full"),
+    AdminOperation(
+        "/metrics", "GET", "metrics", "Metrics in Prometheus' text format", media_type="text/plain"
     ),
-    InspectorRoute("/faults/kinds", "GET", "fault_kinds", "The fault kinds' declarations"),
-    InspectorRoute("/tasks/{task_id}", "DELETE", "delete_task", "Forget a task"),
-    InspectorRoute("/timelines", "GET", "timelines", "Every task with its status changes"),
+    AdminOperation("/faults/kinds", "GET", "fault_kinds", "The fault kinds' declarations"),
+    AdminOperation("/tasks/{task_id}", "DELETE", "delete_task", "Forget a task"),
+    AdminOperation("/timelines", "GET", "timelines", "Every task with its status changes"),
 )
 
 #: Most rows one call answers (the page pages through the rest).
@@ -317,18 +321,6 @@ class InspectorApi:
         self.state = state
         self.registry = metrics_registry(state, connections or Connections())
         self._marked: tuple[object, Mapping[int, AttemptMark]] = (None, {})
-
-    def routes(self, prefix: str, guard: Callable[[Handler], Handler]) -> list[Route]:
-        """The routes under `prefix`, each handler wrapped in the admin API's `guard`."""
-        return [
-            Route(
-                prefix + op.path,
-                guard(getattr(self, op.handler)),
-                methods=[op.method],
-                name=f"admin_{op.handler}",
-            )
-            for op in INSPECTOR_ROUTES
-        ]
 
     async def ui(self, request: Request) -> Response:
         return self._asset("index.html")

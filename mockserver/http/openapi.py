@@ -231,31 +231,24 @@ def _admin_parameters(path: str, query: Mapping[str, Mapping[str, Any]]) -> list
 
 
 def _admin_paths() -> dict[str, Any]:
-    """The admin API, from the same table that routes it."""
+    """The admin API, from the same tables that route it."""
     from vidu_lipsync_mock.http.admin_routes import ADMIN_PREFIX, OPERATIONS
+    from vidu_lipsync_mock.http.inspector_routes import INSPECTOR_ROUTES
 
     paths: dict[str, Any] = {}
-    envelope = {
-        "type": "object",
-        "required": ["code", "message", "data"],
-        "properties": {
-            "code": {"type": "integer", "const": 0},
-            "message": {"type": "string", "const": "success"},
-            "data": {},
-        },
-    }
-    for op in OPERATIONS:
-        parameters = _admin_parameters(op.path, op.query)
-        success: dict[str, Any] = {"description": op.summary}
-        if op.path.endswith(".jsonl"):
-            success["content"] = {"application/x-ndjson": {"schema": {"type": "string"}}}
-        else:
-            success["content"] = {"application/json": {"schema": envelope}}
+    for op in (*OPERATIONS, *INSPECTOR_ROUTES):
+        media_type = op.media_type.split(";")[0]
+        schema = op.schema
+        if schema is None:
+            schema = envelope({}) if media_type == "application/json" else {"type": "string"}
         operation: dict[str, Any] = {
             "operationId": "admin_" + op.handler,
             "summary": op.summary,
             "tags": ["admin"],
-            "responses": {"200": success, **_errors("400", "404", "405", "409")},
+            "responses": {
+                "200": {"description": op.summary, "content": {media_type: {"schema": schema}}},
+                **_errors("400", "404", "405", "409"),
+            },
         }
         if op.path != "/health":  # the guard's answers (see http/admin_guard.py)
             operation["security"] = [{}, {"adminToken": []}]
@@ -266,6 +259,7 @@ def _admin_paths() -> dict[str, Any]:
             }
             if op.method != "GET":
                 operation["responses"].update(_errors("415"))
+        parameters = _admin_parameters(op.path, op.query)
         if parameters:
             operation["parameters"] = parameters
         if op.body is not None:
@@ -274,35 +268,7 @@ def _admin_paths() -> dict[str, Any]:
                 "content": {"application/json": {"schema": dict(op.body)}},
             }
         paths.setdefault(ADMIN_PREFIX + op.path, {})[op.method.lower()] = operation
-    _add_inspector_paths(paths, ADMIN_PREFIX, envelope)
     return paths
-
-
-def _add_inspector_paths(paths: dict[str, Any], prefix: str, envelope: dict[str, Any]) -> None:
-    """The inspector's admin routes (`inspector_routes.INSPECTOR_ROUTES`), beside the
-    others (`/_mock/tasks/{task_id}` serves both tables)."""
-    from vidu_lipsync_mock.http.inspector_routes import INSPECTOR_ROUTES
-
-    for route in INSPECTOR_ROUTES:
-        schema: Any = route.schema
-        if schema is None:
-            schema = envelope if route.media_type == "application/json" else {"type": "string"}
-        operation: dict[str, Any] = {
-            "operationId": "admin_" + route.handler,
-            "summary": route.summary,
-            "tags": ["admin"],
-            "responses": {
-                "200": {
-                    "description": route.summary,
-                    "content": {route.media_type.split(";")[0]: {"schema": schema}},
-                },
-                **_errors("400", "404", "405"),
-            },
-        }
-        parameters = _admin_parameters(route.path, route.query)
-        if parameters:
-            operation["parameters"] = parameters
-        paths.setdefault(prefix + route.path, {})[route.method.lower()] = operation
 
 
 def _result_files(registry: Registry) -> dict[str, list[str]]:
