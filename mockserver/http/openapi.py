@@ -10,7 +10,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from vidu_lipsync_mock.http.openapi_account import account_paths, account_schemas, envelope
+from vidu_lipsync_mock.http.openapi_account import (
+    account_paths,
+    account_schemas,
+    envelope,
+    json_success,
+    path_params,
+)
 from vidu_lipsync_mock.service.registry import ModelSpec, Registry
 
 __all__ = ["ERROR_STATUSES", "build_openapi"]
@@ -173,24 +179,16 @@ def _submit_operation(spec: ModelSpec, suffix: str) -> dict[str, Any]:
         "security": [{"bearer": []}],
         "requestBody": {"required": True, "content": {"application/json": content}},
         "responses": {
-            "200": {
-                "description": "Task submitted",
-                "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/SubmitResponse"}}
-                },
-            },
+            "200": json_success("Task submitted", "SubmitResponse"),
             **_errors("400", "401", "402", "404", "405", "413", "415", "429", "500", "503"),
         },
     }
 
 
 def _file_operation(
-    operation_id: str,
-    summary: str,
-    parameter: dict[str, Any],
-    content_types: list[str],
-    *more: dict[str, Any],
+    operation_id: str, summary: str, content_types: list[str], *names: str
 ) -> dict[str, Any]:
+    """A download of a file at a path of `names`, which takes a byte range."""
     binary = {"schema": {"type": "string", "format": "binary"}}
     content = {content_type: binary for content_type in content_types}
     return {
@@ -199,8 +197,7 @@ def _file_operation(
             "summary": summary,
             "tags": ["files"],
             "parameters": [
-                parameter,
-                *more,
+                *path_params(*names),
                 {
                     "name": "Range",
                     "in": "header",
@@ -221,10 +218,7 @@ def _file_operation(
 def _admin_parameters(path: str, query: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
     """An admin route's path parameters (text), then its query parameters with their
     schemas."""
-    return [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in re.findall(r"\{(\w+)\}", path)
-    ] + [
+    return path_params(*re.findall(r"\{(\w+)\}", path)) + [
         {"name": name, "in": "query", "required": False, "schema": dict(schema)}
         for name, schema in query.items()
     ]
@@ -293,18 +287,9 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
             "summary": "Get a task's status and result",
             "tags": ["tasks"],
             "security": [{"bearer": []}],
-            "parameters": [
-                {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}
-            ],
+            "parameters": path_params("task_id"),
             "responses": {
-                "200": {
-                    "description": "The task",
-                    "content": {
-                        "application/json": {
-                            "schema": {"$ref": "#/components/schemas/TaskResponse"}
-                        }
-                    },
-                },
+                "200": json_success("The task", "TaskResponse"),
                 **_errors("401", "404", "405", "429", "500", "503"),
             },
         }
@@ -313,14 +298,14 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
         paths[f"/files/{{task_id}}/{file_name}"] = _file_operation(
             "download" + "".join(part.title() for part in re.split(r"[^A-Za-z0-9]+", file_name)),
             "Download a task's result (what resources[].url points at)",
-            {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}},
             content_types,
+            "task_id",
         )
     paths["/media/{name}"] = _file_operation(
         "downloadSample",
         "Download a bundled sample input (video, audio, face image)",
-        {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
         ["*/*"],
+        "name",
     )
     paths["/openapi.json"] = {
         "get": {
