@@ -1,23 +1,15 @@
 """The admin routes behind the inspector (`/_mock/ui`) and the exports: HAR and metrics.
 
-The inspector page is a static file shipped in the package (`http/inspector/`: HTML, CSS
-and a small script, no build step, nothing fetched from elsewhere) that acts only
-through the admin API, like any other admin client. These routes add what it, and tools
-beside it, need that the core admin table does not offer:
+The inspector page is a static file shipped in the package (`http/inspector/`, no build
+step, nothing fetched from elsewhere) that acts only through the admin API, like any other
+admin client. These routes add what it, and tools beside it, need: the journal as rows
+marked with their place among the attempts at one operation (`journal.attempts`) and one
+exchange in full; the journal as HAR 1.2 and the metrics in Prometheus' format; the fault
+kinds' declarations, from which the page builds its form; each task's timeline.
 
-* the journal as rows to list (`/journal/rows`, incremental with `since`, paged with
-  `before`), each marked with its place among the attempts at one operation
-  (`journal.attempts`, the auditor's grouping), and one exchange in full (`/journal/{seq}`);
-* the journal as HAR 1.2 (`/journal.har`, `journal.har`) and the mock's metrics in
-  Prometheus' format (`/metrics`, `http.metrics`);
-* the fault kinds' declarations (`/faults/kinds`), from which the page builds its form, so
-  a new kind appears there with no change to the page;
-* each task with the times its status changed and its result's path (`/timelines`),
-  and deleting a task.
-
-Every filter of `/_mock/journal` works on the rows and the HAR export too, and a few
-more: `key` (a key's fingerprint or redacted form), `fault` (`any`, `none` or a kind),
-`request_id`, and a status class (`status=4xx`).
+The rows and the HAR export take every filter of `/_mock/journal`, and `key` (a key's
+fingerprint or redacted form), `fault` (`any`, `none` or a kind), `request_id`, `before`
+and a status class (`status=4xx`).
 """
 
 from __future__ import annotations

@@ -2,19 +2,14 @@
 
 The provider hands back a record (`file_id`, `url`, `type`, `filename`, `size`,
 `created_at` in Unix ms) whose `url` is a CDN link that works without a key, and deletes a
-file on `DELETE /api/v1/media/files/{file_id}`. Its published limits (the MCP connector's
-listing): 16 MiB a file, 10 files per team, 2 concurrent uploads, 7-day retention, and 429
-when the team is full. Those are the defaults here.
+file on `DELETE /api/v1/media/files/{file_id}`. Its published limits are the defaults: 16
+MiB a file, 10 files per team, 2 concurrent uploads, 7-day retention, 429 when full.
 
-A file's kind is told from its first bytes, never from its name or the part's
-Content-Type: a client that labels a WAV as `talk.mp4` must meet the refusal the real model
-would give it. Unknown content is refused with 415, the status the official CLI counts as
-"definitely rejected" (so it never wonders whether it paid). Another team's file answers
-the same 404 as an unknown one. On any refusal nothing is stored.
-
-Memory is bounded three ways: files per team, a byte budget over all teams (429 when full,
-like the team quota), and a count of files over all teams; expired files go on every store
-and whenever they are looked up.
+A file's kind is told from its first bytes, never from its name or Content-Type: a client
+that labels a WAV as `talk.mp4` must meet the refusal the real model would give. Unknown
+content gets 415, which the official CLI counts as "definitely rejected". Another team's
+file answers the same 404 as an unknown one; on any refusal nothing is stored. Memory is
+bounded by the files per team, a byte budget and a file count over all teams.
 """
 
 from __future__ import annotations

@@ -1,18 +1,16 @@
 """Request validation compiled from the provider's JSON schema, speaking the provider's words.
 
-A generic JSON-Schema library reports errors in its own phrasing and order; clients of the
-real service match on the provider's categories (`Invalid parameters`, `Invalid format`,
-`Value out of range`) and on which parameter is named first. So the schema is compiled once
-into a small tree of checks that reports the first problem in a fixed order (required
-fields in the schema's order, then each property in the schema's order) with the
-provider's message. The subset of JSON Schema understood here is listed in `SUPPORTED`;
-anything else in a schema is ignored, and `tests/unit/test_validation.py` checks this
-compiler against the `jsonschema` library as an oracle on valid/invalid verdicts.
+Clients of the real service match on the provider's categories (`Invalid parameters`,
+`Invalid format`, `Value out of range`) and on which parameter is named first, which a
+generic JSON-Schema library words and orders its own way. So the schema is compiled once
+into a tree of checks that reports the first problem in a fixed order (required fields,
+then each property, in the schema's order) with the provider's message. The keywords
+understood are `SUPPORTED`; `tests/unit/test_validation.py` checks the verdicts against
+the `jsonschema` library.
 
-Every field the schema names is also capped at `FIELD_LIMIT` (our choice, not the
-provider's: docs/limits.md), so that a task keeps each of its fields whole in bounded
-memory: a longer string is refused like one over a `maxLength`, and so is a list or an
-object whose compact JSON is longer.
+Every declared field is also capped at `FIELD_LIMIT` (our choice: docs/limits.md), so a
+task keeps each field whole in bounded memory: a longer string, or a list or object whose
+compact JSON is longer, is refused like one over a `maxLength`.
 """
 
 from __future__ import annotations
