@@ -302,24 +302,23 @@ class Uploads:
                 link_token=token,
                 data=bytes(data),
             )
-            self._files[file_id] = upload
-            self._by_token[token] = file_id
-            self._by_team.setdefault(team, {})[file_id] = None
-            heapq.heappush(self._expiry, (upload.expires_at, file_id))
+            self._keep(upload)
             if len(self._expiry) > 2 * len(self._files) + 64:  # deleted files' entries
                 self._expiry = [(kept.expires_at, kept.file_id) for kept in self._files.values()]
                 heapq.heapify(self._expiry)
-            self._bytes += upload.size
             return upload
 
     def restore(self, upload: Upload) -> None:
         """Put back a file a state file kept (its limits were checked when it came)."""
         with self._lock:
-            self._files[upload.file_id] = upload
-            self._by_token[upload.link_token] = upload.file_id
-            self._by_team.setdefault(upload.team, {})[upload.file_id] = None
-            heapq.heappush(self._expiry, (upload.expires_at, upload.file_id))
-            self._bytes += upload.size
+            self._keep(upload)
+
+    def _keep(self, upload: Upload) -> None:
+        self._files[upload.file_id] = upload
+        self._by_token[upload.link_token] = upload.file_id
+        self._by_team.setdefault(upload.team, {})[upload.file_id] = None
+        heapq.heappush(self._expiry, (upload.expires_at, upload.file_id))
+        self._bytes += upload.size
 
     def get(self, file_id: str, now: float) -> Upload | None:
         """A kept file by id, whoever owns it (the admin view and the state's checks)."""
