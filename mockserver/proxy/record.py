@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 from starlette.types import Message, Receive, Scope, Send
@@ -81,19 +82,17 @@ class RecordingProxy:
 
     async def _read_body(self, receive: Receive) -> bytes | None:
         """The request's body, or None once it passes `max_body_bytes`."""
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message: Message = await receive()
-            if message["type"] == "http.disconnect":
-                return b"".join(chunks)
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            while True:
+                message: Message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                yield message.get("body", b"")
+                if not message.get("more_body", False):
+                    return
+
+        return await _bounded(chunks(), self.max_body_bytes)
 
     async def _proxy(
         self, client: httpx.AsyncClient, scope: Scope, receive: Receive, send: Send
@@ -154,7 +153,7 @@ class RecordingProxy:
             if name.lower() not in _HOP_BY_HOP
         ]
         if b"json" in response.headers.get("content-type", "").encode("latin-1"):
-            body = await self._json_body(response)
+            body = await _bounded(response.aiter_bytes(), JSON_LIMIT)
             if body is None:
                 error = ApiError(502, f"Bad gateway: upstream answer over {JSON_LIMIT} bytes")
                 await self._refuse(exchange, error, send, "upstream_too_large")
@@ -180,16 +179,6 @@ class RecordingProxy:
         async for chunk in response.aiter_raw():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
-
-    async def _json_body(self, response: httpx.Response) -> bytes | None:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > JSON_LIMIT:
-                return None
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     def _own_origin(self, scope: Scope) -> str:
         """The proxy's own origin, from the socket it was reached on (not from `Host`,
@@ -223,6 +212,18 @@ class RecordingProxy:
             if entry.seq == exchange.seq:
                 self.cassette.write(entry)
                 return
+
+
+async def _bounded(chunks: AsyncIterator[bytes], limit: int) -> bytes | None:
+    """The chunks joined, or None once they pass `limit` bytes."""
+    kept: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            return None
+        kept.append(chunk)
+    return b"".join(kept)
 
 
 def _task_id(body: bytes) -> str | None:
