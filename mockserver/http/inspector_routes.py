@@ -38,16 +38,7 @@ from vidu_lipsync_mock.service.keys import redact
 from vidu_lipsync_mock.service.tasks import TaskSnapshot, TaskStatus
 from vidu_lipsync_mock.state import MockState
 
-__all__ = [
-    "ASSETS",
-    "INSPECTOR_ROUTES",
-    "AdminOperation",
-    "InspectorApi",
-    "fault_kinds",
-    "filtered_entries",
-    "journal_row",
-    "task_view",
-]
+__all__ = ["INSPECTOR_ROUTES", "AdminOperation", "InspectorApi", "fault_kinds"]
 
 #: The page's files, by the name it asks for, with their media types.
 ASSETS: Mapping[str, str] = {

@@ -24,14 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from vidu_lipsync_mock.journal.journal import Entry
 from vidu_lipsync_mock.journal.redaction import redacted_text
 
-__all__ = [
-    "CassetteError",
-    "CassetteInfo",
-    "CassetteWriter",
-    "read_cassette",
-    "strip_signed_query",
-    "without_credentials",
-]
+__all__ = ["CassetteError", "CassetteInfo", "CassetteWriter", "read_cassette"]
 
 FORMAT = 1
 

@@ -27,21 +27,13 @@ from vidu_lipsync_mock.service.ids import IdSource
 
 __all__ = [
     "FORMATS",
-    "MediaFormat",
     "Upload",
-    "UploadStats",
     "Uploads",
     "clean_filename",
-    "file_empty",
-    "file_limit_reached",
-    "file_not_found",
     "file_required",
     "file_too_large",
     "not_multipart",
     "sniff",
-    "unsupported_file",
-    "upload_storage_full",
-    "uploads_in_progress",
 ]
 
 MIB = 1024 * 1024
