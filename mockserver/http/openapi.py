@@ -18,6 +18,7 @@ from vidu_lipsync_mock.http.openapi_account import (
     path_params,
 )
 from vidu_lipsync_mock.service.registry import ModelSpec, Registry
+from vidu_lipsync_mock.service.tasks import TaskStatus
 
 __all__ = ["ERROR_STATUSES", "build_openapi"]
 
@@ -88,10 +89,7 @@ def _components(registry: Registry) -> dict[str, Any]:
         "type": "object",
         "required": ["status", "task_id", "model_id"],
         "properties": {
-            "status": {
-                "type": "string",
-                "enum": ["pending", "processing", "success", "failed"],
-            },
+            "status": {"type": "string", "enum": [status.value for status in TaskStatus]},
             "task_id": {"type": "string", "pattern": "^task-"},
             "model_id": {"type": "string", "pattern": "^[^/]+/[^/]+$"},
             "submit_time": {"type": "integer", "description": "Unix ms"},
