@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from vidu_lipsync_mock.config import ConfigError, MockConfig, load_toml
+from vidu_lipsync_mock.config import ConfigError, MockConfig, load_toml, setting_kind
 from vidu_lipsync_mock.env_config import MergedConfig, merge
 from vidu_lipsync_mock.media.probe import media_unavailable_reason
 from vidu_lipsync_mock.proxy.commands import add_commands, fail, run_command
@@ -59,15 +59,10 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             continue
         flag = "--" + f.name.replace("_", "-")
         flags = ("--state", flag) if f.name == "state_path" else (flag,)
-        text = str(f.type)
-        kind: Any = str
-        if text.startswith("float"):
-            kind = float
-        elif text.startswith("int"):
-            kind = int
+        kind = setting_kind(f.type)
         choices = f.metadata.get("choices") or None
         default_text = "" if f.default is None else f" (default: {f.default})"
-        if text.startswith("bool"):
+        if kind == "bool":
             help_text = f.metadata["help"] + default_text
             group.add_argument(
                 flag, dest=f.name, action=argparse.BooleanOptionalAction, help=help_text
@@ -76,7 +71,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         group.add_argument(
             *flags,
             dest=f.name,
-            type=kind,
+            type={"float": float, "int": int}.get(kind, str),
             choices=choices,
             default=None,
             help=f.metadata["help"] + default_text,
