@@ -2,13 +2,11 @@
 the real upstream with the client's own key, answers with what the upstream answered, and
 appends the exchange to a cassette.
 
-It is how a user captures what the real service really says, so it changes as little as
-it can: status, headers and body reach the client as they came, upstream errors included.
-Two things it must change. The upstream origin inside a JSON answer (`get_result.url`) is
-rewritten to the proxy's own, or the client would poll the upstream directly and the
-polls would go unrecorded; the cassette keeps the upstream's original. And when the
-upstream cannot be reached or does not answer in time the client gets a gateway's 502 or
-504 in the provider's envelope, as any proxy between a client and a cloud API would.
+It changes as little as it can, since it captures what the real service says. It must
+change two things: the upstream origin inside a JSON answer (`get_result.url`) becomes the
+proxy's own, or the client's polls would go to the upstream unrecorded (the cassette keeps
+the original); and an upstream that cannot be reached or is too slow answers a gateway's
+502 or 504 in the provider's envelope, as any proxy before a cloud API would.
 """
 
 from __future__ import annotations
@@ -26,6 +24,7 @@ from vidu_lipsync_mock.http.wire import error_body
 from vidu_lipsync_mock.journal.exchange import Exchange, new_exchange
 from vidu_lipsync_mock.journal.journal import Journal
 from vidu_lipsync_mock.proxy.cassette import CassetteWriter
+from vidu_lipsync_mock.server import url_for
 from vidu_lipsync_mock.service.errors import ApiError, body_too_large
 from vidu_lipsync_mock.state import MockState
 
@@ -183,10 +182,8 @@ class RecordingProxy:
     def _own_origin(self, scope: Scope) -> str:
         """The proxy's own origin, from the socket it was reached on (not from `Host`,
         which the client writes)."""
-        server = scope.get("server") or ("127.0.0.1", 80)
-        host, port = server[0], server[1]
-        shown = f"[{host}]" if ":" in str(host) else host
-        return f"{scope.get('scheme', 'http')}://{shown}:{port}"
+        host, port = scope.get("server") or ("127.0.0.1", 80)
+        return url_for(str(host), port, scope.get("scheme", "http"))
 
     async def _refuse(self, exchange: Exchange, error: ApiError, send: Send, outcome: str) -> None:
         body = error_body(error)
