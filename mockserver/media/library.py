@@ -25,6 +25,7 @@ from vidu_lipsync_mock.media.lipsync import InputDigests
 from vidu_lipsync_mock.media.mp4info import Mp4Error, Mp4Info, probe_mp4
 from vidu_lipsync_mock.media.pnginfo import PngInfo, probe_png
 from vidu_lipsync_mock.service.registry import ResultSpec
+from vidu_lipsync_mock.service.uploads import FORMATS
 
 __all__ = [
     "CONTENT_TYPES",
@@ -43,15 +44,10 @@ __all__ = [
 #: A sample whose presence marks the bundled samples directory (the bundled model's result).
 SAMPLES_MARKER = "result.mp4"
 
+#: The samples' types by extension: those of the upload formats they are.
 CONTENT_TYPES: dict[str, str] = {
-    ".mp4": "video/mp4",
-    ".mp3": "audio/mpeg",
-    ".m4a": "audio/mp4",
-    ".wav": "audio/wav",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-}
+    f".{name}": FORMATS[name].content_type for name in ("mp4", "mp3", "m4a", "wav", "jpeg", "png")
+} | {".jpg": "image/jpeg"}
 
 #: What a sample name may not hold: it comes from a URL, and must not leave the directory.
 _UNSAFE = ("/", "\\", "\x00", "..")
