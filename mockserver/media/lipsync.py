@@ -1,14 +1,11 @@
 """Where the task lifecycle gets real lip-sync results: a bounded pool of builders and a cache.
 
-Building a result takes from milliseconds (a remux) to seconds (re-encoding), far too long for
-an HTTP handler, so the lifecycle hands a task's inputs to `ResultBuilder.submit` when the task
-is accepted and collects the future when the task reaches its end. PyAV releases the GIL while
-it demuxes and encodes, so a few threads build in parallel without starving the server.
-
-Clients retry and test suites reuse the same sample files, so results are cached by the
-inputs' SHA-256 digests: the same inputs give byte-identical results without rebuilding, and
-concurrent submits of the same inputs share one build. The cache is bounded by entries and
-bytes (least recently used first out) and reports its figures for memory reports.
+A build takes from milliseconds (a remux) to seconds (re-encoding), far too long for an HTTP
+handler, so a task's inputs go to `ResultBuilder.submit` when it is accepted and the future
+is collected when it ends; PyAV releases the GIL, so a few threads build in parallel without
+starving the server. Clients retry and test suites reuse the same samples, so results are
+cached by the inputs' SHA-256 digests (concurrent submits of the same inputs share one
+build), bounded by entries and bytes, least recently used first out.
 """
 
 from __future__ import annotations
