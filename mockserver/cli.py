@@ -209,11 +209,8 @@ def _serve(config: MockConfig) -> int:
 
     try:
         mock = LipSyncMock(config)
-    except StateFileError as error:
-        return fail(str(error))
-    try:
         warning = exposure(config, config.host)
-    except ConfigError as error:
+    except (StateFileError, ConfigError) as error:
         return fail(str(error))
     try:
         sock = bind_socket(config.host, config.port)
