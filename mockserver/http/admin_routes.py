@@ -52,22 +52,14 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 def task_record(task: TaskSnapshot) -> dict[str, Any]:
-    """A task as the admin API and reports show it: everything, key redacted."""
+    """A task as the admin API and reports show it: every field of the snapshot, in its
+    order, as plain data, key redacted."""
     return {
-        "task_id": task.task_id,
-        "model_id": task.model_id,
+        **task._asdict(),
         "status": task.status.value,
-        "submitted_at": task.submitted_at,
-        "started_at": task.started_at,
-        "finished_at": task.finished_at,
-        "expires_at": task.expires_at,
-        "error_message": task.error_message,
-        "polls": task.polls,
         "api_key": redact(task.api_key),
         "params": dict(task.params),
         "progression": dict(task.progression),
-        "scheduled_end": task.scheduled_end,
-        "hidden_polls": task.hidden_polls,
         "result_fault": task.result_fault.describe() if task.result_fault is not None else None,
     }
 
