@@ -228,13 +228,11 @@ OPERATIONS: tuple[AdminOperation, ...] = (
 def account_record(account: TeamBalance) -> dict[str, Any]:
     """A team as the admin API shows it: fingerprints and redacted keys, never a key."""
     return {
-        "team": account.team,
-        "name": account.name,
-        "keys": [{"fingerprint": k.fingerprint, "redacted": k.redacted} for k in account.keys],
+        **dataclasses.asdict(account),
+        "keys": [dataclasses.asdict(key) for key in account.keys],
         "balance": float(account.balance),
         "held": float(account.held),
         "spent": float(account.spent),
-        "holds": account.holds,
     }
 
 
