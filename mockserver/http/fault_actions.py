@@ -1,10 +1,10 @@
 """How HTTP and transport faults are acted out on a request, once the engine chose one.
 
-The engine (`faults`) decides *which* fault fires; this module only makes the client see
-it: an error envelope instead of the answer, the answer cut short or mangled, a socket
-reset or closed, a request left hanging. Because routes hand back a `Reply` rather than
-writing to the socket, "let the service handle it, then lose the answer" (`phase =
-after`) is simply: run the route, then do something else with its reply.
+The engine (`faults`) decides *which* fault fires; this module makes the client see it: an
+error envelope instead of the answer, the answer cut short or mangled, a socket reset or
+closed, a request left hanging. Routes hand back a `Reply` rather than writing to the
+socket, so "handle it, then lose the answer" (`phase = after`) is: run the route, then do
+something else with its reply.
 """
 
 from __future__ import annotations

@@ -208,10 +208,9 @@ def _yield_cpu() -> None:
 class ResultBuilder:
     """Builds results on at most `max_workers` threads, through a `ResultCache`.
 
-    A future from `submit` gives the `BuiltResult`, or raises `MediaRejected` whose `message`
-    is the failed task's error (any unexpected error while building is turned into one, so a
-    bad input can never take the server down), or `MediaUnavailable` when PyAV is missing
-    (check `probe.media_unavailable_reason()` before offering real results).
+    A future from `submit` gives the `BuiltResult`, or raises `MediaRejected` with the
+    failed task's error (any unexpected error becomes one, so a bad input cannot take the
+    server down), or `MediaUnavailable` when PyAV is missing.
     """
 
     def __init__(

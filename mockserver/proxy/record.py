@@ -52,12 +52,9 @@ JSON_LIMIT = 8 * 1024 * 1024
 
 class RecordingProxy:
     """A plain ASGI app: forward, answer, record. `max_body_bytes` bounds what a client may
-    send (an upload of the provider's largest file and its form fields fit).
-
-    Each request opens its own connection to the upstream and closes it when the answer is
-    through: the proxy holds nothing between requests, so it can be stopped at any moment
-    without leaving a connection open, and recording is not a path where a handshake per
-    request matters."""
+    send (an upload of the provider's largest file and its form fields fit). Each request
+    has a connection of its own to the upstream, so the proxy holds nothing between
+    requests and can be stopped at any moment."""
 
     def __init__(
         self,

@@ -33,10 +33,9 @@ def _system_task_ids() -> list[str]:
 class IdSource:
     """Fresh ids: unguessable, or replayable from `seed`.
 
-    Thread-safe: unseeded, an id is one C-level step (`next` on a block's iterator, or one
-    `getrandbits`), atomic under the GIL; two threads that find the block used up at once
-    each draw a new one, one of the two is dropped, and no id is handed out twice. Seeded,
-    a lock keeps the draws and their count (`position()`) in step.
+    Thread-safe: unseeded, an id is one C-level step, atomic under the GIL (two threads
+    that find the block used up each draw one, and one block is dropped); seeded, a lock
+    keeps the draws and their count (`position()`) in step.
     """
 
     def __init__(self, seed: int | None = None) -> None:
