@@ -32,15 +32,6 @@ from vidu_lipsync_mock.media.probe import (
 from vidu_lipsync_mock.service.errors import echo
 from vidu_lipsync_mock.service.tasks import default_failure_message
 
-__all__ = [
-    "BuildCrashed",
-    "CacheStats",
-    "InputDigests",
-    "ResultBuilder",
-    "ResultCache",
-    "ResultInputs",
-]
-
 T = TypeVar("T")
 
 

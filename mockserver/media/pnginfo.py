@@ -13,8 +13,6 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-__all__ = ["PNG_SIGNATURE", "PngError", "PngInfo", "probe_png"]
-
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 #: The IEND chunk in full: length 0, type, and the CRC of the type.
