@@ -273,65 +273,40 @@ def _array_checks(schema: Mapping[str, Any]) -> list[Check]:
 
 
 def _object_checks(schema: Mapping[str, Any]) -> list[Check]:
-    checks: list[Check] = []
     required: list[str] = list(schema.get("required", []))
     properties: dict[str, Check] = {
         name: _compile(sub) for name, sub in dict(schema.get("properties", {})).items()
     }
     additional = schema.get("additionalProperties", True)
+    closed = additional is False
+    extra_check = _compile(additional) if isinstance(additional, Mapping) else None
+    if not (required or properties or closed or extra_check):
+        return []
 
-    if required:
-
-        def check_required(value: Any, path: str) -> ApiError | None:
-            if not isinstance(value, dict):
-                return None
-            for name in required:
-                if name not in value:
-                    return invalid_parameters(f"parameter '{_child(path, name)}' is required")
+    def check_object(value: Any, path: str) -> ApiError | None:
+        """Required fields, then each property, then the fields the schema does not name."""
+        if not isinstance(value, dict):
             return None
-
-        checks.append(check_required)
-
-    if properties:
-
-        def check_properties(value: Any, path: str) -> ApiError | None:
-            if not isinstance(value, dict):
-                return None
-            for name, check in properties.items():
-                if name in value:
-                    error = check(value[name], f"{path}.{name}" if path else name)
-                    if error is not None:
-                        return error
-            return None
-
-        checks.append(check_properties)
-
-    if additional is False:
-
-        def check_additional(value: Any, path: str) -> ApiError | None:
-            if not isinstance(value, dict):
-                return None
-            for name in value:
-                if name not in properties:
-                    return invalid_parameters(f"parameter '{_child(path, name)}' is not supported")
-            return None
-
-        checks.append(check_additional)
-    elif isinstance(additional, Mapping):
-        extra_check = _compile(additional)
-
-        def check_extra(value: Any, path: str) -> ApiError | None:
-            if not isinstance(value, dict):
-                return None
+        for name in required:
+            if name not in value:
+                return invalid_parameters(f"parameter '{_child(path, name)}' is required")
+        for name, check in properties.items():
+            if name in value:
+                error = check(value[name], _child(path, name))
+                if error is not None:
+                    return error
+        if closed or extra_check is not None:
             for name, item in value.items():
-                if name not in properties:
-                    error = extra_check(item, _child(path, name))
-                    if error is not None:
-                        return error
-            return None
+                if name in properties:
+                    continue
+                if extra_check is None:
+                    return invalid_parameters(f"parameter '{_child(path, name)}' is not supported")
+                error = extra_check(item, _child(path, name))
+                if error is not None:
+                    return error
+        return None
 
-        checks.append(check_extra)
-    return checks
+    return [check_object]
 
 
 _ABSENT = object()
