@@ -28,6 +28,8 @@ from vidu_lipsync_mock.tls import ServerCertificate, client_environment
 if TYPE_CHECKING:
     from vidu_lipsync_mock.mock import LipSyncMock
 
+__all__ = ["banner", "build_parser", "main", "tls_banner"]
+
 #: The settings that are lists of names: a flag given once per name.
 _LISTS = {
     "api_keys": (

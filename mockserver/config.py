@@ -21,6 +21,8 @@ from vidu_lipsync_mock.faults.profiles import PROFILES
 from vidu_lipsync_mock.service.accounts import Accounts
 from vidu_lipsync_mock.service.keys import redact
 
+__all__ = ["PRESETS", "ConfigError", "MockConfig", "load_toml", "shown", "shown_rule"]
+
 
 class ConfigError(ValueError):
     """A setting that cannot be used, named so the user can find it."""

@@ -21,6 +21,8 @@ from typing import Any
 
 from vidu_lipsync_mock.config import PRESETS, ConfigError, MockConfig, setting_kind, shown
 
+__all__ = ["PREFIX", "MergedConfig", "from_environment", "merge", "variable_for"]
+
 PREFIX = "VIDU_LIPSYNC_MOCK_"
 
 _TRUE = ("true", "1")

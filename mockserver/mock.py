@@ -21,6 +21,8 @@ from vidu_lipsync_mock.service.registry import Registry
 from vidu_lipsync_mock.state import MockState
 from vidu_lipsync_mock.timetravel import FastForward
 
+__all__ = ["LipSyncMock"]
+
 
 class LipSyncMock(MockState):
     """A Modellix lip-sync emulator.

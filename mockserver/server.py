@@ -25,6 +25,8 @@ from vidu_lipsync_mock.http.connections import Connections, protocol_with_regist
 from vidu_lipsync_mock.http.transport_limits import TransportLimits
 from vidu_lipsync_mock.tls import ServerCertificate, server_certificate, wants_tls
 
+__all__ = ["ServerThread", "bind_socket", "url_for", "uvicorn_config"]
+
 
 def bind_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

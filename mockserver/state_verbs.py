@@ -18,6 +18,8 @@ from vidu_lipsync_mock.persist import Durability
 from vidu_lipsync_mock.service.clock import Clock
 from vidu_lipsync_mock.service.tasks import TaskSnapshot, TaskStatus, TransitionError
 
+__all__ = ["ClockAndFaultVerbs"]
+
 
 class ClockAndFaultVerbs:
     """Clock verbs (`now`, `advance`, `set_time`, `run_until_terminal`) and fault verbs

@@ -21,6 +21,8 @@ from typing import Any
 
 from vidu_lipsync_mock.service.clock import Clock
 
+__all__ = ["FastForward"]
+
 #: The clocks that run ahead on the owning thread by what its sleeps skipped.
 _CLOCKS = ("time", "monotonic", "perf_counter")
 

@@ -20,6 +20,16 @@ from pathlib import Path
 
 from vidu_lipsync_mock.config import ConfigError, MockConfig
 
+__all__ = [
+    "LOCAL_NAMES",
+    "ServerCertificate",
+    "client_environment",
+    "default_ca_path",
+    "issue_local_certificate",
+    "server_certificate",
+    "wants_tls",
+]
+
 #: The names a locally made certificate is valid for: every way to say "this machine".
 LOCAL_NAMES = ("127.0.0.1", "localhost", "::1")
 

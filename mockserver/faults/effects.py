@@ -21,6 +21,18 @@ from vidu_lipsync_mock.faults.params import MAX_DELAY_SECONDS
 if TYPE_CHECKING:
     from vidu_lipsync_mock.faults.kinds import Fault
 
+__all__ = [
+    "DEFAULT_MESSAGES",
+    "MALFORMED_JSON",
+    "NO_EFFECTS",
+    "ResultDelivery",
+    "TaskChange",
+    "TaskEffects",
+    "deliver_result",
+    "drip",
+    "message_for",
+]
+
 #: Messages the provider publishes, by status; others are ours, in its style.
 DEFAULT_MESSAGES: Mapping[int, str] = {
     400: "Invalid parameters: the request was rejected by fault injection",

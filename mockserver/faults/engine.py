@@ -19,6 +19,8 @@ from vidu_lipsync_mock.faults.kinds import Fault
 from vidu_lipsync_mock.faults.params import FaultError
 from vidu_lipsync_mock.faults.rules import RequestInfo, Rule
 
+__all__ = ["TRACE_LIMIT", "Decision", "FaultEngine"]
+
 #: Faults kept in the trace; older ones are dropped so a soak stays flat.
 TRACE_LIMIT = 10_000
 

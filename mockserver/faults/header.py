@@ -12,6 +12,8 @@ from typing import Any
 from vidu_lipsync_mock.faults.kinds import FAULT_KINDS, Fault
 from vidu_lipsync_mock.faults.params import FaultError
 
+__all__ = ["parse_fault_header"]
+
 
 def parse_fault_header(value: str) -> Fault:
     """`X-Mock-Fault: error; status=503` — one fault for this request only.

@@ -19,6 +19,8 @@ from vidu_lipsync_mock.faults import effects
 from vidu_lipsync_mock.faults.effects import DEFAULT_MESSAGES, ResultDelivery, TaskChange
 from vidu_lipsync_mock.faults.params import MAX_DELAY_SECONDS, FaultError, Param
 
+__all__ = ["FAULT_KINDS", "GROUPS", "Fault", "FaultKind"]
+
 #: A result effect: how a result file is served under the fault.
 Serve = Callable[["Fault", bytes], ResultDelivery]
 

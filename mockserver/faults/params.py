@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+__all__ = ["MAX_DELAY_SECONDS", "FaultError", "Param"]
+
 #: Upper bound on any deliberate wait, so a fault can never pin a server worker for long.
 MAX_DELAY_SECONDS = 120.0
 

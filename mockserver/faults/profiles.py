@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+__all__ = ["PROFILES", "profile_rules"]
+
 PROFILES: Mapping[str, Sequence[Mapping[str, Any]]] = {
     "flaky-network": (
         {"fault": "latency", "median": 0.02, "sigma": 1.0, "max": 0.5, "probability": 0.3},

@@ -17,6 +17,8 @@ from typing import Any, NamedTuple
 from vidu_lipsync_mock.faults.kinds import Fault
 from vidu_lipsync_mock.faults.params import FaultError
 
+__all__ = ["ROUTES", "Match", "RequestInfo", "Rule", "Schedule"]
+
 ROUTES = (
     "submit",
     "poll",

@@ -14,6 +14,8 @@ from typing import TextIO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+__all__ = ["SECRET_PARAMETERS", "AccessLog", "log_line", "redacted_query"]
+
 #: Query parameters whose values never reach the log (compared case-insensitively).
 SECRET_PARAMETERS = frozenset({"api_key", "apikey", "key", "token", "access_token"})
 REDACTED = "[redacted]"

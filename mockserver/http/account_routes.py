@@ -22,6 +22,8 @@ from vidu_lipsync_mock.service.quotas import with_quota
 from vidu_lipsync_mock.service.uploads import Upload
 from vidu_lipsync_mock.state import MockState
 
+__all__ = ["AccountApi", "upload_path"]
+
 #: Query strings longer than this are not read past (a listing takes three parameters).
 _QUERY_LIMIT = 4096
 

@@ -30,6 +30,8 @@ from vidu_lipsync_mock.service.admission import is_json_type
 from vidu_lipsync_mock.service.errors import ApiError, echo, unsupported_media_type
 from vidu_lipsync_mock.state import MockState
 
+__all__ = ["TOKEN_HEADER", "AdminGuard", "exposure"]
+
 #: The header that carries the admin token.
 TOKEN_HEADER = "X-Mock-Admin-Token"
 

@@ -34,6 +34,15 @@ from vidu_lipsync_mock.service.keys import redact, redact_keys_in
 from vidu_lipsync_mock.service.tasks import TaskSnapshot, TransitionError, progression_from_name
 from vidu_lipsync_mock.state import MockState
 
+__all__ = [
+    "ADMIN_PREFIX",
+    "OPERATIONS",
+    "AdminApi",
+    "AdminOperation",
+    "account_record",
+    "task_record",
+]
+
 ADMIN_PREFIX = "/_mock"
 
 #: An integer as a query parameter writes it (Python's `int` would also take `1_0`, ` 1`).

@@ -17,6 +17,8 @@ from typing import Any
 
 from vidu_lipsync_mock.http.transport_limits import TransportLimits, limited_protocol
 
+__all__ = ["Connections", "protocol_with_registry"]
+
 
 class Connections:
     """The open transports by client address, shared by the server's thread and the app."""

@@ -27,6 +27,8 @@ from vidu_lipsync_mock.journal.journal import BODY_LIMIT
 from vidu_lipsync_mock.service.errors import ApiError
 from vidu_lipsync_mock.state import MockState
 
+__all__ = ["ACTIONS", "FaultActions", "TransportFault"]
+
 
 class TransportFault(ConnectionResetError):
     """Raised to an in-process client where a real server would have broken the socket.

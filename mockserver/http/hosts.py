@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 from vidu_lipsync_mock.config import MockConfig
 
+__all__ = ["HostPolicy", "host_name", "is_loopback"]
+
 #: A Host value: a name (letters, digits, `.`, `-`, `_`) or a bracketed IPv6 literal, then
 #: an optional port. Anything else (`127.0.0.1:1@evil.example`, spaces, a path) is foreign.
 _HOST = re.compile(r"(\[[0-9a-f:.]{2,45}\]|[a-z0-9_.-]{1,253})(?::([0-9]{1,5}))?")

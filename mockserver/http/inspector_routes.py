@@ -38,6 +38,8 @@ from vidu_lipsync_mock.service.keys import redact
 from vidu_lipsync_mock.service.tasks import TaskSnapshot, TaskStatus
 from vidu_lipsync_mock.state import MockState
 
+__all__ = ["INSPECTOR_ROUTES", "AdminOperation", "InspectorApi", "fault_kinds"]
+
 #: The page's files, by the name it asks for, with their media types.
 ASSETS: Mapping[str, str] = {
     "index.html": "text/html; charset=utf-8",

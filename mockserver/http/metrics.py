@@ -24,6 +24,8 @@ from vidu_lipsync_mock.http.connections import Connections
 from vidu_lipsync_mock.service.tasks import TaskStatus
 from vidu_lipsync_mock.state import MockState
 
+__all__ = ["METRICS_MEDIA_TYPE", "PREFIX", "MockCollector", "metrics_registry", "metrics_text"]
+
 #: Every metric's name starts with this.
 PREFIX = "vidu_lipsync_mock"
 

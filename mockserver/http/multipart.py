@@ -17,6 +17,8 @@ from urllib.parse import unquote
 from vidu_lipsync_mock.service.errors import ApiError, invalid_format
 from vidu_lipsync_mock.service.uploads import file_required, not_multipart
 
+__all__ = ["MAX_PARTS", "MAX_PART_HEADER_BYTES", "FilePart", "read_file_part"]
+
 #: Parts read at most; a form with more is refused.
 MAX_PARTS = 16
 #: Largest header block of one part.

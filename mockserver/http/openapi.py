@@ -20,6 +20,8 @@ from vidu_lipsync_mock.http.openapi_account import (
 from vidu_lipsync_mock.service.registry import ModelSpec, Registry
 from vidu_lipsync_mock.service.tasks import TaskStatus
 
+__all__ = ["ERROR_STATUSES", "build_openapi"]
+
 ERROR_STATUSES: dict[str, str] = {
     "400": "Invalid request parameters or body",
     "401": "Missing, malformed or unknown API key",

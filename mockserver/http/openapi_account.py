@@ -12,6 +12,8 @@ from typing import Any
 
 from vidu_lipsync_mock.service.catalogue import MAX_PAGE, MAX_PAGE_SIZE
 
+__all__ = ["account_paths", "account_schemas", "envelope", "json_success", "path_params"]
+
 _PATH_STRING = {"type": "string"}
 
 

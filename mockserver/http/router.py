@@ -19,6 +19,8 @@ from typing import Any, NamedTuple
 
 from vidu_lipsync_mock.http.messages import Incoming, Reply
 
+__all__ = ["UNROUTED", "Handler", "PublicRoute", "Resolved", "Router", "route_path"]
+
 Handler = Callable[[Incoming], Reply]
 
 #: What rules and the journal call a request no route serves.

@@ -54,6 +54,8 @@ if TYPE_CHECKING:
     from av.video.frame import VideoFrame
     from av.video.stream import VideoStream
 
+__all__ = ["BuiltResult", "build_result", "compose"]
+
 # The encoder settings used when a stream must be re-encoded: fast, and good enough to look at.
 _X264_OPTIONS = {"preset": "veryfast", "crf": "23"}
 _AAC_OPTIONS = {"aac_coder": "fast"}

@@ -28,6 +28,8 @@ from urllib.parse import urljoin, urlsplit
 
 from vidu_lipsync_mock.service.errors import echo
 
+__all__ = ["MAX_REDIRECTS", "FetchFailed", "FetchPolicy", "fetch"]
+
 MAX_REDIRECTS = 5
 _CHUNK = 1 << 16
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})

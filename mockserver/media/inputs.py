@@ -30,6 +30,8 @@ from vidu_lipsync_mock.media.lipsync import ResultInputs
 from vidu_lipsync_mock.media.probe import FAILED, MediaRejected, MediaSource, Role
 from vidu_lipsync_mock.service.errors import echo
 
+__all__ = ["ROLES", "InputPlan", "InputReader", "Source"]
+
 #: The submit fields that name media, in the order a result needs them.
 ROLES: tuple[Role, ...] = ("video_url", "audio_url", "reference_face_image_url")
 

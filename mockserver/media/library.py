@@ -27,6 +27,20 @@ from vidu_lipsync_mock.media.pnginfo import PngInfo, probe_png
 from vidu_lipsync_mock.service.registry import ResultSpec
 from vidu_lipsync_mock.service.uploads import FORMATS
 
+__all__ = [
+    "CONTENT_TYPES",
+    "SAMPLES_MARKER",
+    "ByteRange",
+    "MediaFile",
+    "MediaLibrary",
+    "MediaNotFound",
+    "RangeNotSatisfiable",
+    "ResultMedia",
+    "content_range",
+    "content_type_for",
+    "parse_range",
+]
+
 #: A sample whose presence marks the bundled samples directory (the bundled model's result).
 SAMPLES_MARKER = "result.mp4"
 

@@ -32,6 +32,15 @@ from vidu_lipsync_mock.media.probe import (
 from vidu_lipsync_mock.service.errors import echo
 from vidu_lipsync_mock.service.tasks import default_failure_message
 
+__all__ = [
+    "BuildCrashed",
+    "CacheStats",
+    "InputDigests",
+    "ResultBuilder",
+    "ResultCache",
+    "ResultInputs",
+]
+
 T = TypeVar("T")
 
 

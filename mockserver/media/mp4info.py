@@ -13,6 +13,8 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+__all__ = ["Mp4Error", "Mp4Info", "Mp4Track", "probe_mp4"]
+
 
 class Mp4Error(ValueError):
     """The bytes are not a complete, well-formed MP4 (or lack a box the reader needs)."""

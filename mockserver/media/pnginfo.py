@@ -13,6 +13,8 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+__all__ = ["PNG_SIGNATURE", "PngError", "PngInfo", "probe_png"]
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 #: The IEND chunk in full: length 0, type, and the CRC of the type.

@@ -26,6 +26,28 @@ if TYPE_CHECKING:
     from av.stream import Stream
     from av.video.stream import VideoStream
 
+__all__ = [
+    "FAILED",
+    "MEDIA_EXTRA_HINT",
+    "InputLimits",
+    "MediaInfo",
+    "MediaKind",
+    "MediaRejected",
+    "MediaSource",
+    "MediaUnavailable",
+    "ModelLimits",
+    "Role",
+    "check_limits",
+    "codec_name",
+    "first_audio",
+    "load_av",
+    "media_unavailable_reason",
+    "open_media",
+    "probe",
+    "violations",
+    "visible_video",
+]
+
 #: Raw bytes (an upload held in memory) or a file on disk.
 MediaSource = bytes | Path
 #: The submit field an input came from; messages name it so a client knows which one is bad.

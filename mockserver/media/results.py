@@ -48,6 +48,8 @@ from vidu_lipsync_mock.media.probe import (
 from vidu_lipsync_mock.service.registry import ResultSpec
 from vidu_lipsync_mock.service.tasks import Outcome, TaskStatus, default_failure_message
 
+__all__ = ["Gate", "TaskResults"]
+
 #: What `gate` answers: end as planned (None), end with this outcome, or not yet ("wait").
 Gate = Outcome | Literal["wait"] | None
 

@@ -23,6 +23,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from vidu_lipsync_mock.journal.journal import Entry
 from vidu_lipsync_mock.journal.redaction import redacted_text
 
+__all__ = ["CassetteError", "CassetteInfo", "CassetteWriter", "read_cassette"]
+
 FORMAT = 1
 
 #: Query parameter names that sign or authorise a request (AWS, GCS, OSS, CDN tokens...).

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+__all__ = ["add_commands", "fail", "run_command"]
+
 KEY_VARIABLE = "MODELLIX_API_KEY"
 
 

@@ -16,6 +16,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+__all__ = ["CLIENT_HEADERS", "Answer", "Difference", "differences"]
+
 #: Response headers that clients read: the quota, the body's type, redirects and ranges.
 CLIENT_HEADERS = (
     "x-ratelimit-limit",

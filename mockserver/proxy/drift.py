@@ -31,6 +31,8 @@ from vidu_lipsync_mock.service.errors import ApiError
 from vidu_lipsync_mock.service.keys import make_api_key
 from vidu_lipsync_mock.service.tasks import TaskStatus, TransitionError
 
+__all__ = ["REPLAY_KEY", "answer_of", "replay_cassette"]
+
 #: The key replayed requests carry, and the well-formed one the replay mock does not know.
 REPLAY_KEY = make_api_key("driftreplay")
 UNKNOWN_KEY = make_api_key("driftunknown")

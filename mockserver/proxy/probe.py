@@ -20,6 +20,8 @@ from vidu_lipsync_mock.proxy.compare import Answer, Difference, differences
 from vidu_lipsync_mock.proxy.drift import answer_of
 from vidu_lipsync_mock.service.keys import make_api_key
 
+__all__ = ["PROBES", "Probe", "run_probe"]
+
 SUBMIT = "/api/v1/vidu/lip-sync/async"
 WRONG_KEY = make_api_key("driftprobewrongkey")
 MOCK_KEY = make_api_key("driftprobe")

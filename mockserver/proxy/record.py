@@ -28,6 +28,8 @@ from vidu_lipsync_mock.server import url_for
 from vidu_lipsync_mock.service.errors import ApiError, body_too_large
 from vidu_lipsync_mock.state import MockState
 
+__all__ = ["RecordingProxy"]
+
 #: Headers that describe one connection, not the message: never forwarded either way.
 _HOP_BY_HOP = frozenset(
     {

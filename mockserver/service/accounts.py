@@ -36,6 +36,8 @@ from vidu_lipsync_mock.service.errors import insufficient_balance
 from vidu_lipsync_mock.service.keys import key_fingerprint, redact
 from vidu_lipsync_mock.service.tasks import TaskStatus
 
+__all__ = ["Accounts", "KeyRef", "TeamBalance", "money"]
+
 #: Four places, as the provider's billing amounts (`"0.2400"`) and the CLI's display.
 CENT = Decimal("0.0001")
 #: Larger amounts are refused: nobody tests with a trillion dollars, and quantizing one

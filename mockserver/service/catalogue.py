@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from vidu_lipsync_mock.service.errors import echo, invalid_parameters
 from vidu_lipsync_mock.service.registry import ModelCard
 
+__all__ = ["MAX_PAGE_SIZE", "ModelPage", "list_models", "model_entry"]
+
 #: The most entries one page may ask for.
 MAX_PAGE_SIZE = 100
 #: Without `page_size`, one page holds every model a client can ask for at once, so a

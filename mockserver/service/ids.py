@@ -18,6 +18,8 @@ import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
+__all__ = ["BLOCK", "IdSource"]
+
 #: Unseeded task ids drawn at once.
 BLOCK = 256
 

@@ -15,6 +15,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+__all__ = ["EXTRAS_LIMIT", "OMITTED", "kept_params", "omitted_summary"]
+
 #: Bytes of compact JSON a task keeps of the fields its schema does not declare.
 EXTRAS_LIMIT = 4096
 

@@ -17,6 +17,16 @@ from collections.abc import Iterable
 
 from vidu_lipsync_mock.service.errors import authentication_failed
 
+__all__ = [
+    "KEY_PATTERN",
+    "KeyPolicy",
+    "bearer_token",
+    "key_fingerprint",
+    "make_api_key",
+    "redact",
+    "redact_keys_in",
+]
+
 #: `mdlx-` and about 48 letters and digits; we accept 32 to 64 so near-miss lengths of real
 #: keys pass while obviously fake ones (`mdlx-test`) do not.
 KEY_PATTERN = re.compile(r"mdlx-[A-Za-z0-9]{32,64}")

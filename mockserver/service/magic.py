@@ -20,6 +20,15 @@ from vidu_lipsync_mock.service.errors import (
     insufficient_balance,
 )
 
+__all__ = [
+    "MAGIC_KEYS",
+    "MAGIC_KEY_PREFIX",
+    "MAGIC_SCENARIOS",
+    "field_mentions_mock",
+    "key_effect",
+    "task_effects_for",
+]
+
 #: Scenarios of the magic field: `https://example.com/talk.mp4?mock=fail`.
 MAGIC_SCENARIOS: Mapping[str, Fault] = {
     "fail": Fault("task_fail", {"message": "Task failed: no face detected in the video"}),

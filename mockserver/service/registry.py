@@ -23,6 +23,8 @@ from vidu_lipsync_mock.service.validation import Validator, compile_schema
 if TYPE_CHECKING:
     from importlib.abc import Traversable
 
+__all__ = ["ModelCard", "ModelSpec", "Registry", "ResultSpec", "load_spec"]
+
 #: What a model description's `result` says, each a non-empty string.
 _RESULT_KEYS = ("type", "format", "file_name", "content_type", "sample")
 

@@ -25,6 +25,17 @@ from dataclasses import dataclass, field
 from vidu_lipsync_mock.service.errors import ApiError, echo
 from vidu_lipsync_mock.service.ids import IdSource
 
+__all__ = [
+    "FORMATS",
+    "Upload",
+    "Uploads",
+    "clean_filename",
+    "file_required",
+    "file_too_large",
+    "not_multipart",
+    "sniff",
+]
+
 MIB = 1024 * 1024
 WEEK = 7 * 86_400.0
 #: The official CLI cuts names to 180 characters; a longer one is cut the same way.

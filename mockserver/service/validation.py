@@ -30,6 +30,8 @@ from vidu_lipsync_mock.service.errors import (
     value_out_of_range,
 )
 
+__all__ = ["FIELD_LIMIT", "SUPPORTED", "TYPE_WORDS", "Validator", "compile_schema"]
+
 #: Most characters a field the schema names may hold (a list or an object: bytes of its
 #: compact JSON). Far above any real signed URL (a few KiB at most), and what bounds the
 #: memory a task keeps of its request (see `service.kept`).
