@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from vidu_lipsync_mock.config import ConfigError, MockConfig, load_toml
+from vidu_lipsync_mock.config import ConfigError, MockConfig, load_toml, setting_kind
 from vidu_lipsync_mock.env_config import MergedConfig, merge
 from vidu_lipsync_mock.media.probe import media_unavailable_reason
-from vidu_lipsync_mock.proxy.commands import add_commands, run_command
+from vidu_lipsync_mock.proxy.commands import add_commands, fail, run_command
 from vidu_lipsync_mock.tls import ServerCertificate, client_environment
 
 if TYPE_CHECKING:
@@ -30,7 +30,26 @@ if TYPE_CHECKING:
 
 __all__ = ["banner", "build_parser", "main", "tls_banner"]
 
-_HANDLED_BY_HAND = {"allowed_hosts", "api_keys", "faults", "teams", "fetch_allow"}
+#: The settings that are lists of names: a flag given once per name.
+_LISTS = {
+    "api_keys": (
+        "--api-key",
+        "KEY",
+        "Accept only this key (repeat for several); unset accepts any well-formed key.",
+    ),
+    "allowed_hosts": (
+        "--allowed-host",
+        "NAME",
+        "Another name the mock answers to as itself, e.g. a compose service name or a "
+        "proxy (repeat for several); loopback names and the bound address always are.",
+    ),
+    "fetch_allow": (
+        "--fetch-allow",
+        "HOST",
+        "Fetch task inputs from this host (host or host:port; repeat for several).",
+    ),
+}
+_HANDLED_BY_HAND = {"faults", "teams", *_LISTS}
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -40,15 +59,10 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             continue
         flag = "--" + f.name.replace("_", "-")
         flags = ("--state", flag) if f.name == "state_path" else (flag,)
-        text = str(f.type)
-        kind: Any = str
-        if text.startswith("float"):
-            kind = float
-        elif text.startswith("int"):
-            kind = int
+        kind = setting_kind(f.type)
         choices = f.metadata.get("choices") or None
         default_text = "" if f.default is None else f" (default: {f.default})"
-        if text.startswith("bool"):
+        if kind == "bool":
             help_text = f.metadata["help"] + default_text
             group.add_argument(
                 flag, dest=f.name, action=argparse.BooleanOptionalAction, help=help_text
@@ -57,36 +71,13 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         group.add_argument(
             *flags,
             dest=f.name,
-            type=kind,
+            type={"float": float, "int": int}.get(kind, str),
             choices=choices,
             default=None,
             help=f.metadata["help"] + default_text,
         )
-    group.add_argument(
-        "--api-key",
-        dest="api_keys",
-        action="append",
-        default=None,
-        metavar="KEY",
-        help="Accept only this key (repeat for several); unset accepts any well-formed key.",
-    )
-    group.add_argument(
-        "--allowed-host",
-        dest="allowed_hosts",
-        action="append",
-        default=None,
-        metavar="NAME",
-        help="Another name the mock answers to as itself, e.g. a compose service name or a "
-        "proxy (repeat for several); loopback names and the bound address always are.",
-    )
-    group.add_argument(
-        "--fetch-allow",
-        dest="fetch_allow",
-        action="append",
-        default=None,
-        metavar="HOST",
-        help="Fetch task inputs from this host (host or host:port; repeat for several).",
-    )
+    for name, (flag, metavar, help_text) in _LISTS.items():
+        group.add_argument(flag, dest=name, action="append", metavar=metavar, help=help_text)
     group.add_argument(
         "--realistic",
         dest="preset",
@@ -218,22 +209,13 @@ def _serve(config: MockConfig) -> int:
 
     try:
         mock = LipSyncMock(config)
-    except StateFileError as error:
-        print(f"vidu-lipsync-mock: {error}", file=sys.stderr)
-        return 2
-    try:
         warning = exposure(config, config.host)
-    except ConfigError as error:
-        print(f"vidu-lipsync-mock: {error}", file=sys.stderr)
-        return 2
+    except (StateFileError, ConfigError) as error:
+        return fail(str(error))
     try:
         sock = bind_socket(config.host, config.port)
     except OSError as error:
-        print(
-            f"vidu-lipsync-mock: cannot listen on {config.host}:{config.port}: {error.strerror}",
-            file=sys.stderr,
-        )
-        return 2
+        return fail(f"cannot listen on {config.host}:{config.port}: {error.strerror}")
     port = sock.getsockname()[1]
     try:
         with contextlib.ExitStack() as stack:
@@ -246,8 +228,7 @@ def _serve(config: MockConfig) -> int:
             server_config.load()  # the HTTP protocol, event loop and TLS: before the freeze
     except ConfigError as error:
         sock.close()
-        print(f"vidu-lipsync-mock: {error}", file=sys.stderr)
-        return 2
+        return fail(str(error))
     url = url_for(config.host, port, "https" if certificate else "http")
     print(banner(mock, url), flush=True)
     if warning is not None:
@@ -290,8 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         merged = config_from_args(args)
     except ConfigError as error:
-        print(f"vidu-lipsync-mock: {error}", file=sys.stderr)
-        return 2
+        return fail(str(error))
     config = merged.config
     if getattr(args, "print_config", False):
         print(merged.describe())
@@ -300,12 +280,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(dataclasses.asdict(config), indent=2))
         return 0
     if args.workers != 1:
-        print(
-            "vidu-lipsync-mock: --workers must be 1: the mock's tasks, clock, faults and "
-            "journal live in one process, and a second worker would answer from a state of "
-            "its own (a task submitted to one would be unknown to the other). Start one "
-            "server per mock you need, each on its own port.",
-            file=sys.stderr,
+        return fail(
+            "--workers must be 1: the mock's tasks, clock, faults and journal live in one "
+            "process, and a second worker would answer from a state of its own (a task "
+            "submitted to one would be unknown to the other). Start one server per mock you "
+            "need, each on its own port."
         )
-        return 2
     return _serve(config)

@@ -379,11 +379,21 @@ def shown_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     return shown
 
 
+def setting_kind(annotation: object) -> str:
+    """The shape of a setting, from its field's declared type: `str`, `int`, `float`,
+    `bool`, `list` (of names) or `json` (the structured ones: teams, fault rules). The TOML
+    loader, the environment variables and the CLI flags all parse by it."""
+    text = str(annotation).replace(" | None", "")
+    if text in ("str", "int", "float", "bool"):
+        return text
+    return "list" if text == "tuple[str, ...]" else "json"
+
+
 def _coerce(name: str, annotation: object, value: Any) -> Any:
     """Check a TOML or JSON value against the field's declared type."""
-    text = str(annotation)
+    kind = setting_kind(annotation)
     if value is None:
-        if "None" in text:
+        if "None" in str(annotation):
             return None
         raise ConfigError(f"{name} cannot be empty")
     if name == "teams":
@@ -397,25 +407,25 @@ def _coerce(name: str, annotation: object, value: Any) -> Any:
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, dict) for v in value):
             raise ConfigError("faults must be a list of tables (TOML [[faults]])")
         return tuple(dict(v) for v in value)
-    if text.startswith("tuple"):
+    if kind == "list":
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{name} must be a list of strings")
         return tuple(value)
-    if text.startswith("bool"):
+    if kind == "bool":
         if not isinstance(value, bool):
             raise ConfigError(f"{name} must be true or false, not {value!r}")
         return value
-    if text.startswith("float"):
+    if kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{name} must be a number, not {value!r}")
         return float(value)
-    if text.startswith("int"):
+    if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{name} must be a whole number, not {value!r}")
         return value
-    if text.startswith("str"):
+    if kind == "str":
         if not isinstance(value, str):
             raise ConfigError(f"{name} must be a string, not {value!r}")
         return value

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vidu_lipsync_mock.config import PRESETS, ConfigError, MockConfig, shown
+from vidu_lipsync_mock.config import PRESETS, ConfigError, MockConfig, setting_kind, shown
 
 __all__ = ["PREFIX", "MergedConfig", "from_environment", "merge", "variable_for"]
 
@@ -34,18 +34,8 @@ def variable_for(name: str) -> str:
     return PREFIX + name.upper()
 
 
-def _kind(annotation: object) -> str:
-    """The shape a variable's text is parsed as, from the field's declared type."""
-    text = str(annotation).replace(" | None", "")
-    if text in ("str", "int", "float", "bool"):
-        return text
-    if text == "tuple[str, ...]":
-        return "list"
-    return "json"  # mappings, lists of tables and anything else structured
-
-
 def _parse(field: dataclasses.Field[Any], variable: str, raw: str) -> Any:
-    kind = _kind(field.type)
+    kind = setting_kind(field.type)
     optional = "None" in str(field.type)
     text = raw.strip()
     if optional and text == "":

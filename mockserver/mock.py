@@ -8,7 +8,6 @@ else. The state stays free of HTTP; this subclass is where HTTP is attached.
 from __future__ import annotations
 
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from vidu_lipsync_mock.config import MockConfig
@@ -103,10 +102,5 @@ class LipSyncMock(MockState):
         self.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()

@@ -1,11 +1,9 @@
 """A real uvicorn server for one app, in a background thread, on a port of its own.
 
-Out-of-process clients (requests, aiohttp, a Node test, a subprocess) need a socket. The
-socket is bound here before uvicorn starts, so port 0 yields a free port that is known
-before the first request, and two servers in one process (or one per xdist worker) never
-race for a port. `stop()` closes the listening socket and joins the thread, so repeated
-start/stop cycles leak neither. A mock whose settings ask for TLS is served over HTTPS
-(see `vidu_lipsync_mock.tls`), and its URL says so.
+Out-of-process clients need a socket. It is bound before uvicorn starts, so port 0 yields a
+free port known before the first request, and two servers in one process never race for
+one. `stop()` closes the socket and joins the thread, so start/stop cycles leak neither. A
+mock whose settings ask for TLS is served over HTTPS (`vidu_lipsync_mock.tls`).
 """
 
 from __future__ import annotations
@@ -83,12 +81,10 @@ def uvicorn_config(
 ) -> uvicorn.Config:
     """uvloop and httptools when installed (the `[standard]` extra): same app, 3x faster.
 
-    For a mock's app (one that carries its `Connections`), the HTTP protocol registers each
-    connection, so that the edge can reset or close a client's socket like a broken network
-    would, and bounds what each connection may cost by the mock's settings
-    (`transport_limits`); `access_log` wraps the app in the request log. With a
-    `certificate` it serves HTTPS (asyncio wraps the protocol in its TLS layer, which
-    hands it the decrypted bytes, so the limits and the registry work the same).
+    For a mock's app, the HTTP protocol registers each connection (so a fault can break a
+    client's socket) and bounds what it may cost (`transport_limits`); `access_log` wraps
+    the app in the request log. With a `certificate` it serves HTTPS: asyncio's TLS layer
+    hands the protocol decrypted bytes, so the limits and the registry work the same.
     """
     connections = getattr(getattr(app, "state", None), "connections", None)
     config = _config_of(app)

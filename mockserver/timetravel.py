@@ -23,6 +23,9 @@ from vidu_lipsync_mock.service.clock import Clock
 
 __all__ = ["FastForward"]
 
+#: The clocks that run ahead on the owning thread by what its sleeps skipped.
+_CLOCKS = ("time", "monotonic", "perf_counter")
+
 
 class FastForward:
     """Patches the time functions on `__enter__` and puts the originals back on `__exit__`."""
@@ -72,17 +75,11 @@ class FastForward:
         if self._saved:
             raise RuntimeError("fast-forward is already active")
         self._owner = threading.get_ident()
-        self._saved = {
-            "sleep": time.sleep,
-            "time": time.time,
-            "monotonic": time.monotonic,
-            "perf_counter": time.perf_counter,
-            "asyncio.sleep": asyncio.sleep,
-        }
+        self._saved = {name: getattr(time, name) for name in ("sleep", *_CLOCKS)}
+        self._saved["asyncio.sleep"] = asyncio.sleep
         time.sleep = self.sleep  # type: ignore[assignment]
-        time.time = self._shifted(self._saved["time"])
-        time.monotonic = self._shifted(self._saved["monotonic"])
-        time.perf_counter = self._shifted(self._saved["perf_counter"])
+        for name in _CLOCKS:
+            setattr(time, name, self._shifted(self._saved[name]))
         asyncio.sleep = self._async_sleep(self._saved["asyncio.sleep"])
         return self
 
@@ -90,8 +87,6 @@ class FastForward:
         saved, self._saved = self._saved, {}
         if not saved:
             return
-        time.sleep = saved["sleep"]
-        time.time = saved["time"]
-        time.monotonic = saved["monotonic"]
-        time.perf_counter = saved["perf_counter"]
+        for name in ("sleep", *_CLOCKS):
+            setattr(time, name, saved[name])
         asyncio.sleep = saved["asyncio.sleep"]

@@ -134,12 +134,10 @@ class FaultEngine:
     def decide(self, request: RequestInfo, *, prior: Sequence[Decision] = ()) -> list[Decision]:
         """Consult the rules in order for one request.
 
-        `prior` are faults already chosen for this request (the `X-Mock-Fault` header):
-        they come first, and if one answers the request the rules only count it.
-        Every matching rule counts the request (a task or result fault counts only
-        submits, the requests it can act on); the first HTTP or transport fault that
-        fires answers it, while task and result faults on a submit all apply (a task can be
-        both slow and failing). Latency adds up with whatever else fires.
+        `prior` are faults the `X-Mock-Fault` header chose: they come first, and if one
+        answers the request the rules only count it. Every matching rule counts the request
+        (a task or result fault only submits); the first HTTP or transport fault that fires
+        answers it, while task and result faults all apply, and latency adds up.
         """
         decisions: list[Decision] = list(prior)
         answered = any(d.answers for d in prior) if prior else False

@@ -1,11 +1,10 @@
 """The fault kinds: one declaration each, read by everything that deals with faults.
 
 A `FaultKind` says what a fault is called, its group, its parameters (type, default,
-range), a one-line doc, its HTTP effect (the edge action that acts it out), its lifecycle
-effect (what it changes in a submitted task) and its result effect (how the task's video is
-served). The `X-Mock-Fault` parser, the admin API, `add_fault`, TOML rules, the edge, the
-state, the docs' table and the Hypothesis strategies all read `FAULT_KINDS`, so a new kind
-is one entry here (and its tests), not a branch in each of them.
+range), a one-line doc, and its effects: on the HTTP answer (an edge action), on a
+submitted task, on how the task's result is served. The `X-Mock-Fault` parser, the admin
+API, TOML rules, the edge, the state, the docs and the Hypothesis strategies all read
+`FAULT_KINDS`, so a new kind is one entry here (and its tests).
 """
 
 from __future__ import annotations

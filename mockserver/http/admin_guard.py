@@ -1,23 +1,20 @@
 """The door of the admin API (`/_mock/*`): who may drive a running mock.
 
-The admin API resets state, adds faults and reads the journal, so a web page the
-developer happens to visit must not be able to use it, and neither must a machine on the
-network when the mock listens beyond loopback. Each admin request is checked, in this
-order, before any handler runs:
+The admin API resets state, adds faults and reads the journal, so neither a web page the
+developer happens to visit nor a machine on the network may use it. Each admin request is
+checked, in this order, before any handler runs:
 
-1. its `Host` must be one of the mock's own names (`hosts.HostPolicy`): DNS rebinding
-   sends a name the attacker controls (403);
-2. it must not come from another origin: an `Origin` that is not the mock's own, or a
-   browser's `Sec-Fetch-Site` of `cross-site` or `same-site` (403);
+1. its `Host` must be one of the mock's own names (`hosts.HostPolicy`), against DNS
+   rebinding (403);
+2. it must not come from another origin: a foreign `Origin`, or `Sec-Fetch-Site` of
+   `cross-site` or `same-site` (403);
 3. with `admin_token` set, it must carry `X-Mock-Admin-Token` with that token (401 when
    missing, 403 when wrong; compared in constant time);
-4. a write (POST, PUT, PATCH, DELETE) with a body, or with any `Content-Type`, must be
-   JSON (415): a cross-site form or `text/plain` fetch, which a browser sends without
-   asking first, is never acted on.
+4. a write with a body or a `Content-Type` must be JSON (415): a cross-site form or
+   `text/plain` fetch, which a browser sends without asking first, is never acted on.
 
-`/_mock/health` is open to everyone: readiness probes come from anywhere, under any name.
-Answers are the provider's envelope, their echoes bounded (`errors.echo`). The runner asks
-`exposure` before it listens: binding beyond loopback needs a token.
+`/_mock/health` is open to everyone, for readiness probes. The runner asks `exposure`
+before it listens: binding beyond loopback needs a token.
 """
 
 from __future__ import annotations

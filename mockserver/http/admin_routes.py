@@ -14,7 +14,6 @@ import json
 import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -27,7 +26,7 @@ from vidu_lipsync_mock.faults import FaultError
 from vidu_lipsync_mock.faults.profiles import PROFILES
 from vidu_lipsync_mock.http import wire
 from vidu_lipsync_mock.http.connections import Connections
-from vidu_lipsync_mock.http.inspector_routes import InspectorApi
+from vidu_lipsync_mock.http.inspector_routes import INSPECTOR_ROUTES, AdminOperation, InspectorApi
 from vidu_lipsync_mock.journal.journal import Entry
 from vidu_lipsync_mock.service.accounts import TeamBalance
 from vidu_lipsync_mock.service.errors import ApiError, echo
@@ -53,22 +52,14 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 def task_record(task: TaskSnapshot) -> dict[str, Any]:
-    """A task as the admin API and reports show it: everything, key redacted."""
+    """A task as the admin API and reports show it: every field of the snapshot, in its
+    order, as plain data, key redacted."""
     return {
-        "task_id": task.task_id,
-        "model_id": task.model_id,
+        **task._asdict(),
         "status": task.status.value,
-        "submitted_at": task.submitted_at,
-        "started_at": task.started_at,
-        "finished_at": task.finished_at,
-        "expires_at": task.expires_at,
-        "error_message": task.error_message,
-        "polls": task.polls,
         "api_key": redact(task.api_key),
         "params": dict(task.params),
         "progression": dict(task.progression),
-        "scheduled_end": task.scheduled_end,
-        "hidden_polls": task.hidden_polls,
         "result_fault": task.result_fault.describe() if task.result_fault is not None else None,
     }
 
@@ -120,20 +111,6 @@ def _guarded(handler: Handler) -> Handler:
             raise ApiError(400, f"Invalid parameters: {echo(str(error.args[0]))}") from None
 
     return run
-
-
-@dataclass(frozen=True)
-class AdminOperation:
-    """One admin endpoint: routing and `/openapi.json` are both generated from this table,
-    and `handler` names the `AdminApi` method, which calls the `MockState` method."""
-
-    path: str
-    method: str
-    handler: str
-    summary: str
-    body: Mapping[str, Any] | None = None
-    #: Query parameters and their schemas, as the handler reads them.
-    query: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 def _obj(*required: str, **properties: Any) -> dict[str, Any]:
@@ -209,6 +186,7 @@ OPERATIONS: tuple[AdminOperation, ...] = (
         "journal_jsonl",
         "The journal as JSON lines",
         query=_JOURNAL_QUERY,
+        media_type="application/x-ndjson",
     ),
     AdminOperation(
         "/tasks", "GET", "tasks", "List live tasks", query={"status": {"enum": _STATUSES}}
@@ -250,13 +228,11 @@ OPERATIONS: tuple[AdminOperation, ...] = (
 def account_record(account: TeamBalance) -> dict[str, Any]:
     """A team as the admin API shows it: fingerprints and redacted keys, never a key."""
     return {
-        "team": account.team,
-        "name": account.name,
-        "keys": [{"fingerprint": k.fingerprint, "redacted": k.redacted} for k in account.keys],
+        **dataclasses.asdict(account),
+        "keys": [dataclasses.asdict(key) for key in account.keys],
         "balance": float(account.balance),
         "held": float(account.held),
         "spent": float(account.spent),
-        "holds": account.holds,
     }
 
 
@@ -266,15 +242,19 @@ class AdminApi:
         self.inspector = InspectorApi(state, connections)
 
     def routes(self) -> list[Route]:
+        """Both tables' routes, each handler wrapped in `_guarded`."""
+        handlers = [(op, getattr(self, op.handler)) for op in OPERATIONS] + [
+            (op, getattr(self.inspector, op.handler)) for op in INSPECTOR_ROUTES
+        ]
         return [
             Route(
                 ADMIN_PREFIX + op.path,
-                _guarded(getattr(self, op.handler)),
+                _guarded(handler),
                 methods=[op.method],
                 name=f"admin_{op.handler}",
             )
-            for op in OPERATIONS
-        ] + self.inspector.routes(ADMIN_PREFIX, _guarded)
+            for op, handler in handlers
+        ]
 
     async def health(self, request: Request) -> Response:
         state = self.state

@@ -1,10 +1,10 @@
 """How HTTP and transport faults are acted out on a request, once the engine chose one.
 
-The engine (`faults`) decides *which* fault fires; this module only makes the client see
-it: an error envelope instead of the answer, the answer cut short or mangled, a socket
-reset or closed, a request left hanging. Because routes hand back a `Reply` rather than
-writing to the socket, "let the service handle it, then lose the answer" (`phase =
-after`) is simply: run the route, then do something else with its reply.
+The engine (`faults`) decides *which* fault fires; this module makes the client see it: an
+error envelope instead of the answer, the answer cut short or mangled, a socket reset or
+closed, a request left hanging. Routes hand back a `Reply` rather than writing to the
+socket, so "handle it, then lose the answer" (`phase = after`) is: run the route, then do
+something else with its reply.
 """
 
 from __future__ import annotations
@@ -85,11 +85,12 @@ class _Scene(NamedTuple):
         return self.reply
 
     def start(self) -> Message:
-        """The answer's status line and headers, as the route gave them."""
+        """The status line and headers the exchange holds (the route's, unless rewritten)."""
+        exchange = self.exchange
         return {
             "type": "http.response.start",
-            "status": self.answer.status,
-            "headers": self.exchange.response_headers,
+            "status": exchange.status,
+            "headers": exchange.response_headers,
         }
 
 
@@ -205,9 +206,7 @@ class FaultActions:
         exchange.status = 200
         exchange.response_body = mangled
         exchange.response_headers = _with_length(exchange.response_headers, len(mangled))
-        await scene.send(
-            {"type": "http.response.start", "status": 200, "headers": exchange.response_headers}
-        )
+        await scene.send(scene.start())
         await scene.send({"type": "http.response.body", "body": mangled})
 
     async def _break(self, scope: Scope, outcome: str, exchange: Exchange) -> None:

@@ -1,23 +1,16 @@
 """Which `Host` names this mock answers to as itself, and the origin it writes into URLs.
 
 A `Host` header is whatever the client wrote. Trusted blindly it lets a web page reach
-the admin API by DNS rebinding (a name the attacker controls, resolving to 127.0.0.1) and
-puts an attacker's origin into `get_result.url`, where a client that follows it sends its
-key. So a Host counts as this mock's own only when it is well formed (a name or an IP
-literal, and an optional port) and names:
+the admin API by DNS rebinding and puts an attacker's origin into `get_result.url`, where a
+client that follows it sends its key. So a Host counts as this mock's own only when it is
+well formed (a name or an IP literal, and an optional port) and names a loopback address
+or `localhost`; the address the mock binds or the connection arrived at (in-process,
+httpx's `ASGITransport` puts the client's base URL there, so a test needs no setting); or
+a name of `allowed_hosts` or `public_base_url`.
 
-* a loopback address or `localhost`, with any port;
-* the address the mock was told to bind (`host`), or the address the connection arrived
-  at (the ASGI scope's `server`). In-process, httpx's `ASGITransport` puts the client's
-  own base URL there, so the name a test's client uses is allowed and nothing needs
-  configuring;
-* a name given with `allowed_hosts` (a compose service name, a proxy), or the host of
-  `public_base_url`.
-
-URLs the mock hands out come from `public_base_url` when set, else from the request's Host
-when it is allowed, else from the address the connection arrived at: never from an
-arbitrary Host. Each decision is kept per distinct (Host, server, scheme, root path) in a
-bounded dictionary, so the public hot path pays one lookup.
+URLs the mock hands out come from `public_base_url` when set, else from an allowed Host,
+else from the address the connection arrived at. Decisions are kept per distinct (Host,
+server, scheme, root path) in a bounded dictionary, so the hot path pays one lookup.
 """
 
 from __future__ import annotations

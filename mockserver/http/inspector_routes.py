@@ -1,36 +1,28 @@
 """The admin routes behind the inspector (`/_mock/ui`) and the exports: HAR and metrics.
 
-The inspector page is a static file shipped in the package (`http/inspector/`: HTML, CSS
-and a small script, no build step, nothing fetched from elsewhere) that acts only
-through the admin API, like any other admin client. These routes add what it, and tools
-beside it, need that the core admin table does not offer:
+The inspector page is a static file shipped in the package (`http/inspector/`, no build
+step, nothing fetched from elsewhere) that acts only through the admin API, like any other
+admin client. These routes add what it, and tools beside it, need: the journal as rows
+marked with their place among the attempts at one operation (`journal.attempts`) and one
+exchange in full; the journal as HAR 1.2 and the metrics in Prometheus' format; the fault
+kinds' declarations, from which the page builds its form; each task's timeline.
 
-* the journal as rows to list (`/journal/rows`, incremental with `since`, paged with
-  `before`), each marked with its place among the attempts at one operation
-  (`journal.attempts`, the auditor's grouping), and one exchange in full (`/journal/{seq}`);
-* the journal as HAR 1.2 (`/journal.har`, `journal.har`) and the mock's metrics in
-  Prometheus' format (`/metrics`, `http.metrics`);
-* the fault kinds' declarations (`/faults/kinds`), from which the page builds its form, so
-  a new kind appears there with no change to the page;
-* each task with the times its status changed and its result's path (`/timelines`),
-  and deleting a task.
-
-Every filter of `/_mock/journal` works on the rows and the HAR export too, and a few
-more: `key` (a key's fingerprint or redacted form), `fault` (`any`, `none` or a kind),
-`request_id`, and a status class (`status=4xx`).
+The rows and the HAR export take every filter of `/_mock/journal`, and `key` (a key's
+fingerprint or redacted form), `fault` (`any`, `none` or a kind), `request_id`, `before`
+and a status class (`status=4xx`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from vidu_lipsync_mock.faults.kinds import FAULT_KINDS, GROUPS
 from vidu_lipsync_mock.faults.rules import ROUTES, Schedule
@@ -46,18 +38,7 @@ from vidu_lipsync_mock.service.keys import redact
 from vidu_lipsync_mock.service.tasks import TaskSnapshot, TaskStatus
 from vidu_lipsync_mock.state import MockState
 
-__all__ = [
-    "ASSETS",
-    "INSPECTOR_ROUTES",
-    "InspectorApi",
-    "InspectorRoute",
-    "fault_kinds",
-    "filtered_entries",
-    "journal_row",
-    "task_view",
-]
-
-Handler = Callable[[Request], Awaitable[Response]]
+__all__ = ["INSPECTOR_ROUTES", "AdminOperation", "InspectorApi", "fault_kinds"]
 
 #: The page's files, by the name it asks for, with their media types.
 ASSETS: Mapping[str, str] = {
@@ -67,17 +48,21 @@ ASSETS: Mapping[str, str] = {
 }
 
 
-class InspectorRoute(NamedTuple):
-    """One route: `handler` names the `InspectorApi` method; `openapi.py` describes it
-    from here (`media_type` is what a success answers with)."""
+@dataclass(frozen=True)
+class AdminOperation:
+    """One admin endpoint, of `admin_routes.OPERATIONS` or `INSPECTOR_ROUTES`: routing and
+    `/openapi.json` are both generated from these tables. `handler` names the method of
+    the table's API; `media_type` is what a success answers with, and `schema` its body
+    when not the admin envelope (JSON) or text."""
 
     path: str
     method: str
     handler: str
     summary: str
+    body: Mapping[str, Any] | None = None
+    #: Query parameters and their schemas, as the handler reads them.
+    query: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     media_type: str = "application/json"
-    query: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
-    #: What a success's body is, when not the admin envelope (JSON) or text.
     schema: Mapping[str, Any] | None = None
 
 
@@ -95,32 +80,34 @@ JOURNAL_QUERY: Mapping[str, Mapping[str, Any]] = MappingProxyType(
     }
 )
 
-INSPECTOR_ROUTES: tuple[InspectorRoute, ...] = (
-    InspectorRoute("/ui", "GET", "ui", "The inspector's page", ASSETS["index.html"]),
-    InspectorRoute("/ui/{asset}", "GET", "ui_asset", "One of the page's files", "text/plain"),
-    InspectorRoute(
+INSPECTOR_ROUTES: tuple[AdminOperation, ...] = (
+    AdminOperation("/ui", "GET", "ui", "The inspector's page", media_type=ASSETS["index.html"]),
+    AdminOperation(
+        "/ui/{asset}", "GET", "ui_asset", "One of the page's files", media_type="text/plain"
+    ),
+    AdminOperation(
         "/journal.har",
         "GET",
         "journal_har",
         "The journal as HAR 1.2",
-        HAR_MEDIA_TYPE,
-        JOURNAL_QUERY,
-        {"type": "object", "required": ["log"]},
+        query=JOURNAL_QUERY,
+        media_type=HAR_MEDIA_TYPE,
+        schema={"type": "object", "required": ["log"]},
     ),
-    InspectorRoute(
+    AdminOperation(
         "/journal/rows",
         "GET",
         "journal_rows",
         "Journal entries without headers or bodies, with their attempt marks",
         query=JOURNAL_QUERY,
     ),
-    InspectorRoute("/journal/{seq}", "GET", "journal_entry", "One journal entry in full"),
-    InspectorRoute(
-        "/metrics", "GET", "metrics", "Metrics in Prometheus' text format", "text/plain"
+    AdminOperation("/journal/{seq}", "GET", "journal_entry", "One journal entry in full"),
+    AdminOperation(
+        "/metrics", "GET", "metrics", "Metrics in Prometheus' text format", media_type="text/plain"
     ),
-    InspectorRoute("/faults/kinds", "GET", "fault_kinds", "The fault kinds' declarations"),
-    InspectorRoute("/tasks/{task_id}", "DELETE", "delete_task", "Forget a task"),
-    InspectorRoute("/timelines", "GET", "timelines", "Every task with its status changes"),
+    AdminOperation("/faults/kinds", "GET", "fault_kinds", "The fault kinds' declarations"),
+    AdminOperation("/tasks/{task_id}", "DELETE", "delete_task", "Forget a task"),
+    AdminOperation("/timelines", "GET", "timelines", "Every task with its status changes"),
 )
 
 #: Most rows one call answers (the page pages through the rest).
@@ -317,18 +304,6 @@ class InspectorApi:
         self.state = state
         self.registry = metrics_registry(state, connections or Connections())
         self._marked: tuple[object, Mapping[int, AttemptMark]] = (None, {})
-
-    def routes(self, prefix: str, guard: Callable[[Handler], Handler]) -> list[Route]:
-        """The routes under `prefix`, each handler wrapped in the admin API's `guard`."""
-        return [
-            Route(
-                prefix + op.path,
-                guard(getattr(self, op.handler)),
-                methods=[op.method],
-                name=f"admin_{op.handler}",
-            )
-            for op in INSPECTOR_ROUTES
-        ]
 
     async def ui(self, request: Request) -> Response:
         return self._asset("index.html")

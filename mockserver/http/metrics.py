@@ -1,11 +1,9 @@
 """`GET /_mock/metrics`: the mock's state in Prometheus' text format, read at scrape time.
 
 Nothing is counted on the request path: the collector reads what the mock already keeps
-when Prometheus (or a test) asks. Requests and latencies come from the journal's tally
-(`journal.tally`: the entries it holds plus what its bound pushed out), tasks from the
-store, connections from the server's registry. Each mock has its own `CollectorRegistry`,
-never the process-wide default one, so two mocks in one process (or a test suite that
-starts many) never mix their numbers.
+(the journal's tally, the store, the server's connections) when Prometheus asks. Each mock
+has its own `CollectorRegistry`, never the process-wide one, so two mocks in one process
+never mix their numbers.
 """
 
 from __future__ import annotations

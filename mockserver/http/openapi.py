@@ -10,8 +10,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from vidu_lipsync_mock.http.openapi_account import account_paths, account_schemas, envelope
+from vidu_lipsync_mock.http.openapi_account import (
+    account_paths,
+    account_schemas,
+    envelope,
+    json_success,
+    path_params,
+)
 from vidu_lipsync_mock.service.registry import ModelSpec, Registry
+from vidu_lipsync_mock.service.tasks import TaskStatus
 
 __all__ = ["ERROR_STATUSES", "build_openapi"]
 
@@ -82,10 +89,7 @@ def _components(registry: Registry) -> dict[str, Any]:
         "type": "object",
         "required": ["status", "task_id", "model_id"],
         "properties": {
-            "status": {
-                "type": "string",
-                "enum": ["pending", "processing", "success", "failed"],
-            },
+            "status": {"type": "string", "enum": [status.value for status in TaskStatus]},
             "task_id": {"type": "string", "pattern": "^task-"},
             "model_id": {"type": "string", "pattern": "^[^/]+/[^/]+$"},
             "submit_time": {"type": "integer", "description": "Unix ms"},
@@ -173,24 +177,16 @@ def _submit_operation(spec: ModelSpec, suffix: str) -> dict[str, Any]:
         "security": [{"bearer": []}],
         "requestBody": {"required": True, "content": {"application/json": content}},
         "responses": {
-            "200": {
-                "description": "Task submitted",
-                "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/SubmitResponse"}}
-                },
-            },
+            "200": json_success("Task submitted", "SubmitResponse"),
             **_errors("400", "401", "402", "404", "405", "413", "415", "429", "500", "503"),
         },
     }
 
 
 def _file_operation(
-    operation_id: str,
-    summary: str,
-    parameter: dict[str, Any],
-    content_types: list[str],
-    *more: dict[str, Any],
+    operation_id: str, summary: str, content_types: list[str], *names: str
 ) -> dict[str, Any]:
+    """A download of a file at a path of `names`, which takes a byte range."""
     binary = {"schema": {"type": "string", "format": "binary"}}
     content = {content_type: binary for content_type in content_types}
     return {
@@ -199,8 +195,7 @@ def _file_operation(
             "summary": summary,
             "tags": ["files"],
             "parameters": [
-                parameter,
-                *more,
+                *path_params(*names),
                 {
                     "name": "Range",
                     "in": "header",
@@ -221,41 +216,31 @@ def _file_operation(
 def _admin_parameters(path: str, query: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
     """An admin route's path parameters (text), then its query parameters with their
     schemas."""
-    return [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in re.findall(r"\{(\w+)\}", path)
-    ] + [
+    return path_params(*re.findall(r"\{(\w+)\}", path)) + [
         {"name": name, "in": "query", "required": False, "schema": dict(schema)}
         for name, schema in query.items()
     ]
 
 
 def _admin_paths() -> dict[str, Any]:
-    """The admin API, from the same table that routes it."""
+    """The admin API, from the same tables that route it."""
     from vidu_lipsync_mock.http.admin_routes import ADMIN_PREFIX, OPERATIONS
+    from vidu_lipsync_mock.http.inspector_routes import INSPECTOR_ROUTES
 
     paths: dict[str, Any] = {}
-    envelope = {
-        "type": "object",
-        "required": ["code", "message", "data"],
-        "properties": {
-            "code": {"type": "integer", "const": 0},
-            "message": {"type": "string", "const": "success"},
-            "data": {},
-        },
-    }
-    for op in OPERATIONS:
-        parameters = _admin_parameters(op.path, op.query)
-        success: dict[str, Any] = {"description": op.summary}
-        if op.path.endswith(".jsonl"):
-            success["content"] = {"application/x-ndjson": {"schema": {"type": "string"}}}
-        else:
-            success["content"] = {"application/json": {"schema": envelope}}
+    for op in (*OPERATIONS, *INSPECTOR_ROUTES):
+        media_type = op.media_type.split(";")[0]
+        schema = op.schema
+        if schema is None:
+            schema = envelope({}) if media_type == "application/json" else {"type": "string"}
         operation: dict[str, Any] = {
             "operationId": "admin_" + op.handler,
             "summary": op.summary,
             "tags": ["admin"],
-            "responses": {"200": success, **_errors("400", "404", "405", "409")},
+            "responses": {
+                "200": {"description": op.summary, "content": {media_type: {"schema": schema}}},
+                **_errors("400", "404", "405", "409"),
+            },
         }
         if op.path != "/health":  # the guard's answers (see http/admin_guard.py)
             operation["security"] = [{}, {"adminToken": []}]
@@ -266,6 +251,7 @@ def _admin_paths() -> dict[str, Any]:
             }
             if op.method != "GET":
                 operation["responses"].update(_errors("415"))
+        parameters = _admin_parameters(op.path, op.query)
         if parameters:
             operation["parameters"] = parameters
         if op.body is not None:
@@ -274,35 +260,7 @@ def _admin_paths() -> dict[str, Any]:
                 "content": {"application/json": {"schema": dict(op.body)}},
             }
         paths.setdefault(ADMIN_PREFIX + op.path, {})[op.method.lower()] = operation
-    _add_inspector_paths(paths, ADMIN_PREFIX, envelope)
     return paths
-
-
-def _add_inspector_paths(paths: dict[str, Any], prefix: str, envelope: dict[str, Any]) -> None:
-    """The inspector's admin routes (`inspector_routes.INSPECTOR_ROUTES`), beside the
-    others (`/_mock/tasks/{task_id}` serves both tables)."""
-    from vidu_lipsync_mock.http.inspector_routes import INSPECTOR_ROUTES
-
-    for route in INSPECTOR_ROUTES:
-        schema: Any = route.schema
-        if schema is None:
-            schema = envelope if route.media_type == "application/json" else {"type": "string"}
-        operation: dict[str, Any] = {
-            "operationId": "admin_" + route.handler,
-            "summary": route.summary,
-            "tags": ["admin"],
-            "responses": {
-                "200": {
-                    "description": route.summary,
-                    "content": {route.media_type.split(";")[0]: {"schema": schema}},
-                },
-                **_errors("400", "404", "405"),
-            },
-        }
-        parameters = _admin_parameters(route.path, route.query)
-        if parameters:
-            operation["parameters"] = parameters
-        paths.setdefault(prefix + route.path, {})[route.method.lower()] = operation
 
 
 def _result_files(registry: Registry) -> dict[str, list[str]]:
@@ -327,18 +285,9 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
             "summary": "Get a task's status and result",
             "tags": ["tasks"],
             "security": [{"bearer": []}],
-            "parameters": [
-                {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}
-            ],
+            "parameters": path_params("task_id"),
             "responses": {
-                "200": {
-                    "description": "The task",
-                    "content": {
-                        "application/json": {
-                            "schema": {"$ref": "#/components/schemas/TaskResponse"}
-                        }
-                    },
-                },
+                "200": json_success("The task", "TaskResponse"),
                 **_errors("401", "404", "405", "429", "500", "503"),
             },
         }
@@ -347,14 +296,14 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
         paths[f"/files/{{task_id}}/{file_name}"] = _file_operation(
             "download" + "".join(part.title() for part in re.split(r"[^A-Za-z0-9]+", file_name)),
             "Download a task's result (what resources[].url points at)",
-            {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}},
             content_types,
+            "task_id",
         )
     paths["/media/{name}"] = _file_operation(
         "downloadSample",
         "Download a bundled sample input (video, audio, face image)",
-        {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
         ["*/*"],
+        "name",
     )
     paths["/openapi.json"] = {
         "get": {

@@ -12,7 +12,7 @@ from typing import Any
 
 from vidu_lipsync_mock.service.catalogue import MAX_PAGE, MAX_PAGE_SIZE
 
-__all__ = ["account_paths", "account_schemas", "envelope"]
+__all__ = ["account_paths", "account_schemas", "envelope", "json_success", "path_params"]
 
 _PATH_STRING = {"type": "string"}
 
@@ -28,6 +28,13 @@ def envelope(data: dict[str, Any]) -> dict[str, Any]:
             "data": data,
         },
     }
+
+
+def path_params(*names: str) -> list[dict[str, Any]]:
+    """Required text parameters of a path, by name."""
+    return [
+        {"name": name, "in": "path", "required": True, "schema": _PATH_STRING} for name in names
+    ]
 
 
 def account_schemas() -> dict[str, Any]:
@@ -93,7 +100,7 @@ def account_schemas() -> dict[str, Any]:
     }
 
 
-def _json_success(description: str, schema: str) -> dict[str, Any]:
+def json_success(description: str, schema: str) -> dict[str, Any]:
     return {
         "description": description,
         "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
@@ -116,7 +123,7 @@ def account_paths(
                 "summary": "Whether the key is valid (a bad key gets the 401)",
                 "tags": ["account"],
                 "security": secured,
-                "responses": {"200": _json_success("Valid", "KeyValidation"), **read_errors},
+                "responses": {"200": json_success("Valid", "KeyValidation"), **read_errors},
             }
         },
         "/api/v1/team/balance": {
@@ -125,7 +132,7 @@ def account_paths(
                 "summary": "The team's credit in USD",
                 "tags": ["account"],
                 "security": secured,
-                "responses": {"200": _json_success("The balance", "Balance"), **read_errors},
+                "responses": {"200": json_success("The balance", "Balance"), **read_errors},
             }
         },
         "/api/v1/models": {
@@ -144,7 +151,7 @@ def account_paths(
                     )
                 ],
                 "responses": {
-                    "200": _json_success("One page of models", "ModelList"),
+                    "200": json_success("One page of models", "ModelList"),
                     **errors("400", "401", "402", "405", "429", "500", "503"),
                 },
             }
@@ -170,7 +177,7 @@ def account_paths(
                     },
                 },
                 "responses": {
-                    "200": _json_success("The stored file", "UploadedFile"),
+                    "200": json_success("The stored file", "UploadedFile"),
                     **errors("400", "401", "402", "405", "413", "415", "429", "500", "503"),
                 },
             }
@@ -181,9 +188,7 @@ def account_paths(
                 "summary": "Delete one of the team's files",
                 "tags": ["files"],
                 "security": secured,
-                "parameters": [
-                    {"name": "file_id", "in": "path", "required": True, "schema": _PATH_STRING}
-                ],
+                "parameters": path_params("file_id"),
                 "responses": {
                     "204": {"description": "Deleted"},
                     **errors("401", "402", "404", "405", "429", "500", "503"),
@@ -193,19 +198,16 @@ def account_paths(
         "/uploads/{token}/{filename}": file_operation(
             "downloadUpload",
             "An uploaded file, behind its key-less link (what the upload's `url` is)",
-            {"name": "token", "in": "path", "required": True, "schema": _PATH_STRING},
             ["*/*"],
-            {"name": "filename", "in": "path", "required": True, "schema": _PATH_STRING},
+            "token",
+            "filename",
         ),
         "/models/{provider}/{model}/api_schema": {
             "get": {
                 "operationId": "getModelSchema",
                 "summary": "A model's contract, its server this mock (no key needed)",
                 "tags": ["models"],
-                "parameters": [
-                    {"name": name, "in": "path", "required": True, "schema": _PATH_STRING}
-                    for name in ("provider", "model")
-                ],
+                "parameters": path_params("provider", "model"),
                 "responses": {
                     "200": {
                         "description": "The model's OpenAPI fragment",

@@ -31,14 +31,12 @@ UNROUTED = "other"
 class PublicRoute:
     """One public endpoint.
 
-    `path` is its template (`/api/v1/tasks/{task_id}`; a `{task_id}` names the task the
-    request is about); `route` is what fault rules and the journal call its requests.
-    `refused_as` is what they call a request with a method it does not serve (by default,
-    still `route`); `owns_prefix` names after it every path under its fixed leading
-    segments, even one it does not match (`/media/a/b` is still a request for a sample).
-    `exists` says whether the resource its parameters name exists, for a template that
-    matches more paths than exist (`/api/v1/{provider}/{model}`): another method on a path
-    that does not exist is a 404, not a 405.
+    `path` is its template (a `{task_id}` names the task the request is about); `route` is
+    what fault rules and the journal call its requests, `refused_as` a request with a
+    method it does not serve (default: `route`). `owns_prefix` names after it every path
+    under its fixed leading segments (`/media/a/b` is still a request for a sample).
+    `exists` says whether what the parameters name exists, for a template that matches
+    more paths than exist: another method on a path that does not exist is a 404, not 405.
     """
 
     path: str
@@ -62,11 +60,10 @@ class PublicRoute:
 class Resolved(NamedTuple):
     """What a method and path come to.
 
-    `handler` is None when the request is refused: `allow` is then empty for a 404 (no
-    route has this path) or the matched route's methods, sorted, for a 405. `route` names
-    the request for rules and the journal; `task_id` is the one in its path, if any.
-    `method` and `path` are the request's own, as first seen: the journal keeps these
-    shared copies rather than one pair of strings per request.
+    `handler` is None when the request is refused: `allow` is then empty for a 404 or the
+    matched route's methods, sorted, for a 405. `route` names the request for rules and the
+    journal; `task_id` is the one in its path, if any. `method` and `path` are the first
+    seen copies, which the journal shares rather than keep a pair per request.
     """
 
     handler: Handler | None

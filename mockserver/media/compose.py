@@ -4,21 +4,15 @@ The mock cannot move lips, but it can hand back what a client's pipeline would r
 the real model: an H.264 + AAC MP4 with the input's picture size that lasts as long as the
 audio, to the frame. Work is kept to what the inputs force:
 
-* H.264 video is copied packet for packet (remuxed), never re-encoded; any other video codec
-  is re-encoded to H.264. AAC audio is copied; any other audio is re-encoded to AAC.
-* The audio sets the length. A longer video is cut; a shorter one is LOOPED (replayed from
-  its start), because a lip-sync result covers every second of speech and freezing the last
-  frame would show a still face talking. Replays are re-timestamped by the video's length, so
-  decoding and presentation times keep rising. A re-encoded video is cut at the frame nearest
-  the end; a copied one at the nearest point where no kept frame needs a dropped one, which
-  is the nearest frame too unless the video reorders frames (B-frames): then it is the
-  nearest end of a group of reordered frames (a few frames at most).
+* H.264 video and AAC audio are copied packet for packet; anything else is re-encoded.
+* The audio sets the length. A longer video is cut; a shorter one is LOOPED, because a
+  lip-sync result covers every second of speech and a frozen last frame would show a still
+  face talking. A re-encoded video is cut at the frame nearest the end; a copied one at
+  the nearest point no kept frame needs a dropped one from (see `_Replay.copied`).
 * Without a replacement audio the input's own audio (if any) stays and nothing is cut.
 
-The result is returned as bytes: the HTTP layer serves results from memory with Range, like
-the bundled samples, and `lipsync.ResultCache` bounds how many bytes are kept. The muxer
-writes through a temporary file only because moving the index to the front (``faststart``,
-which a progressive download needs) re-reads the file by name.
+The muxer writes through a temporary file only because moving the index to the front
+(``faststart``, which a progressive download needs) re-reads the file by name.
 """
 
 from __future__ import annotations

@@ -1,24 +1,18 @@
 """Fetching a task's input from a host the user allow-listed (`--fetch-allow HOST`).
 
 The real service downloads `video_url` and `audio_url` itself; the mock does so only from
-hosts the user names, because a mock that fetched any URL a client sends would let a test
-(or anyone who can reach the mock) make it request internal addresses. Every fetch is
-bounded and checked:
+hosts the user names, since a mock that fetched any URL would let whoever reaches it make
+it request internal addresses. Every fetch is bounded and checked:
 
-* only ``http`` and ``https``, only to an allow-listed host (``host`` or ``host:port``
-  entries; a bare host allows every port), redirects followed at most `MAX_REDIRECTS` times
-  and each hop checked like the first;
-* the host's addresses are resolved here and the connection goes to the address that was
-  checked (no second lookup an attacker's DNS could answer differently). A loopback,
-  private, link-local or otherwise non-public address is refused unless that address itself
-  is allow-listed (``--fetch-allow 127.0.0.1``): listing a *name* never opens the
-  private networks it might resolve to;
-* at most `max_bytes` are read (a larger ``Content-Length`` is refused before reading), and
-  the whole fetch, connecting included, ends after `timeout` seconds: a timer closes the
-  socket, so a server trickling bytes cannot hold a builder thread.
+* only ``http(s)`` to an allow-listed ``host`` or ``host:port``, at most `MAX_REDIRECTS`
+  redirects, each hop checked like the first;
+* the connection goes to the address checked here (no second DNS lookup), and a
+  non-public address is refused unless that address itself is listed: listing a *name*
+  never opens the private networks it might resolve to;
+* at most `max_bytes` are read, and a timer closes the socket after `timeout` seconds, so
+  a server trickling bytes cannot hold a builder thread.
 
-A refusal or failure raises `FetchFailed`, whose message names the field and the reason
-without echoing more than a bounded part of the URL.
+A refusal raises `FetchFailed`, whose message echoes only a bounded part of the URL.
 """
 
 from __future__ import annotations

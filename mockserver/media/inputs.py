@@ -3,21 +3,18 @@
 A submit names its media by URL. The mock reads only what it can reach without surprising
 anyone (see docs/media.md; the choices are ours):
 
-* files uploaded to this mock (``POST /api/v1/media/files``): a URL whose path is an upload
-  link, ``/uploads/<token>/<name>``, with a token of a file still kept (any host: the token
-  is the secret, as in a signed CDN link). The file's bytes are taken at submit, so deleting
-  it afterwards does not change the task, as a service that fetched it would not;
-* the mock's own sample media: a URL whose path is ``/media/<name>`` for a sample it serves;
+* files uploaded to this mock: a URL whose path is an upload link,
+  ``/uploads/<token>/<name>``, on any host (the token is the secret); the bytes are taken
+  at submit, so deleting the file afterwards does not change the task;
+* the mock's own sample media: a URL whose path is ``/media/<name>``;
 * files under the user's ``media_root``: a ``file://`` URL or a path without a scheme,
-  resolved (symbolic links followed) and refused unless it stays inside the root;
+  refused unless it stays inside the root once symbolic links are followed;
 * URLs on hosts the user allow-lists (`fetch.FetchPolicy`), fetched when the task is built.
 
-`InputReader.plan` decides from the strings alone (and a dictionary lookup for uploads),
-so a submit whose inputs are none of these costs next to nothing; such a task gets the
-bundled sample result. A task is built only when every input it names is readable: one
-unreadable input means the sample, never half a result. `InputReader.load` does the
-reading on a builder thread and raises `MediaRejected` with the task's error message when a
-readable input turns out to be unusable (missing file, failed fetch).
+`InputReader.plan` decides from the strings alone, so a submit whose inputs are none of
+these costs next to nothing; one unreadable input means the bundled sample result, never
+half a result. `InputReader.load` reads on a builder thread and raises `MediaRejected`
+when a readable input turns out to be unusable.
 """
 
 from __future__ import annotations

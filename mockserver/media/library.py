@@ -1,21 +1,15 @@
 """The sample media the mock serves, and the byte-range arithmetic for serving it.
 
-Kept free of any HTTP framework so the Python API, the CLI and the tests can reach the same
-files and the same Range decisions without an ASGI app: the HTTP edge only translates a
-`ByteRange` or a `RangeNotSatisfiable` into status codes and headers.
+Kept free of any HTTP framework so the Python API, the CLI and the tests reach the same
+files and the same Range decisions; the edge only turns a `ByteRange` or a
+`RangeNotSatisfiable` into status codes and headers.
 
-Range handling follows RFC 9110 section 14. Where the RFC leaves the server a choice, this
-module picks what a plain object-store CDN does, because that is what sits behind the real
-service's result URLs:
-
-* A header that is syntactically invalid, names a unit other than ``bytes``, or has a
-  ``last-pos`` below its ``first-pos`` is ignored (14.2 allows ignoring), so the whole file is
-  served with 200.
-* A request for several ranges is also answered with the whole file and 200, which the RFC
-  permits ("a server MAY ignore the Range header field"). Clients that ask for many ranges
-  cope with a full body; building ``multipart/byteranges`` would add code no caller needs.
-* A single range whose start lies at or beyond the end, or a suffix of length 0, is not
-  satisfiable: the edge answers 416 with ``Content-Range: bytes */size``.
+Range handling follows RFC 9110 section 14; where it leaves a choice, this module does what
+the plain object-store CDN behind the real service's result URLs does. An invalid header,
+another unit than ``bytes``, a ``last-pos`` below its ``first-pos`` and a request for
+several ranges are ignored: the whole file with 200 (building ``multipart/byteranges``
+would add code no caller needs). A single range starting at or past the end, or a suffix
+of length 0, is not satisfiable: 416 with ``Content-Range: bytes */size``.
 """
 
 from __future__ import annotations
@@ -31,6 +25,7 @@ from vidu_lipsync_mock.media.lipsync import InputDigests
 from vidu_lipsync_mock.media.mp4info import Mp4Error, Mp4Info, probe_mp4
 from vidu_lipsync_mock.media.pnginfo import PngInfo, probe_png
 from vidu_lipsync_mock.service.registry import ResultSpec
+from vidu_lipsync_mock.service.uploads import FORMATS
 
 __all__ = [
     "CONTENT_TYPES",
@@ -49,15 +44,10 @@ __all__ = [
 #: A sample whose presence marks the bundled samples directory (the bundled model's result).
 SAMPLES_MARKER = "result.mp4"
 
+#: The samples' types by extension: those of the upload formats they are.
 CONTENT_TYPES: dict[str, str] = {
-    ".mp4": "video/mp4",
-    ".mp3": "audio/mpeg",
-    ".m4a": "audio/mp4",
-    ".wav": "audio/wav",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-}
+    f".{name}": FORMATS[name].content_type for name in ("mp4", "mp3", "m4a", "wav", "jpeg", "png")
+} | {".jpg": "image/jpeg"}
 
 #: What a sample name may not hold: it comes from a URL, and must not leave the directory.
 _UNSAFE = ("/", "\\", "\x00", "..")

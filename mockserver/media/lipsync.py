@@ -1,14 +1,11 @@
 """Where the task lifecycle gets real lip-sync results: a bounded pool of builders and a cache.
 
-Building a result takes from milliseconds (a remux) to seconds (re-encoding), far too long for
-an HTTP handler, so the lifecycle hands a task's inputs to `ResultBuilder.submit` when the task
-is accepted and collects the future when the task reaches its end. PyAV releases the GIL while
-it demuxes and encodes, so a few threads build in parallel without starving the server.
-
-Clients retry and test suites reuse the same sample files, so results are cached by the
-inputs' SHA-256 digests: the same inputs give byte-identical results without rebuilding, and
-concurrent submits of the same inputs share one build. The cache is bounded by entries and
-bytes (least recently used first out) and reports its figures for memory reports.
+A build takes from milliseconds (a remux) to seconds (re-encoding), far too long for an HTTP
+handler, so a task's inputs go to `ResultBuilder.submit` when it is accepted and the future
+is collected when it ends; PyAV releases the GIL, so a few threads build in parallel without
+starving the server. Clients retry and test suites reuse the same samples, so results are
+cached by the inputs' SHA-256 digests (concurrent submits of the same inputs share one
+build), bounded by entries and bytes, least recently used first out.
 """
 
 from __future__ import annotations
@@ -23,7 +20,6 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import TypeVar
 
 from vidu_lipsync_mock.media.compose import BuiltResult, build_result
@@ -212,10 +208,9 @@ def _yield_cpu() -> None:
 class ResultBuilder:
     """Builds results on at most `max_workers` threads, through a `ResultCache`.
 
-    A future from `submit` gives the `BuiltResult`, or raises `MediaRejected` whose `message`
-    is the failed task's error (any unexpected error while building is turned into one, so a
-    bad input can never take the server down), or `MediaUnavailable` when PyAV is missing
-    (check `probe.media_unavailable_reason()` before offering real results).
+    A future from `submit` gives the `BuiltResult`, or raises `MediaRejected` with the
+    failed task's error (any unexpected error becomes one, so a bad input cannot take the
+    server down), or `MediaUnavailable` when PyAV is missing.
     """
 
     def __init__(
@@ -285,10 +280,5 @@ class ResultBuilder:
     def __enter__(self) -> ResultBuilder:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()

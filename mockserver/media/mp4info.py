@@ -1,14 +1,10 @@
 """Just enough ISO-BMFF (MP4) parsing to describe a file's tracks.
 
-The mock reports a video result's resolution and duration from the bytes it actually serves,
-so the numbers in a task's JSON can never drift from the file; tests use the same reader to
-prove a download is a complete, playable-looking MP4 rather than trusting a Content-Type.
-Pulling in a media library for that would add a heavy (often native) dependency to a testing
-tool, and only a handful of boxes are needed, so this walks them by hand.
-
-Every read is bounds-checked against the box that contains it, so malformed or truncated input
-surfaces as `Mp4Error` with the offending box and offset, never as a stray `struct.error` or
-`IndexError` from deep inside the walk.
+The mock reports a video result's resolution and duration from the bytes it serves, so a
+task's JSON can never drift from the file, and tests use the same reader to prove a download
+is a complete MP4. A media library would add a heavy native dependency for a handful of
+boxes, so this walks them by hand; every read is bounds-checked against its box, so bad
+input surfaces as `Mp4Error` naming the box and offset, never as a stray `struct.error`.
 """
 
 from __future__ import annotations

@@ -1,14 +1,11 @@
 """Reading a task's input media and judging it against the model's published limits.
 
-A task is only as real as its inputs: before the mock builds a lip-synced result it must know
-what the inputs are (container, codecs, picture size, duration) and refuse what the real model
-refuses, with the provider's ``"<Category>: <detail>"`` message style. PyAV reads the media; it
-is an optional extra, so it is imported only when a function here needs it and the package
-keeps working without it (`media_unavailable_reason` says how to get it).
-
-The limits are NOTES.md's "underlying model's own limits": video mp4/mov/avi, H.264, 1 to
-600 s, at most 5 GB; audio wav/mp3/wma/m4a/aac/ogg, more than 1 s and under 600 s, at most
-100 MB. GB and MB are read as the decimal units the provider writes.
+Before the mock builds a result it must know what the inputs are (container, codecs,
+picture size, duration) and refuse what the real model refuses, in the provider's
+``"<Category>: <detail>"`` style. PyAV, an optional extra, is imported only when a function
+here needs it (`media_unavailable_reason` says how to get it). The limits are NOTES.md's:
+video mp4/mov/avi, H.264, 1 to 600 s, at most 5 GB; audio wav/mp3/wma/m4a/aac/ogg, more
+than 1 s and under 600 s, at most 100 MB (decimal units, as the provider writes them).
 """
 
 from __future__ import annotations

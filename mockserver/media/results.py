@@ -1,20 +1,18 @@
 """Each task's real result, from its submit to its expiry: the lifecycle side of media.
 
 `TaskResults.start` is called on submit. When every input of the task can be read
-(`inputs.InputReader.plan`, a string check) and PyAV is installed, a job goes to the
-builders' pool (`lipsync.ResultBuilder`): it reads the inputs, builds the result (or finds it
-in the cache: same inputs' digests, same result) and holds it in the mock's result budget
-(`lipsync.ResultCache`). Otherwise nothing happens and the task gets the bundled sample.
+(`inputs.InputReader.plan`) and PyAV is installed, a job goes to the builders' pool
+(`lipsync.ResultBuilder`), which builds the result (or finds it cached) and holds it in
+the mock's result budget; otherwise the task gets the bundled sample.
 
-The task's status stays derived from the clock (`service.tasks`); only its end is gated: the
-store asks `gate` when a task is about to end. A finished job lets it end, as a success or,
-for an input the model refuses, a failure with the job's message; a job still running keeps
-it `processing` and marks it `held`, so the poll that found it so waits for the job (up to
-`wait_seconds`, off the store's lock) and looks again. With a manual clock the result is
-therefore ready whenever the task says `success`, without the client waiting for anything.
+The task's status stays derived from the clock (`service.tasks`); only its end is gated:
+the store asks `gate` when a task is about to end. A finished job lets it end (a success,
+or a failure with the job's message); a job still running keeps it `processing`, and the
+poll that found it so waits for the job (up to `wait_seconds`, off the store's lock). With
+a manual clock the result is therefore ready whenever the task says `success`.
 
-Results are released when their task is gone (expired with its retention, or evicted), by a
-sweep that runs every `SWEEP_EVERY` builds, when the budget is full and on `stats`.
+Results are released when their task is gone, by a sweep that runs every `SWEEP_EVERY`
+builds, when the budget is full and on `stats`.
 """
 
 from __future__ import annotations

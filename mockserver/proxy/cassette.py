@@ -1,11 +1,10 @@
 """Cassettes: the exchanges a recording proxy heard, in the journal's own record.
 
-A cassette is a JSON-lines file. Its first line describes it (`{"cassette": 1, ...}`);
-every other line is one exchange in the shape of the journal's `Entry` (`Entry.as_dict()`),
-so what reads a journal export reads a cassette. Cassettes are meant to be committed and
-shared, so nothing in one can be used as a credential: the journal already redacts keys,
-and here every query string parameter that signs or authorises (a signature, a token, an
-expiry, a key) is removed, from the request and from every URL inside an answer, because a
+A cassette is a JSON-lines file: a first line that describes it (`{"cassette": 1, ...}`),
+then one exchange a line in the shape of `Entry.as_dict()`, so what reads a journal export
+reads a cassette. Cassettes are committed and shared, so nothing in one may work as a
+credential: the journal already redacts keys, and here every query parameter that signs
+or authorises is removed from the request and from every URL in an answer, because a
 signed link works for anyone until it expires.
 """
 
@@ -24,14 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from vidu_lipsync_mock.journal.journal import Entry
 from vidu_lipsync_mock.journal.redaction import redacted_text
 
-__all__ = [
-    "CassetteError",
-    "CassetteInfo",
-    "CassetteWriter",
-    "read_cassette",
-    "strip_signed_query",
-    "without_credentials",
-]
+__all__ = ["CassetteError", "CassetteInfo", "CassetteWriter", "read_cassette"]
 
 FORMAT = 1
 

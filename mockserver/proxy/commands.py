@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_commands", "run_command"]
+__all__ = ["add_commands", "fail", "run_command"]
 
 KEY_VARIABLE = "MODELLIX_API_KEY"
 
@@ -66,7 +66,8 @@ def add_commands(commands: Any) -> None:
     drift.add_argument("--json", action="store_true", help="Print the differences as JSON.")
 
 
-def _fail(message: str) -> int:
+def fail(message: str) -> int:
+    """Print a refusal as the CLI words it; the exit status of a usage error."""
     print(f"vidu-lipsync-mock: {message}", file=sys.stderr)
     return 2
 
@@ -79,18 +80,18 @@ def _record(args: argparse.Namespace) -> int:
     from vidu_lipsync_mock.server import bind_socket, url_for
 
     if not args.upstream.startswith(("http://", "https://")):
-        return _fail(f"--upstream must be an http(s) URL, got {args.upstream[:100]!r}")
+        return fail(f"--upstream must be an http(s) URL, got {args.upstream[:100]!r}")
     try:
         writer = CassetteWriter(
             args.cassette, CassetteInfo(source="recording", upstream=args.upstream)
         )
     except (CassetteError, OSError) as error:
-        return _fail(f"cannot record into {args.cassette}: {error}")
+        return fail(f"cannot record into {args.cassette}: {error}")
     try:
         sock = bind_socket(args.host, args.port)
     except OSError as error:
         writer.close()
-        return _fail(f"cannot listen on {args.host}:{args.port}: {error.strerror}")
+        return fail(f"cannot listen on {args.host}:{args.port}: {error.strerror}")
     proxy = RecordingProxy(args.upstream, writer, timeout=args.timeout)
     url = url_for(args.host, sock.getsockname()[1])
     print(f"recording proxy on {url} -> {args.upstream}; cassette {args.cassette}", flush=True)
@@ -125,14 +126,14 @@ def _drift(args: argparse.Namespace) -> int:
         try:
             info, entries = read_cassette(args.cassette)
         except CassetteError as error:
-            return _fail(str(error))
+            return fail(str(error))
         found = replay_cassette(info, entries)
     else:
         key = args.api_key or os.environ.get(KEY_VARIABLE)
         if not key:
-            return _fail(f"--upstream needs a key: --api-key or ${KEY_VARIABLE}")
+            return fail(f"--upstream needs a key: --api-key or ${KEY_VARIABLE}")
         if args.allow_paid and not args.video_url:
-            return _fail("--allow-paid needs --video-url (a file the service can fetch)")
+            return fail("--allow-paid needs --video-url (a file the service can fetch)")
         try:
             found = run_probe(
                 args.upstream,
@@ -143,7 +144,7 @@ def _drift(args: argparse.Namespace) -> int:
                 deadline=args.deadline,
             )
         except httpx.HTTPError as error:
-            return _fail(f"the upstream {args.upstream} failed: {type(error).__name__}: {error}")
+            return fail(f"the upstream {args.upstream} failed: {type(error).__name__}: {error}")
     print(as_json(found) if args.json else render(found))
     return 1 if any(d.drift for d in found) else 0
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,12 +170,7 @@ class _Replay:
         )
 
 
-def replay_cassette(
-    info: CassetteInfo,
-    entries: Sequence[Entry],
-    *,
-    progress: Callable[[str], None] | None = None,
-) -> list[Difference]:
+def replay_cassette(info: CassetteInfo, entries: Sequence[Entry]) -> list[Difference]:
     """Replay every answered exchange of a cassette against a fresh mock; the drift found."""
     mock = LipSyncMock(clock="manual", progression="manual", api_keys=[REPLAY_KEY])
     base = mock.start()
@@ -185,8 +180,6 @@ def replay_cassette(
             replay = _Replay(mock=mock, client=client, info=info, ids={})
             for number, entry in _replayable(entries):
                 found += replay.replay(number, entry)
-                if progress is not None:
-                    progress(f"#{number} {entry.method} {entry.path} -> {entry.status}")
     finally:
         mock.stop()
     return found

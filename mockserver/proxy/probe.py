@@ -11,7 +11,6 @@ be able to fetch them).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -70,7 +69,7 @@ class _Side:
         return answer_of(response)
 
     def submit_and_poll(
-        self, body: bytes, *, interval: float, deadline: float, on_poll: Callable[[], None]
+        self, body: bytes, *, interval: float, deadline: float
     ) -> tuple[Answer, dict[str, Answer]]:
         """The submit's answer, and the last poll answer seen in each status."""
         submitted = self.send(Probe("submit", "POST", SUBMIT, body=body))
@@ -88,7 +87,6 @@ class _Side:
             seen[str(status)] = answer
             if answer.status != 200 or status in TERMINAL:
                 break
-            on_poll()
             if interval > 0:
                 time.sleep(interval)  # real-time: the real service's task runs in real time
         return submitted, seen
@@ -126,12 +124,8 @@ def run_probe(
 def _paid(
     remote: _Side, local: _Side, body: bytes, interval: float, deadline: float
 ) -> list[Difference]:
-    their_submit, their_polls = remote.submit_and_poll(
-        body, interval=interval, deadline=deadline, on_poll=lambda: None
-    )
-    our_submit, our_polls = local.submit_and_poll(
-        body, interval=0, deadline=60, on_poll=lambda: None
-    )
+    their_submit, their_polls = remote.submit_and_poll(body, interval=interval, deadline=deadline)
+    our_submit, our_polls = local.submit_and_poll(body, interval=0, deadline=60)
     found = differences("submit", their_submit, our_submit)
     for status, answer in their_polls.items():
         if status in our_polls:

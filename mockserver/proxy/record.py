@@ -2,19 +2,18 @@
 the real upstream with the client's own key, answers with what the upstream answered, and
 appends the exchange to a cassette.
 
-It is how a user captures what the real service really says, so it changes as little as
-it can: status, headers and body reach the client as they came, upstream errors included.
-Two things it must change. The upstream origin inside a JSON answer (`get_result.url`) is
-rewritten to the proxy's own, or the client would poll the upstream directly and the
-polls would go unrecorded; the cassette keeps the upstream's original. And when the
-upstream cannot be reached or does not answer in time the client gets a gateway's 502 or
-504 in the provider's envelope, as any proxy between a client and a cloud API would.
+It changes as little as it can, since it captures what the real service says. It must
+change two things: the upstream origin inside a JSON answer (`get_result.url`) becomes the
+proxy's own, or the client's polls would go to the upstream unrecorded (the cassette keeps
+the original); and an upstream that cannot be reached or is too slow answers a gateway's
+502 or 504 in the provider's envelope, as any proxy before a cloud API would.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 from starlette.types import Message, Receive, Scope, Send
@@ -25,6 +24,7 @@ from vidu_lipsync_mock.http.wire import error_body
 from vidu_lipsync_mock.journal.exchange import Exchange, new_exchange
 from vidu_lipsync_mock.journal.journal import Journal
 from vidu_lipsync_mock.proxy.cassette import CassetteWriter
+from vidu_lipsync_mock.server import url_for
 from vidu_lipsync_mock.service.errors import ApiError, body_too_large
 from vidu_lipsync_mock.state import MockState
 
@@ -52,12 +52,9 @@ JSON_LIMIT = 8 * 1024 * 1024
 
 class RecordingProxy:
     """A plain ASGI app: forward, answer, record. `max_body_bytes` bounds what a client may
-    send (an upload of the provider's largest file and its form fields fit).
-
-    Each request opens its own connection to the upstream and closes it when the answer is
-    through: the proxy holds nothing between requests, so it can be stopped at any moment
-    without leaving a connection open, and recording is not a path where a handshake per
-    request matters."""
+    send (an upload of the provider's largest file and its form fields fit). Each request
+    has a connection of its own to the upstream, so the proxy holds nothing between
+    requests and can be stopped at any moment."""
 
     def __init__(
         self,
@@ -81,19 +78,17 @@ class RecordingProxy:
 
     async def _read_body(self, receive: Receive) -> bytes | None:
         """The request's body, or None once it passes `max_body_bytes`."""
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message: Message = await receive()
-            if message["type"] == "http.disconnect":
-                return b"".join(chunks)
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            while True:
+                message: Message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                yield message.get("body", b"")
+                if not message.get("more_body", False):
+                    return
+
+        return await _bounded(chunks(), self.max_body_bytes)
 
     async def _proxy(
         self, client: httpx.AsyncClient, scope: Scope, receive: Receive, send: Send
@@ -154,7 +149,7 @@ class RecordingProxy:
             if name.lower() not in _HOP_BY_HOP
         ]
         if b"json" in response.headers.get("content-type", "").encode("latin-1"):
-            body = await self._json_body(response)
+            body = await _bounded(response.aiter_bytes(), JSON_LIMIT)
             if body is None:
                 error = ApiError(502, f"Bad gateway: upstream answer over {JSON_LIMIT} bytes")
                 await self._refuse(exchange, error, send, "upstream_too_large")
@@ -181,23 +176,11 @@ class RecordingProxy:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
-    async def _json_body(self, response: httpx.Response) -> bytes | None:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > JSON_LIMIT:
-                return None
-            chunks.append(chunk)
-        return b"".join(chunks)
-
     def _own_origin(self, scope: Scope) -> str:
         """The proxy's own origin, from the socket it was reached on (not from `Host`,
         which the client writes)."""
-        server = scope.get("server") or ("127.0.0.1", 80)
-        host, port = server[0], server[1]
-        shown = f"[{host}]" if ":" in str(host) else host
-        return f"{scope.get('scheme', 'http')}://{shown}:{port}"
+        host, port = scope.get("server") or ("127.0.0.1", 80)
+        return url_for(str(host), port, scope.get("scheme", "http"))
 
     async def _refuse(self, exchange: Exchange, error: ApiError, send: Send, outcome: str) -> None:
         body = error_body(error)
@@ -223,6 +206,18 @@ class RecordingProxy:
             if entry.seq == exchange.seq:
                 self.cassette.write(entry)
                 return
+
+
+async def _bounded(chunks: AsyncIterator[bytes], limit: int) -> bytes | None:
+    """The chunks joined, or None once they pass `limit` bytes."""
+    kept: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            return None
+        kept.append(chunk)
+    return b"".join(kept)
 
 
 def _task_id(body: bytes) -> str | None:

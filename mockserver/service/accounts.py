@@ -1,45 +1,26 @@
 """Teams and their credit: who shares tasks and files, and who pays for a task.
 
 The provider bills a team, not a key: `GET /api/v1/team/balance` answers the team's credit
-in USD, a task costs its billing amount, and "a submit with no balance left answers 402"
-(all it publishes). Here each API key is a team of its own unless the `teams` setting
-groups keys under a name; the keys of one team share its credit (and, wired through the
-state, its tasks and files).
-
-A team is named by a key fingerprint (`keys.key_fingerprint`), never by a key: a one-key
-team's id is its key's fingerprint, a named team's id is `team:<name>`. Listings show
-fingerprints and redacted keys only, and the admin API addresses a team by the fingerprint
-of any of its keys (or by its id).
+in USD, a task costs its billing amount, and a submit with no balance left answers 402.
+Here each API key is a team of its own unless the `teams` setting groups keys under a
+name. A team is named by a key fingerprint (`keys.key_fingerprint`), never by a key: a
+one-key team's id is its key's fingerprint, a named team's id is `team:<name>`.
 
 Money moves like a card payment's authorisation hold, so concurrent submits cannot
-overspend. A submit *reserves* the task's amount (refused with the provider's 402 when the
-credit left, after what is already held, does not cover it); a success *settles* the hold
-(the amount is spent); a failure, or a task that disappears before anyone saw it end,
-*releases* it (a failed task costs nothing). The balance a client reads is what it can
-still spend: credit minus holds. Task statuses are worked out lazily from the clock, so
-nothing tells the accounts when a task ends; instead they ask the state (`outcome_of`)
-whenever the answer matters: about a team's holds before answering its balance or refusing
-it a submit, and about every hold when their table is full. The polling hot path pays
-nothing. (`conclude` settles one hold at once, for the admin API's forced outcomes.) Lock
-order: the accounts' lock, then whatever `outcome_of` takes; the state must not call in
-here while holding the task store's lock.
+overspend: a submit *reserves* the task's amount (402 when the credit left after the
+holds does not cover it), a success *settles* it, a failure or a vanished task *releases*
+it. Task statuses are worked out lazily from the clock, so nothing tells the accounts
+when a task ends; they ask the state (`outcome_of`) whenever the answer matters (a team's
+holds before its balance or a refusal, every hold when their table is full), and the
+polling hot path pays nothing. Lock order: the accounts' lock, then whatever `outcome_of`
+takes. Amounts are whole ten-thousandths of a dollar (`int`), the provider's four places:
+a hold is two integer additions, where `Decimal` cost a submit more than the rest.
 
-Amounts are kept as whole ten-thousandths of a dollar (`int`), the provider's four places:
-a hold is then two integer additions, where `Decimal` arithmetic cost a submit more than
-the rest of its bookkeeping. Amounts come in and go out as `Decimal` (`money`).
-
-Bounded: a team that still has its starting credit and holds nothing is not stored at all
-(a stranger's key costs nothing); the others live in a table of at most `max_teams`, and the
-least recently used one with no hold and no balance set by the admin API is forgotten
-first, starting again from the starting credit if its key comes back. Teams with holds, and
-teams the admin API gave a balance, are never forgotten: the table passes its bound only by
-as many teams as have unfinished tasks (which the task store bounds in turn) or as the
-admin API set up. The hold table is bounded the same way: when it reaches `max_holds`, every
-hold is asked about, and the next such pass comes when the table has twice what that pass
-left (at least `max_holds`). A store full of unfinished tasks evicts one per submit and
-never tells the accounts, so a pass on every submit would cost the whole table each time;
-this way a submit costs at most two questions on average, and the table at most twice its
-bound.
+Bounded: a team that still has its starting credit and holds nothing is not stored; the
+others live in a table of at most `max_teams`, the least recently used one with no hold
+and no admin-set balance forgotten first. The hold table is asked about in full when it
+reaches `max_holds`, and next when it has twice what that pass left, so a store evicting
+unfinished tasks (which never tells the accounts) costs a submit two questions on average.
 """
 
 from __future__ import annotations

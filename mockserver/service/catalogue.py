@@ -1,13 +1,11 @@
 """The model listing (`GET /api/v1/models`) as the provider answers it, from the registry.
 
-The official CLI reads a top-level `models` array and needs a string `slug` in each entry;
-it filters on `type` (never `category`), takes the provider from `provider` or
-`provider_slug`, searches `description`, and finds `model describe <slug>` in this same
-list, since there is no single-model endpoint. It sends no query parameters, but other
-clients send `category` (or `type`), `page` and `page_size`, and the CLI's newer client
-`featured=true`: filters narrow the list, unknown parameters are ignored as the provider
-ignores them, and a page number or size that is not a whole number in range is refused
-with the provider's 400 and the reason.
+The official CLI reads a top-level `models` array with a string `slug` in each entry; it
+filters on `type`, takes the provider from `provider` or `provider_slug`, and finds `model
+describe <slug>` in this same list (there is no single-model endpoint). Other clients send
+`category` (or `type`), `page` and `page_size`: filters narrow the list, unknown parameters
+are ignored as the provider ignores them, and a page number or size out of range is the
+provider's 400 with the reason.
 """
 
 from __future__ import annotations

@@ -1,19 +1,13 @@
 """Ids a client is handed: task ids, file ids, and the secret part of a file's link.
 
 A real service's ids cannot be guessed: knowing one task id must not let a client name
-another team's task, and an upload's link works without an API key, so its path is the only
-thing guarding the file. The mock draws them from the operating system's generator
-(`os.urandom`, `secrets`). A run with a seed wants the opposite, the same ids every time so
-a recorded exchange replays byte for byte, and draws them from generators seeded from it
-instead.
-
-Every submit needs a task id, and one draw from the system generator costs more than the
-rest of the id's making, so unseeded task ids are drawn a block at a time (one
-`os.urandom` call for 256 ids): as unpredictable, since each comes from the system
-generator all the same. Seeded task ids come from `random.Random(seed)` one at a time,
-exactly as they always have, so a seeded run keeps its ids and a state file can say how far
-it went (`position()`); file ids and link tokens come from a second generator of their own,
-so uploading a file in a seeded run does not shift the task ids that follow.
+another team's task, and an upload's link works without a key, so its path is the only
+thing guarding the file. The mock draws them from the operating system's generator, a
+block of task ids per `os.urandom` call (one draw costs more than the rest of an id's
+making). A run with a seed wants the same ids every time, so a recorded exchange replays
+byte for byte: its task ids come from `random.Random(seed)` one at a time (a state file
+keeps how far it went, `position()`), and file ids and link tokens from a second
+generator, so an upload does not shift the task ids that follow.
 """
 
 from __future__ import annotations
@@ -39,10 +33,9 @@ def _system_task_ids() -> list[str]:
 class IdSource:
     """Fresh ids: unguessable, or replayable from `seed`.
 
-    Thread-safe: unseeded, an id is one C-level step (`next` on a block's iterator, or one
-    `getrandbits`), atomic under the GIL; two threads that find the block used up at once
-    each draw a new one, one of the two is dropped, and no id is handed out twice. Seeded,
-    a lock keeps the draws and their count (`position()`) in step.
+    Thread-safe: unseeded, an id is one C-level step, atomic under the GIL (two threads
+    that find the block used up each draw one, and one block is dropped); seeded, a lock
+    keeps the draws and their count (`position()`) in step.
     """
 
     def __init__(self, seed: int | None = None) -> None:

@@ -1,13 +1,11 @@
 """What a task keeps of its request: bounded, whatever the client sent.
 
-A task lives for days (`retention_seconds`) and the store holds up to `max_tasks` of them,
-so what each keeps must not grow with the body. The fields the model's schema declares
-are kept whole: validation has already capped each at `validation.FIELD_LIMIT`. Fields the
-schema does not know are accepted, as the provider accepts them, and kept while they are
-small: in the body's order, up to `EXTRAS_LIMIT` bytes of compact JSON in all. The first
-that does not fit, and every one after it, is replaced by one summary under `OMITTED`:
-how many fields, the size and the SHA-256 of their compact JSON (`json.dumps(fields,
-separators=(",", ":"))`, encoded as ASCII), so a test can still check what arrived.
+A task lives for days and the store holds up to `max_tasks` of them, so what each keeps
+must not grow with the body. Declared fields are kept whole (validation capped each at
+`validation.FIELD_LIMIT`). Undeclared fields are accepted, as the provider accepts them,
+and kept in the body's order up to `EXTRAS_LIMIT` bytes of compact JSON in all; the first
+that does not fit, and every one after it, becomes one summary under `OMITTED` (count,
+size and SHA-256 of their compact ASCII JSON), so a test can still check what arrived.
 """
 
 from __future__ import annotations

@@ -1,16 +1,12 @@
 """The models the emulator serves: each one a provider api_schema file plus a short
 description of our own.
 
-Modellix routes every model through `POST /api/v1/{provider}/{model}[/async]`. Adding a
-model to the emulator means dropping two files with one stem into `specs/` (or a folder
-given to `Registry.from_directory`):
-
-* `<stem>.api_schema.json`, the provider's schema as published: the submit route,
-  validation and `/openapi.json` are driven from it;
-* `<stem>.model.json`, what the schema does not say: the listing's fields (`slug`, `name`,
-  `category`, `description`, `docs_url`), which body field carries magic inputs
-  (`magic_field`, optional) and what a successful task hands out (`result`: `type`,
-  `format`, `file_name`, `content_type`, and `sample`, the media file served).
+Modellix routes every model through `POST /api/v1/{provider}/{model}[/async]`. A model is
+two files with one stem in `specs/` (or a folder given to `Registry.from_directory`):
+`<stem>.api_schema.json`, the provider's schema as published, which drives the submit
+route, validation and `/openapi.json`; and `<stem>.model.json`, what the schema does not
+say: the listing's fields, the body field that carries magic inputs (`magic_field`,
+optional) and what a successful task hands out (`result`, `ResultSpec`).
 """
 
 from __future__ import annotations

@@ -2,19 +2,14 @@
 
 The provider hands back a record (`file_id`, `url`, `type`, `filename`, `size`,
 `created_at` in Unix ms) whose `url` is a CDN link that works without a key, and deletes a
-file on `DELETE /api/v1/media/files/{file_id}`. Its published limits (the MCP connector's
-listing): 16 MiB a file, 10 files per team, 2 concurrent uploads, 7-day retention, and 429
-when the team is full. Those are the defaults here.
+file on `DELETE /api/v1/media/files/{file_id}`. Its published limits are the defaults: 16
+MiB a file, 10 files per team, 2 concurrent uploads, 7-day retention, 429 when full.
 
-A file's kind is told from its first bytes, never from its name or the part's
-Content-Type: a client that labels a WAV as `talk.mp4` must meet the refusal the real model
-would give it. Unknown content is refused with 415, the status the official CLI counts as
-"definitely rejected" (so it never wonders whether it paid). Another team's file answers
-the same 404 as an unknown one. On any refusal nothing is stored.
-
-Memory is bounded three ways: files per team, a byte budget over all teams (429 when full,
-like the team quota), and a count of files over all teams; expired files go on every store
-and whenever they are looked up.
+A file's kind is told from its first bytes, never from its name or Content-Type: a client
+that labels a WAV as `talk.mp4` must meet the refusal the real model would give. Unknown
+content gets 415, which the official CLI counts as "definitely rejected". Another team's
+file answers the same 404 as an unknown one; on any refusal nothing is stored. Memory is
+bounded by the files per team, a byte budget and a file count over all teams.
 """
 
 from __future__ import annotations
@@ -32,21 +27,13 @@ from vidu_lipsync_mock.service.ids import IdSource
 
 __all__ = [
     "FORMATS",
-    "MediaFormat",
     "Upload",
-    "UploadStats",
     "Uploads",
     "clean_filename",
-    "file_empty",
-    "file_limit_reached",
-    "file_not_found",
     "file_required",
     "file_too_large",
     "not_multipart",
     "sniff",
-    "unsupported_file",
-    "upload_storage_full",
-    "uploads_in_progress",
 ]
 
 MIB = 1024 * 1024
@@ -307,24 +294,23 @@ class Uploads:
                 link_token=token,
                 data=bytes(data),
             )
-            self._files[file_id] = upload
-            self._by_token[token] = file_id
-            self._by_team.setdefault(team, {})[file_id] = None
-            heapq.heappush(self._expiry, (upload.expires_at, file_id))
+            self._keep(upload)
             if len(self._expiry) > 2 * len(self._files) + 64:  # deleted files' entries
                 self._expiry = [(kept.expires_at, kept.file_id) for kept in self._files.values()]
                 heapq.heapify(self._expiry)
-            self._bytes += upload.size
             return upload
 
     def restore(self, upload: Upload) -> None:
         """Put back a file a state file kept (its limits were checked when it came)."""
         with self._lock:
-            self._files[upload.file_id] = upload
-            self._by_token[upload.link_token] = upload.file_id
-            self._by_team.setdefault(upload.team, {})[upload.file_id] = None
-            heapq.heappush(self._expiry, (upload.expires_at, upload.file_id))
-            self._bytes += upload.size
+            self._keep(upload)
+
+    def _keep(self, upload: Upload) -> None:
+        self._files[upload.file_id] = upload
+        self._by_token[upload.link_token] = upload.file_id
+        self._by_team.setdefault(upload.team, {})[upload.file_id] = None
+        heapq.heappush(self._expiry, (upload.expires_at, upload.file_id))
+        self._bytes += upload.size
 
     def get(self, file_id: str, now: float) -> Upload | None:
         """A kept file by id, whoever owns it (the admin view and the state's checks)."""

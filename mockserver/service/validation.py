@@ -1,18 +1,16 @@
 """Request validation compiled from the provider's JSON schema, speaking the provider's words.
 
-A generic JSON-Schema library reports errors in its own phrasing and order; clients of the
-real service match on the provider's categories (`Invalid parameters`, `Invalid format`,
-`Value out of range`) and on which parameter is named first. So the schema is compiled once
-into a small tree of checks that reports the first problem in a fixed order (required
-fields in the schema's order, then each property in the schema's order) with the
-provider's message. The subset of JSON Schema understood here is listed in `SUPPORTED`;
-anything else in a schema is ignored, and `tests/unit/test_validation.py` checks this
-compiler against the `jsonschema` library as an oracle on valid/invalid verdicts.
+Clients of the real service match on the provider's categories (`Invalid parameters`,
+`Invalid format`, `Value out of range`) and on which parameter is named first, which a
+generic JSON-Schema library words and orders its own way. So the schema is compiled once
+into a tree of checks that reports the first problem in a fixed order (required fields,
+then each property, in the schema's order) with the provider's message. The keywords
+understood are `SUPPORTED`; `tests/unit/test_validation.py` checks the verdicts against
+the `jsonschema` library.
 
-Every field the schema names is also capped at `FIELD_LIMIT` (our choice, not the
-provider's: docs/limits.md), so that a task keeps each of its fields whole in bounded
-memory: a longer string is refused like one over a `maxLength`, and so is a list or an
-object whose compact JSON is longer.
+Every declared field is also capped at `FIELD_LIMIT` (our choice: docs/limits.md), so a
+task keeps each field whole in bounded memory: a longer string, or a list or object whose
+compact JSON is longer, is refused like one over a `maxLength`.
 """
 
 from __future__ import annotations
@@ -277,65 +275,40 @@ def _array_checks(schema: Mapping[str, Any]) -> list[Check]:
 
 
 def _object_checks(schema: Mapping[str, Any]) -> list[Check]:
-    checks: list[Check] = []
     required: list[str] = list(schema.get("required", []))
     properties: dict[str, Check] = {
         name: _compile(sub) for name, sub in dict(schema.get("properties", {})).items()
     }
     additional = schema.get("additionalProperties", True)
+    closed = additional is False
+    extra_check = _compile(additional) if isinstance(additional, Mapping) else None
+    if not (required or properties or closed or extra_check):
+        return []
 
-    if required:
-
-        def check_required(value: Any, path: str) -> ApiError | None:
-            if not isinstance(value, dict):
-                return None
-            for name in required:
-                if name not in value:
-                    return invalid_parameters(f"parameter '{_child(path, name)}' is required")
+    def check_object(value: Any, path: str) -> ApiError | None:
+        """Required fields, then each property, then the fields the schema does not name."""
+        if not isinstance(value, dict):
             return None
-
-        checks.append(check_required)
-
-    if properties:
-
-        def check_properties(value: Any, path: str) -> ApiError | None:
-            if not isinstance(value, dict):
-                return None
-            for name, check in properties.items():
-                if name in value:
-                    error = check(value[name], f"{path}.{name}" if path else name)
-                    if error is not None:
-                        return error
-            return None
-
-        checks.append(check_properties)
-
-    if additional is False:
-
-        def check_additional(value: Any, path: str) -> ApiError | None:
-            if not isinstance(value, dict):
-                return None
-            for name in value:
-                if name not in properties:
-                    return invalid_parameters(f"parameter '{_child(path, name)}' is not supported")
-            return None
-
-        checks.append(check_additional)
-    elif isinstance(additional, Mapping):
-        extra_check = _compile(additional)
-
-        def check_extra(value: Any, path: str) -> ApiError | None:
-            if not isinstance(value, dict):
-                return None
+        for name in required:
+            if name not in value:
+                return invalid_parameters(f"parameter '{_child(path, name)}' is required")
+        for name, check in properties.items():
+            if name in value:
+                error = check(value[name], _child(path, name))
+                if error is not None:
+                    return error
+        if closed or extra_check is not None:
             for name, item in value.items():
-                if name not in properties:
-                    error = extra_check(item, _child(path, name))
-                    if error is not None:
-                        return error
-            return None
+                if name in properties:
+                    continue
+                if extra_check is None:
+                    return invalid_parameters(f"parameter '{_child(path, name)}' is not supported")
+                error = extra_check(item, _child(path, name))
+                if error is not None:
+                    return error
+        return None
 
-        checks.append(check_extra)
-    return checks
+    return [check_object]
 
 
 _ABSENT = object()
