@@ -32,13 +32,15 @@ __all__ = [
 #: "VDLM" as a big-endian integer: our mark in the SQLite header.
 APPLICATION_ID = 0x56444C4D
 #: The schema this release writes; a file with a larger one is refused, not downgraded.
-SCHEMA_VERSION = 1
+#: Version 1 had a unique index on the task id; version 2 has none (the writer finds a
+#: task's row by its rowid), and a version-1 file is read and written as it is.
+SCHEMA_VERSION = 2
 _MAGIC = b"SQLite format 3\x00"
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE tasks (
-    id TEXT NOT NULL UNIQUE, model TEXT NOT NULL, api_key TEXT NOT NULL,
+    id TEXT NOT NULL, model TEXT NOT NULL, api_key TEXT NOT NULL,
     submitted REAL NOT NULL, policy TEXT NOT NULL, retention REAL NOT NULL,
     outcome TEXT NOT NULL, message TEXT, anchor REAL NOT NULL, status TEXT NOT NULL,
     started REAL, finished REAL, polls INTEGER NOT NULL, since_anchor INTEGER NOT NULL,
