@@ -2,13 +2,16 @@
 
 One connection, one lock, autocommit mode with explicit transactions: a submit is one
 `INSERT` (plus the id source's position in a seeded run) committed before the state hands
-the task back, so before the 200 is sent. The tasks table has no index on the task id:
-an index is a second B-tree, and a second page that every submit's commit writes to the
-log (a submit's write cost 9 µs with it, 5.5 µs without). The writer gives each row its
-rowid (increasing, never given twice) and remembers it for the tasks the store holds; a
-change to a task is an `UPDATE` by rowid, and a task it forgot is found by a scan. WAL mode with `synchronous=NORMAL` makes a
+the task back, so before the 200 is sent. WAL mode with `synchronous=NORMAL` makes a
 commit a write into the log, not a disk flush: a `kill -9` loses nothing committed (the
-operating system has the pages), a power cut may lose the last commits (out of scope).
+operating system has the pages), a power cut may lose the last commits (out of scope)
+but leaves the file consistent.
+
+The tasks table has no index on the task id: an index is a second B-tree, and a second
+page that every submit's commit writes to the log (a submit's write cost 9 µs with it,
+5.5 µs without). The writer gives each row its rowid (increasing, never given twice) and
+remembers it for the tasks the store holds; a change to a task is an `UPDATE` by rowid,
+and a task it forgot is found by a scan.
 
 Polls write nothing unless the count decides the task's course: a task's status is
 derived from the clock and the stored times, so the row written at submit still says
@@ -112,7 +115,9 @@ class SqliteDurability(Durability):
         #: increasing, never given twice, so an entry whose row went points at nothing.
         self._rowids: dict[str, int] = {}
         self._next_rowid = 1
-        #: How many entries `_rowids` may hold before those of tasks gone are dropped.
+        #: How many entries `_rowids` may hold before those of tasks the store no longer
+        #: holds are dropped: half as many again as the store's (one scan of them every
+        #: `max_tasks / 2` submits, three lookups per submit).
         self._rowids_bound = 1024
         #: What the last restore found, for the admin API and the CLI's banner.
         self.restored: dict[str, int] = {}
@@ -141,7 +146,7 @@ class SqliteDurability(Durability):
             restoring.prune(self._db, saved, self._files, now)
             self._rowids = saved.rowids
             self._next_rowid = (last or 0) + 1
-            self._rowids_bound = 1024 + 2 * parts.store.max_tasks
+            self._rowids_bound = 1024 + parts.store.max_tasks * 3 // 2
             self._parts = parts
             self.restored = {"tasks": len(saved.tasks), "files": len(saved.uploads)}
         parts.clock.on_change = self._clock_moved

@@ -12,6 +12,12 @@ Our file is marked in that header: `application_id` says "vidu-lipsync-mock" and
 mode, so they sit in the main file and not in a write-ahead log a `kill -9` left behind.
 The connection takes SQLite's exclusive lock for its lifetime (`locking_mode=EXCLUSIVE`):
 one process per state file, and a second one is told so instead of silently sharing it.
+
+WAL mode with `synchronous=NORMAL`: a commit is written to the log (handed to the
+operating system) before it returns, so a `kill -9` of the process loses no commit; the
+log is flushed to the disk before each checkpoint copies it into the file, so a power cut
+may lose the last commits but leaves the file consistent. (`synchronous=OFF` would save
+about 1 µs per submit and risk a damaged file on a power cut.)
 """
 
 from __future__ import annotations
@@ -142,7 +148,7 @@ def open_state_file(path: str | os.PathLike[str]) -> tuple[sqlite3.Connection, b
             connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             connection.executescript(f"BEGIN; {SCHEMA} COMMIT;")
         connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=OFF")
+        connection.execute("PRAGMA synchronous=NORMAL")
     except sqlite3.OperationalError as error:
         connection.close()
         if "locked" in str(error):
