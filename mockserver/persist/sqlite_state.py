@@ -197,10 +197,10 @@ class SqliteDurability(Durability):
                 return
             db = self._db
             rowid = self._rowids.get(task_id) or self._find(task_id)
-            if rowid is not None:
-                row = task_row(task, self._codec, None)
-                if db.execute(_UPDATE_TASK, (*row, rowid)).rowcount:
-                    return
+            row = task_row(task, self._codec, None)
+            if rowid is not None and db.execute(_UPDATE_TASK, (*row, rowid)).rowcount:
+                self._rowids[task_id] = rowid  # (found by a scan: not searched for again)
+                return
             rowid = self._next_rowid  # its row went (expired while the task lived on)
             hold = parts.accounts.hold_of(task_id)
             db.execute(_INSERT_TASK, (rowid, *task_row(task, self._codec, hold)))
