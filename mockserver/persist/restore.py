@@ -44,6 +44,8 @@ class Saved:
     tasks: list[Task] = field(default_factory=list)
     holds: list[tuple[str, str, Decimal]] = field(default_factory=list)
     uploads: list[Upload] = field(default_factory=list)
+    #: Each restored task's rowid (the latest, should an id have two rows).
+    rowids: dict[str, int] = field(default_factory=dict)
     #: The first row id kept when the newest `max_tasks` rows were taken (older go).
     oldest_rowid: int | None = None
 
@@ -81,6 +83,7 @@ def read(
     if len(rows) == limit:
         saved.oldest_rowid = rows[0][0]
     saved.tasks = [task_from_row(row[1:], codec) for row in rows]
+    saved.rowids = {row[1]: row[0] for row in rows}
     saved.holds = [(row[1], row[18], Decimal(row[19])) for row in rows if row[19] is not None]
     for row in db.execute(
         "SELECT file_id, team, filename, format, size, created, expires, token, digest "

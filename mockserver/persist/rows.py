@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from vidu_lipsync_mock.faults import Fault, Rule
@@ -28,8 +29,10 @@ from vidu_lipsync_mock.service.tasks import (
 from vidu_lipsync_mock.service.uploads import FORMATS, Upload
 
 __all__ = [
+    "INSERT_SUBMITTED",
     "TASK_COLUMNS",
     "PolicyCodec",
+    "params_text",
     "rules_from_text",
     "rules_text",
     "submitted_row",
@@ -84,6 +87,18 @@ class PolicyCodec:
         return known
 
 
+def params_text(params: Mapping[str, Any]) -> str:
+    """A task's parameters as JSON text, as `json.dumps` writes them. Nearly every body
+    holds strings only (two URLs), which are written here directly: `json.dumps` would
+    build an encoder on each call, three times the cost of the encoding itself."""
+    fields = []
+    for name, value in params.items():
+        if type(value) is not str or type(name) is not str:
+            return json.dumps(dict(params))
+        fields.append(f"{encode_basestring_ascii(name)}: {encode_basestring_ascii(value)}")
+    return "{" + ", ".join(fields) + "}"
+
+
 def _keep_until(
     policy: Progression, anchor: float, submitted: float, finished: float | None, retention: float
 ) -> float:
@@ -103,7 +118,7 @@ def task_row(task: Task, codec: PolicyCodec, hold: tuple[str, Decimal] | None) -
         codec.text(task.progression), task.retention_seconds, outcome.status.value,
         outcome.error_message, task.anchor, task.status.value, task.started_at,
         task.finished_at, task.polls, task.polls_since_anchor, task.hidden_polls,
-        json.dumps(dict(task.params)),
+        params_text(task.params),
         None if fault is None else json.dumps(fault.describe()),
         None if hold is None else hold[0], None if hold is None else str(hold[1]),
         _keep_until(task.progression, task.anchor, task.submitted_at, task.finished_at,
@@ -170,7 +185,17 @@ def rules_from_text(text: str) -> tuple[list[Rule], int]:
     return rules, int(saved["next_id"])
 
 
+#: A task just submitted: what a submit cannot vary is written by the statement itself
+#: (anchored at its submit, pending, not started, never polled), so a submit binds 15
+#: values, `submitted_row`'s, where `task_row` binds 20.
+INSERT_SUBMITTED = (
+    f"INSERT INTO tasks (rowid, {TASK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+    "?5, 'pending', NULL, NULL, 0, 0, ?10, ?11, ?12, ?13, ?14, ?15)"
+)
+
+
 def submitted_row(
+    rowid: int,
     snapshot: TaskSnapshot,
     policy: Progression,
     retention: float,
@@ -178,14 +203,15 @@ def submitted_row(
     codec: PolicyCodec,
     hold: tuple[str, Decimal] | None,
 ) -> tuple[Any, ...]:
-    """A task just submitted, as `task_row` would write it, without building a `Task`."""
+    """A task just submitted, for `INSERT_SUBMITTED` at `rowid`: the row `task_row`
+    would write, without building a `Task`."""
     submitted = snapshot.submitted_at
     fault = snapshot.result_fault
     end = snapshot.scheduled_end
     return (
-        snapshot.task_id, snapshot.model_id, snapshot.api_key, submitted, codec.text(policy),
-        retention, outcome.status.value, outcome.error_message, submitted, "pending", None,
-        None, 0, 0, snapshot.hidden_polls, json.dumps(dict(snapshot.params)),
+        rowid, snapshot.task_id, snapshot.model_id, snapshot.api_key, submitted,
+        codec.text(policy), retention, outcome.status._value_, outcome.error_message,
+        snapshot.hidden_polls, params_text(snapshot.params),
         None if fault is None else json.dumps(fault.describe()),
         None if hold is None else hold[0], None if hold is None else str(hold[1]),
         (submitted if end is None else end) + retention,
