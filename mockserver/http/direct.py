@@ -26,13 +26,28 @@ import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import httptools
 from starlette.types import Receive, Scope, Send
 
+from vidu_lipsync_mock.persist import Durability
+
+try:
+    import httptools
+except ImportError:  # pragma: no cover - part of uvicorn[standard]; without it, no direct path
+    httptools = None  # type: ignore[assignment]
+
 if TYPE_CHECKING:  # the public app imports the protocol's module, through `connections`
+    import asyncio
+
     from vidu_lipsync_mock.http.public_app import Answer
 
-__all__ = ["AnswerAtOnce", "complete_scope", "continuation", "response_bytes", "wants_direct"]
+__all__ = [
+    "AnswerAtOnce",
+    "CommitGate",
+    "complete_scope",
+    "continuation",
+    "response_bytes",
+    "wants_direct",
+]
 
 #: What a protocol asks the app for: a whole request's answer, or None to go through ASGI.
 AnswerAtOnce = Callable[[Scope, bytes], "Answer | None"]
@@ -115,3 +130,39 @@ def continuation(answer: Answer) -> Callable[[Scope, Receive, Send], Any]:
         await answer.send_later(receive, send)
 
     return send_answer
+
+
+class CommitGate:
+    """Direct answers held until what they depend on is committed (`--state`).
+
+    A durable submit must be in the state file before its 200 goes out. Committing each
+    one costs SQLite a log write; so the writes of every request answered in one turn of
+    the event loop wait in one transaction (`Durability.defer_commits`), their answers
+    wait here, and one commit at the end of the turn releases them all, in the order
+    they were answered. If the commit fails, none of them is sent: their connections
+    are closed, as a crashed server's would be, and the clients retry."""
+
+    def __init__(self, durability: Durability) -> None:
+        self._durability = durability
+        self._held: list[tuple[Callable[[], None], Callable[[], None]]] = []
+
+    @property
+    def pending(self) -> bool:
+        """Whether writes wait for the commit."""
+        return self._durability.uncommitted
+
+    def hold(
+        self, loop: asyncio.AbstractEventLoop, send: Callable[[], None], drop: Callable[[], None]
+    ) -> None:
+        """Send (or, if the commit fails, drop) an answer once the pending writes are in."""
+        if not self._held:
+            loop.call_soon(self.release)
+        self._held.append((send, drop))
+
+    def release(self) -> bool:
+        """Commit now and let the held answers go; whether the commit succeeded."""
+        held, self._held = self._held, []
+        committed = self._durability.commit_deferred()
+        for send, drop in held:
+            (send if committed else drop)()
+        return committed

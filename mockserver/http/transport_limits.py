@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 from vidu_lipsync_mock.config import MockConfig
 from vidu_lipsync_mock.http.direct import (
     AnswerAtOnce,
+    CommitGate,
     complete_scope,
     continuation,
     response_bytes,
@@ -100,10 +101,14 @@ class _LingeringTransport:
 
 
 def limited_protocol(
-    base: type[asyncio.Protocol], limits: TransportLimits, direct: AnswerAtOnce | None = None
+    base: type[asyncio.Protocol],
+    limits: TransportLimits,
+    direct: AnswerAtOnce | None = None,
+    gate: CommitGate | None = None,
 ) -> type[Any]:
     """`base` (uvicorn's httptools protocol) with `limits` enforced on each connection;
-    with `direct`, a plain request that arrives whole is answered at once (`http.direct`)."""
+    with `direct`, a plain request that arrives whole is answered at once (`http.direct`),
+    its answer held by `gate` until what it wrote to the state file is committed."""
     head_timeout, body_timeout = limits.head_timeout, limits.body_timeout
     max_head, max_connections = limits.max_header_bytes, limits.max_connections
     head_too_large = _raw_response(
@@ -279,13 +284,24 @@ def limited_protocol(
                 return False
             response = response_bytes(answer, self.server_state.default_headers)
             if response is None:
+                if gate is not None and gate.pending and not gate.release():
+                    self._direct = None  # what it wrote is lost: no answer (see CommitGate)
+                    self.transport.close()
+                    return True
                 chunks.clear()  # the app has read the body: the continuation needs none
                 self._go_through_asgi(continuation(answer))
                 return False
             self._direct = None
-            self.transport.write(response)
-            self.on_response_complete()
+            if gate is not None and gate.pending:
+                gate.hold(self.loop, lambda: self._send_answer(response), self.transport.close)
+            else:
+                self._send_answer(response)
             return True
+
+        def _send_answer(self, response: bytes) -> None:
+            if not self.transport.is_closing():
+                self.transport.write(response)
+                self.on_response_complete()
 
         def _restart_keep_alive(self) -> None:
             """A request answered before its body was in (a 413) is now read: the body's

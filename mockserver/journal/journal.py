@@ -130,7 +130,7 @@ class Journal:
         #: first result is alive gives the same objects, and the journal itself holds none.
         self._shown: weakref.WeakValueDictionary[int, Entry] = weakref.WeakValueDictionary()
         self._shared: dict[tuple[tuple[bytes, bytes], ...], tuple[Any, int, bool]] = {}
-        self._answers: dict[tuple[tuple[bytes, bytes], ...], Any] = {}
+        self._answers: dict[tuple[bytes, ...], Any] = {}
 
     def next_seq(self) -> int:
         """The next request's number: taken when it arrives, so entries sort in the order

@@ -85,6 +85,21 @@ class Durability:
         digests; those of other tasks are forgotten."""
         return []
 
+    #: Whether writes deferred by `defer_commits` are waiting for `commit_deferred`.
+    uncommitted = False
+
+    def defer_commits(self) -> None:
+        """Let this thread's writes wait for `commit_deferred` (group commit: the server
+        answers a batch of requests, then commits once before sending any answer)."""
+
+    def stop_deferring(self) -> None:
+        """This thread's writes commit on their own again."""
+
+    def commit_deferred(self) -> bool:
+        """Commit the deferred writes; False when some were lost, and the answers that
+        depend on them must not be sent."""
+        return True
+
     def wipe(self) -> None:
         """Forget everything kept (the state's `reset()`)."""
 

@@ -13,6 +13,13 @@ page that every submit's commit writes to the log (a submit's write cost 9 µs w
 remembers it for the tasks the store holds; a change to a task is an `UPDATE` by rowid,
 and a task it forgot is found by a scan.
 
+Group commit: the server may ask for the writes one thread makes to wait in one open
+transaction (`defer_commits` until `stop_deferring`), and commit them all at once
+(`commit_deferred`) before it sends any of the answers that depend on them: one commit
+per turn of the event loop instead of one per submit. Any write not deferred commits
+what is open along with itself. A deferred write that fails rolls the open transaction
+back, and `commit_deferred` then says the batch was lost, so its answers are never sent.
+
 Polls write nothing unless the count decides the task's course: a task's status is
 derived from the clock and the stored times, so the row written at submit still says
 everything after a restart. Uploaded bytes live in files beside the database, written
@@ -121,6 +128,11 @@ class SqliteDurability(Durability):
         self._rowids_bound = 1024
         #: What the last restore found, for the admin API and the CLI's banner.
         self.restored: dict[str, int] = {}
+        #: The thread whose writes wait for `commit_deferred`, if any (group commit).
+        self._deferring: int | None = None
+        #: Whether deferred writes are waiting, and whether a failure lost some of them.
+        self.uncommitted = False
+        self._lost = False
 
     # -- start ------------------------------------------------------------------------
 
@@ -173,7 +185,7 @@ class SqliteDurability(Durability):
             position = parts.ids.position()
             self._writes += 1
             if position is None and self._writes % self.PRUNE_EVERY:
-                self._cursor.execute(INSERT_SUBMITTED, row)  # one statement: its own transaction
+                self._write(INSERT_SUBMITTED, row, self._cursor)
             else:
                 with self._transaction() as db:
                     db.execute(INSERT_SUBMITTED, row)
@@ -198,12 +210,12 @@ class SqliteDurability(Durability):
             db = self._db
             rowid = self._rowids.get(task_id) or self._find(task_id)
             row = task_row(task, self._codec, None)
-            if rowid is not None and db.execute(_UPDATE_TASK, (*row, rowid)).rowcount:
+            if rowid is not None and self._write(_UPDATE_TASK, (*row, rowid), db).rowcount:
                 self._rowids[task_id] = rowid  # (found by a scan: not searched for again)
                 return
             rowid = self._next_rowid  # its row went (expired while the task lived on)
             hold = parts.accounts.hold_of(task_id)
-            db.execute(_INSERT_TASK, (rowid, *task_row(task, self._codec, hold)))
+            self._write(_INSERT_TASK, (rowid, *task_row(task, self._codec, hold)), db)
             self._next_rowid = rowid + 1
             self._rowids[task_id] = rowid
 
@@ -216,16 +228,59 @@ class SqliteDurability(Durability):
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One transaction, rolled back if any of it fails (a full disk), so that the
-        next write does not find it still open; under the lock."""
+        next write does not find it still open; under the lock. A deferred one is left
+        open for `commit_deferred`; any other commits what deferred writes left open."""
         db = self._db
-        db.execute("BEGIN")
+        if not db.in_transaction:
+            db.execute("BEGIN")
         try:
             yield db
-            db.execute("COMMIT")
+            if self._deferring == threading.get_ident():
+                self.uncommitted = True
+            else:
+                db.execute("COMMIT")
+                self.uncommitted = False
         except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
+            self._roll_back()
             raise
+
+    def _write(self, sql: str, values: Any, db: Any) -> Any:
+        """One statement on `db` (the connection or its cursor): its own transaction,
+        unless it is deferred or deferred writes are open; under the lock."""
+        if not self.uncommitted and self._deferring is None:
+            return db.execute(sql, values)  # autocommit: the statement is its transaction
+        with self._transaction():
+            return db.execute(sql, values)
+
+    def _roll_back(self) -> None:
+        db = self._db
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        if self.uncommitted:
+            self._lost = True  # answers waiting on the deferred writes must not go out
+        self.uncommitted = False
+
+    # -- group commit -----------------------------------------------------------------
+
+    def defer_commits(self) -> None:
+        """This thread's writes wait in one open transaction until `commit_deferred`."""
+        self._deferring = threading.get_ident()
+
+    def stop_deferring(self) -> None:
+        self._deferring = None
+
+    def commit_deferred(self) -> bool:
+        """Commit what deferred writes left open: False if some of it is lost (a write
+        or this commit failed), when the answers that depend on it must not be sent."""
+        with self._lock:
+            try:
+                if self._db.in_transaction:
+                    self._db.execute("COMMIT")
+                self.uncommitted = False
+            except sqlite3.Error:
+                self._roll_back()
+            lost, self._lost = self._lost, False
+            return not lost
 
     def polled(self, snapshot: TaskSnapshot) -> None:
         progression = snapshot.progression
@@ -242,7 +297,7 @@ class SqliteDurability(Durability):
         task's cleared hold go in one transaction, so a restart never charges it twice."""
         with self._lock:
             if task_id is None:
-                self._db.execute(_UPSERT_TEAM, team_row(team, pinned=True))
+                self._write(_UPSERT_TEAM, team_row(team, pinned=True), self._db)
                 return
             rowid = self._rowids.get(task_id) or self._find(task_id)
             with self._transaction() as db:
@@ -274,18 +329,18 @@ class SqliteDurability(Durability):
 
     def upload_deleted(self, file_id: str) -> None:
         with self._lock:
-            self._db.execute("DELETE FROM uploads WHERE file_id = ?", (file_id,))
+            self._write("DELETE FROM uploads WHERE file_id = ?", (file_id,), self._db)
             (self._files / file_id).unlink(missing_ok=True)
 
     def rules_changed(self, faults: FaultEngine) -> None:
         text = rules_text(faults.rules(), faults.next_id)
         with self._lock:
-            self._db.execute(_SET_META, ("faults", text))
+            self._write(_SET_META, ("faults", text), self._db)
 
     def _clock_moved(self, clock: Clock) -> None:
         text = json.dumps({"kind": clock.kind, **clock.saved()})
         with self._lock:
-            self._db.execute(_SET_META, ("clock", text))
+            self._write(_SET_META, ("clock", text), self._db)
 
     # -- built results ----------------------------------------------------------------
 
@@ -297,9 +352,10 @@ class SqliteDurability(Durability):
             partial.write_bytes(data)
             os.replace(partial, target)
             digest = hashlib.sha256(data).hexdigest()
-            self._db.execute(
+            self._write(
                 "INSERT OR REPLACE INTO results (task_id, path, digest) VALUES (?, ?, ?)",
                 (task_id, target.name, digest),
+                self._db,
             )
 
     def saved_results(self, alive: Callable[[str], bool]) -> list[tuple[str, bytes]]:
@@ -317,8 +373,8 @@ class SqliteDurability(Durability):
             else:
                 gone.append(task_id)
                 (self._files / name).unlink(missing_ok=True)
-        with self._lock:
-            self._db.executemany("DELETE FROM results WHERE task_id = ?", [(t,) for t in gone])
+        with self._lock, self._transaction() as db:
+            db.executemany("DELETE FROM results WHERE task_id = ?", [(t,) for t in gone])
         return kept
 
     # -- the whole file ---------------------------------------------------------------

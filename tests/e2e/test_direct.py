@@ -229,3 +229,30 @@ def test_pipelined_requests_are_answered_in_order_whichever_way_each_goes(
     sock.sendall(slow + plain + plain.replace(b"task-b", b"task-c"))
     bodies = [json.loads(body)["message"] for _, body in read_responses(sock, 3)]
     assert ["task-a" in bodies[0], "task-b" in bodies[1], "task-c" in bodies[2]] == [True] * 3
+
+
+# -- with a state file: answers wait for their commit ----------------------------------
+
+
+def test_durable_answers_go_out_only_after_one_commit_for_the_batch(
+    driven: Any, tmp_path: Any
+) -> None:
+    mock, protocol, transport, loop = driven(state_path=str(tmp_path / "state.db"))
+    batch = request("POST", SUBMIT_PATH, mock.api_key, SUBMIT_BODY) * 3
+    protocol.data_received(batch)
+    assert transport.written == [], "an answer went out before its task was committed"
+    assert mock.durability.uncommitted
+    run_loop_briefly(loop)
+    assert not mock.durability.uncommitted
+    assert [w.startswith(b"HTTP/1.1 200 OK\r\n") for w in transport.written] == [True] * 3
+
+
+def test_a_failed_commit_sends_none_of_its_answers(
+    driven: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mock, protocol, transport, loop = driven(state_path=str(tmp_path / "state.db"))
+    monkeypatch.setattr(mock.durability, "commit_deferred", lambda: False)
+    protocol.data_received(request("POST", SUBMIT_PATH, mock.api_key, SUBMIT_BODY))
+    run_loop_briefly(loop)
+    assert transport.written == []
+    assert transport.closed  # the client sees a dropped connection, and retries

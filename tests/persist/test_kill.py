@@ -4,8 +4,10 @@ schedule, uploads, balances, fault rules and the clock."""
 
 from __future__ import annotations
 
+import json
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -142,3 +144,35 @@ def test_serve_refuses_a_foreign_file_with_one_line(tmp_path: Path):
     assert lines == [f"vidu-lipsync-mock: state file {path}: is not a SQLite database "
                      "(damaged, or another kind of file)"]  # fmt: skip
     assert path.read_bytes() == before
+
+
+def test_a_killed_server_finds_every_submit_it_answered_in_one_batch(serve, tmp_path: Path):
+    """Submits that arrive together are committed together (one commit per turn of the
+    event loop): every one answered is in the file when the process is killed."""
+    args = ("--state", str(tmp_path / "state.db"), "--pending-seconds", "100")
+    first = serve(*args)
+    host, port = httpx.URL(first.url).host, httpx.URL(first.url).port
+    body = json.dumps(BODY).encode()
+    head = (
+        f"POST {SUBMIT_PATH} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {KEY}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall((head + body) * 20)
+        stream = sock.makefile("rb")
+        answered = []
+        for _ in range(20):
+            status = stream.readline()
+            assert status.startswith(b"HTTP/1.1 200"), status
+            length = 0
+            while (line := stream.readline()) != b"\r\n":
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            answered.append(json.loads(stream.read(length))["data"]["task_id"])
+    first.kill()
+
+    second = serve(*args)
+    with httpx.Client(base_url=second.url, headers=AUTH, timeout=10) as http:
+        for task_id in answered:
+            assert http.get(f"/api/v1/tasks/{task_id}").status_code == 200, task_id
+    second.kill()
