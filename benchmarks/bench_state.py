@@ -30,7 +30,7 @@ from typing import Any
 
 from bench import AUTH, LOAD_CORE, SERVER_CORE, mock_server_argv, prepare_ours
 from bench_inprocess import SUBMIT_BODY, SUBMIT_PATH, _asgi_call, asgi_requests, bench_mock
-from bench_servers import HERE, Server, python_argv
+from bench_servers import Server
 from bench_wrk import run_wrk, submit_script
 from starlette.types import ASGIApp
 
@@ -105,20 +105,9 @@ def measure_servers(
         memory = stack.enter_context(Server("memory only", mock_server_argv(), core=SERVER_CORE))
         bodies = prepare_ours(memory.url)
         polls = {"memory only": bodies.task_id, "with --state": prepare_ours(durable.url).task_id}
-        files = {name: folder / name for name in ("poll.json", "submit.json", "result.mp4")}
-        for name, content in zip(files, (bodies.poll, bodies.submit, bodies.video), strict=True):
-            files[name].write_bytes(content)
+        # The reference answers the mock's bytes, its quota headers included, as in bench.py.
         reference = stack.enter_context(
-            Server(
-                "bare Starlette",
-                python_argv(
-                    str(HERE / "reference_app.py"),
-                    *("--poll-body", str(files["poll.json"])),
-                    *("--submit-body", str(files["submit.json"])),
-                    *("--video", str(files["result.mp4"])),
-                ),
-                core=SERVER_CORE,
-            )
+            Server("bare Starlette", bodies.reference_argv(folder), core=SERVER_CORE)
         )
         polls["bare Starlette"] = bodies.task_id
         servers = {server.name: server for server in (reference, memory, durable)}
