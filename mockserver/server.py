@@ -97,8 +97,8 @@ def uvicorn_config(
         direct = getattr(app, "answer_at_once", None)
         if config is None or config.access_log or log_level == "trace":
             direct = None
-        gate = getattr(app, "commit_gate", None)
-        http = protocol_with_registry(connections, limits, direct, gate)
+        batch = getattr(app, "answer_batch", None)
+        http = protocol_with_registry(connections, limits, direct, batch)
         if certificate is not None:
             http = _closing_idle_tls_at_once(http)
     if config is not None:

@@ -23,7 +23,7 @@ from starlette.types import Message, Receive, Scope, Send
 from vidu_lipsync_mock.http.admin_guard import AdminGuard
 from vidu_lipsync_mock.http.admin_routes import ADMIN_PREFIX, AdminApi
 from vidu_lipsync_mock.http.connections import Connections
-from vidu_lipsync_mock.http.direct import CommitGate
+from vidu_lipsync_mock.http.direct import AnswerBatch
 from vidu_lipsync_mock.http.messages import Reply, crash_reply, error_reply, send_reply
 from vidu_lipsync_mock.http.public_app import Answer, PublicApp
 from vidu_lipsync_mock.http.router import route_path
@@ -131,8 +131,9 @@ class MockApp:
         self.public = PublicApp(state, connections)
         self.admin = _admin_app(state, connections)
         self.guard = AdminGuard(state, ADMIN_PREFIX + "/health")
-        #: Holds a durable state's direct answers until their writes are committed.
-        self.commit_gate = CommitGate(state.durability) if state.durability.enabled else None
+        #: The direct answers of a turn of the event loop, written (and, with a state
+        #: file, committed) together at its end (`direct.AnswerBatch`).
+        self.answer_batch = AnswerBatch(state.durability)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -158,7 +159,7 @@ class MockApp:
         durability = self.mock_state.durability
         if not durability.enabled:
             return self.public.answer_at_once(scope, body)
-        durability.defer_commits()  # committed by `commit_gate` before the answer goes out
+        durability.defer_commits()  # committed by `answer_batch` before the answer goes out
         try:
             return self.public.answer_at_once(scope, body)
         finally:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from vidu_lipsync_mock.http.transport_limits import TransportLimits, limited_protocol
 
 if TYPE_CHECKING:
-    from vidu_lipsync_mock.http.direct import AnswerAtOnce, CommitGate
+    from vidu_lipsync_mock.http.direct import AnswerAtOnce, AnswerBatch
 
 __all__ = ["Connections", "protocol_with_registry"]
 
@@ -91,7 +91,7 @@ def protocol_with_registry(
     connections: Connections,
     limits: TransportLimits | None = None,
     direct: AnswerAtOnce | None = None,
-    gate: CommitGate | None = None,
+    batch: AnswerBatch | None = None,
 ) -> type[asyncio.Protocol]:
     """uvicorn's fastest available HTTP protocol, registering its connections, with
     `limits` on what each may cost (httptools only: it is part of uvicorn[standard])."""
@@ -106,7 +106,7 @@ def protocol_with_registry(
         base = H11Protocol
     else:
         if limits is not None:
-            base = limited_protocol(base, limits, direct, gate)
+            base = limited_protocol(base, limits, direct, batch)
 
     class RegisteringProtocol(base):  # type: ignore[valid-type,misc]
         def connection_made(self, transport: asyncio.BaseTransport) -> None:

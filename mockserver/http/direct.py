@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # the public app imports the protocol's module, through `conn
 
 __all__ = [
     "AnswerAtOnce",
-    "CommitGate",
+    "AnswerBatch",
     "complete_scope",
     "continuation",
     "response_bytes",
@@ -132,35 +132,40 @@ def continuation(answer: Answer) -> Callable[[Scope, Receive, Send], Any]:
     return send_answer
 
 
-class CommitGate:
-    """Direct answers held until what they depend on is committed (`--state`).
+class AnswerBatch:
+    """Direct answers written together at the end of the event loop's turn.
 
-    A durable submit must be in the state file before its 200 goes out. Committing each
-    one costs SQLite a log write; so the writes of every request answered in one turn of
-    the event loop wait in one transaction (`Durability.defer_commits`), their answers
-    wait here, and one commit at the end of the turn releases them all, in the order
-    they were answered. If the commit fails, none of them is sent: their connections
-    are closed, as a crashed server's would be, and the clients retry."""
+    Under load one turn reads many requests. Written as each is answered, every answer
+    runs the kernel's send path between two requests' parsing and routing, and each
+    pass through that code evicts the other's from the CPU caches: at 32 connections a
+    poll cost 45 µs of server CPU so, against 33 µs for bare Starlette, whose tasks happen
+    to answer a turn's requests together. Held to the end of the turn and written in
+    order, the same answers cost 26 µs. A turn with one request pays one `call_soon`.
+
+    With a state file (`--state`) the batch is also a group commit: the durable writes of
+    the turn's requests wait in one SQLite transaction (`Durability.defer_commits`), and
+    one commit releases their answers. If the commit fails, none of them is sent: their
+    connections are closed, as a crashed server's would be, and the clients retry."""
 
     def __init__(self, durability: Durability) -> None:
         self._durability = durability
         self._held: list[tuple[Callable[[], None], Callable[[], None]]] = []
 
     @property
-    def pending(self) -> bool:
-        """Whether writes wait for the commit."""
-        return self._durability.uncommitted
+    def held(self) -> bool:
+        """Whether answers wait for the end of the turn."""
+        return bool(self._held)
 
     def hold(
         self, loop: asyncio.AbstractEventLoop, send: Callable[[], None], drop: Callable[[], None]
     ) -> None:
-        """Send (or, if the commit fails, drop) an answer once the pending writes are in."""
+        """Send `send` at the end of the turn (or `drop`, if the commit fails)."""
         if not self._held:
             loop.call_soon(self.release)
         self._held.append((send, drop))
 
     def release(self) -> bool:
-        """Commit now and let the held answers go; whether the commit succeeded."""
+        """Commit what waits and send the held answers now; whether the commit held."""
         held, self._held = self._held, []
         committed = self._durability.commit_deferred()
         for send, drop in held:

@@ -11,6 +11,10 @@ Closing a socket while the client is still sending makes the kernel answer with 
 and most HTTP libraries then report the reset instead of the answer they were sent (a 413,
 a 431). So a connection that must close while a request is still arriving first reads and
 discards the rest, for at most the body (or head) timeout, as nginx's lingering close does.
+
+The same protocol is where a plain request is answered without uvicorn's cycle and its
+answer held for the end of the loop's turn (`http.direct`): its parser callbacks are the
+ones that know when a request has arrived whole.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from starlette.types import Receive, Scope, Send
 from vidu_lipsync_mock.config import MockConfig
 from vidu_lipsync_mock.http.direct import (
     AnswerAtOnce,
-    CommitGate,
+    AnswerBatch,
     complete_scope,
     continuation,
     response_bytes,
@@ -104,11 +108,13 @@ def limited_protocol(
     base: type[asyncio.Protocol],
     limits: TransportLimits,
     direct: AnswerAtOnce | None = None,
-    gate: CommitGate | None = None,
+    batch: AnswerBatch | None = None,
 ) -> type[Any]:
     """`base` (uvicorn's httptools protocol) with `limits` enforced on each connection;
-    with `direct`, a plain request that arrives whole is answered at once (`http.direct`),
-    its answer held by `gate` until what it wrote to the state file is committed."""
+    with `direct` and `batch`, a plain request that arrives whole is answered at once,
+    and its answer written with the others of the loop's turn (`http.direct`)."""
+    if direct is None or batch is None:
+        direct = batch = None  # both or neither
     head_timeout, body_timeout = limits.head_timeout, limits.body_timeout
     max_head, max_connections = limits.max_header_bytes, limits.max_connections
     head_too_large = _raw_response(
@@ -148,7 +154,15 @@ def limited_protocol(
         # Slots, not the instance dict: uvicorn's protocol fills its dict up to the size
         # CPython shares between instances, and four more keys would unshare it, making
         # every attribute lookup of uvicorn's own slower.
-        __slots__ = ("_close_when_read", "_direct", "_head_bytes", "_phase", "_timer")
+        __slots__ = (
+            "_close_when_read",
+            "_close_when_sent",
+            "_direct",
+            "_head_bytes",
+            "_held_answers",
+            "_phase",
+            "_timer",
+        )
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
@@ -158,6 +172,10 @@ def limited_protocol(
             self._close_when_read = False
             #: The body so far of a request to answer at once (`http.direct`), else None.
             self._direct: list[bytes] | None = None
+            #: Answers held for the end of the turn, and whether a graceful shutdown
+            #: waits for them to close the connection.
+            self._held_answers = 0
+            self._close_when_sent = False
 
         def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
@@ -224,7 +242,7 @@ def limited_protocol(
             self._phase = _BODY
             if self._timer is not None:
                 self._disarm()
-            if direct is not None and self.app is not overloaded and wants_direct(self):
+            if batch is not None and self.app is not overloaded and wants_direct(self):
                 self._direct = []
                 return
             self._start_cycle()
@@ -239,9 +257,13 @@ def limited_protocol(
         def _go_through_asgi(self, answer_later: Any = None) -> None:
             """A request first meant to be answered at once goes to uvicorn after all:
             replayed as its parser callbacks would have had it, with `answer_later` (an
-            ASGI app) in place of the app when the app has already answered it."""
+            ASGI app) in place of the app when the app has already answered it. Answers
+            held for the end of the turn go first: they answer earlier requests."""
             chunks = self._direct
             self._direct = None
+            if self._held_answers and batch is not None and not batch.release():
+                self.transport.close()  # what they wrote is lost (see AnswerBatch)
+                return
             if answer_later is None:
                 self._start_cycle()
             else:
@@ -275,33 +297,48 @@ def limited_protocol(
                 self._restart_keep_alive()
 
         def _answer_at_once(self, chunks: list[bytes]) -> bool:
-            """Answer a whole request without a cycle (`http.direct`); False when it went
-            to uvicorn instead, whose end of the request is still to run."""
+            """Answer a whole request without a cycle (`http.direct`), its answer held for
+            the end of the turn; False when it went to uvicorn instead, whose end of the
+            request is still to run."""
             assert direct is not None
+            assert batch is not None
             answer = direct(complete_scope(self), b"".join(chunks))
             if answer is None:
                 self._go_through_asgi()
                 return False
             response = response_bytes(answer, self.server_state.default_headers)
             if response is None:
-                if gate is not None and gate.pending and not gate.release():
-                    self._direct = None  # what it wrote is lost: no answer (see CommitGate)
+                if batch.held and not batch.release():  # its writes go out before it
+                    self._direct = None  # what it wrote is lost (see AnswerBatch)
                     self.transport.close()
                     return True
                 chunks.clear()  # the app has read the body: the continuation needs none
                 self._go_through_asgi(continuation(answer))
                 return False
             self._direct = None
-            if gate is not None and gate.pending:
-                gate.hold(self.loop, lambda: self._send_answer(response), self.transport.close)
-            else:
-                self._send_answer(response)
+            self._held_answers += 1
+            batch.hold(self.loop, lambda: self._send_answer(response), self._drop_answer)
             return True
 
         def _send_answer(self, response: bytes) -> None:
+            self._held_answers -= 1
             if not self.transport.is_closing():
                 self.transport.write(response)
                 self.on_response_complete()
+                if self._close_when_sent and not self._held_answers:
+                    self.transport.close()
+
+        def _drop_answer(self) -> None:
+            self._held_answers -= 1
+            self.transport.close()
+
+        def shutdown(self) -> None:
+            """uvicorn's graceful close, which lets an answer being sent finish: one held
+            for the end of the turn too."""
+            if self._held_answers:
+                self._close_when_sent = True
+            else:
+                super().shutdown()
 
         def _restart_keep_alive(self) -> None:
             """A request answered before its body was in (a 413) is now read: the body's

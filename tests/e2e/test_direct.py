@@ -102,18 +102,28 @@ def run_loop_briefly(loop: asyncio.AbstractEventLoop) -> None:
     loop.run_until_complete(asyncio.sleep(0.05))  # real-time: lets scheduled tasks finish
 
 
-def test_a_plain_submit_and_poll_are_written_at_once_in_one_piece(driven: Any) -> None:
-    mock, protocol, transport, _ = driven()
+def test_plain_requests_are_answered_without_a_cycle_and_written_at_the_turns_end(
+    driven: Any,
+) -> None:
+    mock, protocol, transport, loop = driven()
     protocol.data_received(request("POST", SUBMIT_PATH, mock.api_key, SUBMIT_BODY))
-    assert len(transport.written) == 1, "the submit was not answered before the loop ran"
-    head, _, body = transport.written[0].partition(b"\r\n\r\n")
+    assert protocol.cycle is None, "uvicorn's cycle answered the submit"
+    assert not protocol.tasks
+    assert mock.journal.entries()[-1].route == "submit"  # answered, journaled, held
+    assert transport.written == []
+    run_loop_briefly(loop)
+    (answer,) = transport.written  # in one piece
+    head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
     task_id = json.loads(body)["data"]["task_id"]
     assert mock.journal.entries()[-1].task_id == task_id  # journaled as through ASGI
 
-    protocol.data_received(request("GET", f"/api/v1/tasks/{task_id}", mock.api_key))
-    assert len(transport.written) == 2
-    assert json.loads(transport.written[1].partition(b"\r\n\r\n")[2])["data"]["status"]
+    polls = [request("GET", f"/api/v1/tasks/{tid}", mock.api_key) for tid in (task_id, "task-x")]
+    protocol.data_received(b"".join(polls))
+    assert protocol.cycle is None
+    run_loop_briefly(loop)
+    statuses = [json.loads(w.partition(b"\r\n\r\n")[2])["code"] for w in transport.written[1:]]
+    assert statuses == [0, 404]  # both, in the order asked
 
 
 @pytest.mark.parametrize(
@@ -136,10 +146,9 @@ def test_what_is_not_plain_goes_through_uvicorn(
 ) -> None:
     mock, protocol, transport, loop = driven()
     protocol.data_received(raw(mock.api_key))
-    assert transport.written == [], f"{why} was answered without a cycle"
     if why == "a partial body":
         protocol.data_received(SUBMIT_BODY[-5:])
-        assert transport.written == []
+    assert protocol.cycle is not None, f"{why} was answered without uvicorn's cycle"
     run_loop_briefly(loop)
     assert transport.written, f"{why} was never answered"
 
@@ -256,3 +265,16 @@ def test_a_failed_commit_sends_none_of_its_answers(
     run_loop_briefly(loop)
     assert transport.written == []
     assert transport.closed  # the client sees a dropped connection, and retries
+
+
+def test_a_graceful_shutdown_sends_the_answers_held_for_the_turn_then_closes(
+    driven: Any,
+) -> None:
+    mock, protocol, transport, loop = driven()
+    protocol.data_received(request("POST", SUBMIT_PATH, mock.api_key, SUBMIT_BODY))
+    protocol.shutdown()  # the server stops while the answer waits for the turn's end
+    assert not transport.closed
+    run_loop_briefly(loop)
+    (answer,) = transport.written
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert transport.closed
