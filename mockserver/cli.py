@@ -7,7 +7,6 @@ file, on the command line and in the docs at once, with one help text.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import gc
 import json
@@ -204,8 +203,7 @@ def _serve(config: MockConfig) -> int:
     from vidu_lipsync_mock.http.admin_guard import exposure
     from vidu_lipsync_mock.mock import LipSyncMock
     from vidu_lipsync_mock.persist import StateFileError
-    from vidu_lipsync_mock.server import bind_socket, url_for, uvicorn_config
-    from vidu_lipsync_mock.tls import server_certificate, wants_tls
+    from vidu_lipsync_mock.server import bind_socket, loaded_config, url_for
 
     try:
         mock = LipSyncMock(config)
@@ -217,15 +215,10 @@ def _serve(config: MockConfig) -> int:
     except OSError as error:
         return fail(f"cannot listen on {config.host}:{config.port}: {error.strerror}")
     port = sock.getsockname()[1]
-    try:
-        with contextlib.ExitStack() as stack:
-            certificate = None
-            if wants_tls(config):
-                certificate = stack.enter_context(server_certificate(config, port))
-            server_config = uvicorn_config(
-                mock.app, config.log_level, config.shutdown_seconds, certificate
-            )
-            server_config.load()  # the HTTP protocol, event loop and TLS: before the freeze
+    try:  # the HTTP protocol, event loop and TLS are loaded here: before the freeze
+        server_config, certificate = loaded_config(
+            mock.app, port, config.log_level, config.shutdown_seconds
+        )
     except ConfigError as error:
         sock.close()
         return fail(str(error))

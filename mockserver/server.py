@@ -25,7 +25,7 @@ from vidu_lipsync_mock.http.connections import Connections, protocol_with_regist
 from vidu_lipsync_mock.http.transport_limits import TransportLimits
 from vidu_lipsync_mock.tls import ServerCertificate, server_certificate, wants_tls
 
-__all__ = ["ServerThread", "bind_socket", "url_for", "uvicorn_config"]
+__all__ = ["ServerThread", "bind_socket", "loaded_config", "url_for", "uvicorn_config"]
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -122,6 +122,22 @@ def uvicorn_config(
     )
 
 
+def loaded_config(
+    app: ASGIApp, port: int, log_level: str = "warning", shutdown_seconds: float = 2.0
+) -> tuple[uvicorn.Config, ServerCertificate | None]:
+    """uvicorn's settings for `app` on `port`, loaded now, and the certificate a mock's
+    settings ask for: a made certificate's key file exists only while they load (see
+    `server_certificate`)."""
+    config = _config_of(app)
+    with contextlib.ExitStack() as stack:
+        certificate = None
+        if config is not None and wants_tls(config):
+            certificate = stack.enter_context(server_certificate(config, port))
+        loaded = uvicorn_config(app, log_level, shutdown_seconds, certificate)
+        loaded.load()
+    return loaded, certificate
+
+
 class ServerThread:
     def __init__(
         self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
@@ -154,11 +170,13 @@ class ServerThread:
         self._socket = sock
         self.port = sock.getsockname()[1]
         try:
-            server = uvicorn.Server(self._load_config())
+            loaded, certificate = loaded_config(self.app, self.port, self.log_level)
         except BaseException:
             self.stop()
             raise
-        self._server = server
+        self.scheme = "http" if certificate is None else "https"
+        self.ca_bundle = None if certificate is None else certificate.ca_bundle
+        server = self._server = uvicorn.Server(loaded)
         thread = threading.Thread(
             target=server.run,
             kwargs={"sockets": [sock]},
@@ -175,21 +193,6 @@ class ServerThread:
                 raise RuntimeError(f"the mock server did not start on {url}")
             time.sleep(0.001)
         return self.url
-
-    def _load_config(self) -> uvicorn.Config:
-        """uvicorn's settings, loaded now: a made certificate's key file exists only
-        while they load (see `server_certificate`)."""
-        config = _config_of(self.app)
-        self.scheme, self.ca_bundle = "http", None
-        with contextlib.ExitStack() as stack:
-            certificate = None
-            if config is not None and wants_tls(config):
-                certificate = stack.enter_context(server_certificate(config, self.port))
-                self.scheme = "https"
-                self.ca_bundle = certificate.ca_bundle
-            loaded = uvicorn_config(self.app, self.log_level, certificate=certificate)
-            loaded.load()
-        return loaded
 
     def stop(self, timeout: float = 5.0) -> None:
         server, thread, sock = self._server, self._thread, self._socket
