@@ -389,6 +389,15 @@ def setting_kind(annotation: object) -> str:
     return "list" if text == "tuple[str, ...]" else "json"
 
 
+#: What a scalar setting's value may be (a bool is never a number), and its words.
+_SCALARS: Mapping[str, tuple[type | tuple[type, ...], str]] = {
+    "bool": (bool, "true or false"),
+    "float": ((int, float), "a number"),
+    "int": (int, "a whole number"),
+    "str": (str, "a string"),
+}
+
+
 def _coerce(name: str, annotation: object, value: Any) -> Any:
     """Check a TOML or JSON value against the field's declared type."""
     kind = setting_kind(annotation)
@@ -413,23 +422,10 @@ def _coerce(name: str, annotation: object, value: Any) -> Any:
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{name} must be a list of strings")
         return tuple(value)
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise ConfigError(f"{name} must be true or false, not {value!r}")
-        return value
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{name} must be a number, not {value!r}")
-        return float(value)
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{name} must be a whole number, not {value!r}")
-        return value
-    if kind == "str":
-        if not isinstance(value, str):
-            raise ConfigError(f"{name} must be a string, not {value!r}")
-        return value
-    return value  # pragma: no cover - every field type is handled above
+    types, words = _SCALARS[kind]
+    if not isinstance(value, types) or (isinstance(value, bool) and kind != "bool"):
+        raise ConfigError(f"{name} must be {words}, not {value!r}")
+    return float(value) if kind == "float" else value
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
