@@ -423,7 +423,8 @@ def _coerce(name: str, annotation: object, value: Any) -> Any:
             raise ConfigError(f"{name} must be a list of strings")
         return tuple(value)
     types, words = _SCALARS[kind]
-    if not isinstance(value, types) or (isinstance(value, bool) and kind != "bool"):
+    fits = isinstance(value, types) and (kind == "bool" or not isinstance(value, bool))
+    if not fits:
         raise ConfigError(f"{name} must be {words}, not {value!r}")
     return float(value) if kind == "float" else value
 

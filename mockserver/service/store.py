@@ -307,12 +307,8 @@ class TaskStore(TaskRecords):
                 self._order.append(task_id)
                 if task.status.terminal:
                     self._ended.append(task_id)
-                else:
-                    end = task.progression.ends_at(task.anchor)
-                    if end is not None:
-                        self._endings.append((end, task_id))
+                self._schedule(task)
             heapq.heapify(self._expiry)
-            heapq.heapify(self._endings)
             self._open_by_key = None
 
     def unfinished_count(self, api_key: str, now: float) -> int:
@@ -383,26 +379,21 @@ class TaskStore(TaskRecords):
             if ended is None:  # it had expired: that made the room
                 return
             if ended:  # (else its policy changed since: not ended after all)
-                dropped.append((task_id, records[task_id][_STATUS] == _SUCCEEDED))
-                self._drop(task_id)
-                self.evicted_for_space += 1
-                return
+                return self._evict(task_id, dropped)
         while self._ended:
             task_id = self._ended.popleft()
             record = records.get(task_id)
             if record is not None and record[_STATUS] in _TERMINAL:
-                dropped.append((task_id, record[_STATUS] == _SUCCEEDED))
-                self._drop(task_id)
-                self.evicted_for_space += 1
-                return
+                return self._evict(task_id, dropped)
         while self._order:
             task_id = self._order.popleft()
-            record = records.get(task_id)
-            if record is not None:
-                dropped.append((task_id, record[_STATUS] == _SUCCEEDED))
-                self._drop(task_id)
-                self.evicted_for_space += 1
-                return
+            if task_id in records:
+                return self._evict(task_id, dropped)
+
+    def _evict(self, task_id: str, dropped: list[tuple[str, bool]]) -> None:
+        dropped.append((task_id, self._records[task_id][_STATUS] == _SUCCEEDED))
+        self._drop(task_id)
+        self.evicted_for_space += 1
 
     def clear(self) -> None:
         with self._lock:
