@@ -111,21 +111,11 @@ class PublicApi:
             PublicRoute(
                 "/models/{provider}/{model}/api_schema", read, "schema", accounts.api_schema
             ),
-            PublicRoute(
-                "/api/v1/{provider}/{model}/async",
-                ("POST",),
-                "submit",
-                self.submit,
-                refused_as=UNROUTED,
-                exists=self._served,
-            ),
-            PublicRoute(
-                "/api/v1/{provider}/{model}",
-                ("POST",),
-                "submit",
-                self.submit,
-                refused_as=UNROUTED,
-                exists=self._served,
+            *(
+                PublicRoute(
+                    path, ("POST",), "submit", self.submit, refused_as=UNROUTED, exists=self._served
+                )
+                for path in ("/api/v1/{provider}/{model}/async", "/api/v1/{provider}/{model}")
             ),
             PublicRoute("/files/{task_id}/{filename}", read, "download", self.result_file),
             PublicRoute("/media/{name}", read, "sample", self.sample_file, owns_prefix=True),
