@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from vidu_lipsync_mock.http.openapi_account import (
@@ -213,15 +212,6 @@ def _file_operation(
     }
 
 
-def _admin_parameters(path: str, query: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """An admin route's path parameters (text), then its query parameters with their
-    schemas."""
-    return path_params(*re.findall(r"\{(\w+)\}", path)) + [
-        {"name": name, "in": "query", "required": False, "schema": dict(schema)}
-        for name, schema in query.items()
-    ]
-
-
 def _admin_paths() -> dict[str, Any]:
     """The admin API, from the same tables that route it."""
     from vidu_lipsync_mock.http.admin_routes import ADMIN_PREFIX, OPERATIONS
@@ -251,7 +241,10 @@ def _admin_paths() -> dict[str, Any]:
             }
             if op.method != "GET":
                 operation["responses"].update(_errors("415"))
-        parameters = _admin_parameters(op.path, op.query)
+        parameters = path_params(*re.findall(r"\{(\w+)\}", op.path)) + [
+            {"name": name, "in": "query", "required": False, "schema": dict(schema)}
+            for name, schema in op.query.items()
+        ]
         if parameters:
             operation["parameters"] = parameters
         if op.body is not None:
