@@ -267,14 +267,10 @@ class MockState(ClockAndFaultVerbs):
                     hidden_polls=effects.hidden_polls,
                     result_fault=effects.result_fault,
                 )
+                self.durability.task_created(snapshot, policy, retention, outcome)
             except DuplicateTaskId:  # 96 random bits: in practice, never
                 self.accounts.release(task_id)
                 continue
-            except BaseException:
-                self.accounts.release(task_id)
-                raise
-            try:
-                self.durability.task_created(snapshot, policy, retention, outcome)
             except BaseException:  # (a full disk): the client sees a 500, and pays nothing
                 self.accounts.release(task_id)
                 raise
