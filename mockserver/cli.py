@@ -59,22 +59,13 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         flags = ("--state", flag) if f.name == "state_path" else (flag,)
         kind = setting_kind(f.type)
-        choices = f.metadata.get("choices") or None
+        how: dict[str, Any] = {"action": argparse.BooleanOptionalAction}
+        if kind != "bool":
+            how = {"type": {"float": float, "int": int}.get(kind, str)}
+            how["choices"] = f.metadata.get("choices") or None
         default_text = "" if f.default is None else f" (default: {f.default})"
-        if kind == "bool":
-            help_text = f.metadata["help"] + default_text
-            group.add_argument(
-                flag, dest=f.name, action=argparse.BooleanOptionalAction, help=help_text
-            )
-            continue
-        group.add_argument(
-            *flags,
-            dest=f.name,
-            type={"float": float, "int": int}.get(kind, str),
-            choices=choices,
-            default=None,
-            help=f.metadata["help"] + default_text,
-        )
+        help_text = f.metadata["help"] + default_text
+        group.add_argument(*flags, dest=f.name, default=None, help=help_text, **how)
     for name, (flag, metavar, help_text) in _LISTS.items():
         group.add_argument(flag, dest=name, action="append", metavar=metavar, help=help_text)
     group.add_argument(
