@@ -409,5 +409,3 @@ class MockState(ClockAndFaultVerbs):
             raise task_not_found(task_id)
         self.durability.task_changed(task_id)
         return snapshot
-
-    # -- time ----------------------------------------------------------------------------

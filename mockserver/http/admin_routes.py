@@ -328,12 +328,10 @@ class AdminApi:
 
     def _entries(self, request: Request) -> list[Entry]:
         q = dict(request.query_params)
-        numbers = {name: q[name] for name in ("status", "since", "limit") if name in q}
-        if not all(_INTEGER_TEXT.fullmatch(value) for value in numbers.values()):
+        texts = {name: q[name] for name in ("status", "since", "limit") if name in q}
+        if not all(_INTEGER_TEXT.fullmatch(value) for value in texts.values()):
             raise ApiError(400, "Invalid format: status, since and limit must be integers")
-        status = int(q["status"]) if "status" in q else None
-        since = int(q.get("since", 0))
-        limit = int(q["limit"]) if "limit" in q else None
+        numbers = {name: int(text) for name, text in texts.items()}
         faulted = None
         if "faulted" in q:
             faulted = {"true": True, "false": False}.get(q["faulted"].lower())
@@ -342,11 +340,11 @@ class AdminApi:
         return self.state.journal.entries(
             route=q.get("route"),
             method=q.get("method"),
-            status=status,
+            status=numbers.get("status"),
             task_id=q.get("task_id"),
             faulted=faulted,
-            since_seq=since,
-            limit=limit,
+            since_seq=numbers.get("since", 0),
+            limit=numbers.get("limit"),
         )
 
     async def journal(self, request: Request) -> Response:
