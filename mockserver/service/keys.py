@@ -57,7 +57,7 @@ def redact(key: str) -> str:
     return f"{key[:9]}…{key[-4:]}"
 
 
-_KEY_IN_TEXT = re.compile(rb"mdlx-[A-Za-z0-9]{32,64}")
+_KEY_IN_TEXT = re.compile(KEY_PATTERN.pattern.encode())
 
 
 def redact_keys_in(text: bytes) -> bytes:
