@@ -53,16 +53,14 @@ _RATE_HEADERS = {
 
 
 def _errors(*codes: str) -> dict[str, Any]:
-    responses: dict[str, Any] = {}
-    for code in codes:
-        response: dict[str, Any] = {
+    return {
+        code: {
             "description": ERROR_STATUSES[code],
             "content": {"application/json": {"schema": _REF_ERROR}},
+            **({"headers": copy.deepcopy(_RATE_HEADERS)} if code == "429" else {}),
         }
-        if code == "429":
-            response["headers"] = copy.deepcopy(_RATE_HEADERS)
-        responses[code] = response
-    return responses
+        for code in codes
+    }
 
 
 def _components(registry: Registry) -> dict[str, Any]:

@@ -151,10 +151,7 @@ class Admission:
         """An upload: `admit`, then the body's size (413). The form (415, 400) and the file
         (400, 413, 415) are the route's and the store's to read, in that order."""
         api_key, verdict = self.admit(authorization)
-        size = len(body)
-        if declared_length is not None and declared_length > size:
-            size = declared_length
-        if size > self.upload_body_bytes:
+        if max(len(body), declared_length or 0) > self.upload_body_bytes:  # read or declared
             raise with_quota(file_too_large(self.upload_bytes), verdict)
         return api_key, verdict
 
