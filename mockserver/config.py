@@ -134,8 +134,7 @@ class MockConfig:
         16 * 1024 * 1024, "Largest file POST /api/v1/media/files accepts (the provider: 16 MiB)."
     )
     retry_after_header: bool = _opt(
-        False,
-        "Add Retry-After to 429 answers (the provider documents only X-RateLimit-Reset).",
+        False, "Add Retry-After to 429 answers (the provider documents only X-RateLimit-Reset)."
     )
     seed: int | None = _opt(None, "Seed for task ids and every random draw, for replayable runs.")
     rate_limit: int = _opt(

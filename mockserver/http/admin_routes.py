@@ -172,13 +172,7 @@ OPERATIONS: tuple[AdminOperation, ...] = (
         "Replace the rules with a chaos profile",
         _obj("name", name={"enum": sorted(PROFILES)}, seed={"type": ["integer", "null"]}),
     ),
-    AdminOperation(
-        "/journal",
-        "GET",
-        "journal",
-        "Journal entries, filtered",
-        query=_JOURNAL_QUERY,
-    ),
+    AdminOperation("/journal", "GET", "journal", "Journal entries, filtered", query=_JOURNAL_QUERY),
     AdminOperation("/journal", "DELETE", "clear_journal", "Empty the journal"),
     AdminOperation(
         "/journal.jsonl",

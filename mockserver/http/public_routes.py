@@ -26,12 +26,7 @@ from vidu_lipsync_mock.media.library import (
     parse_range,
 )
 from vidu_lipsync_mock.service.admission import UPLOAD_ROUTE
-from vidu_lipsync_mock.service.errors import (
-    ApiError,
-    echo,
-    range_not_satisfiable,
-    task_not_found,
-)
+from vidu_lipsync_mock.service.errors import ApiError, echo, range_not_satisfiable, task_not_found
 from vidu_lipsync_mock.service.quotas import with_quota
 from vidu_lipsync_mock.service.tasks import TaskSnapshot
 from vidu_lipsync_mock.state import MockState
