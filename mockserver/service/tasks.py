@@ -174,10 +174,8 @@ def _shared_view(progression: Progression) -> Mapping[str, Any]:
     return MappingProxyType(progression.describe())
 
 
-_POLICIES: Mapping[str, type[ByClock] | type[ByPolls] | type[Manual]] = {
-    "clock": ByClock,
-    "polls": ByPolls,
-    "manual": Manual,
+_POLICIES: Mapping[str, type[ByClock | ByPolls | Manual]] = {
+    policy.name: policy for policy in (ByClock, ByPolls, Manual)
 }
 
 
