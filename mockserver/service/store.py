@@ -240,9 +240,7 @@ class TaskStore(TaskRecords):
                     self._records[task_id] = record
                 return self._snapshot(record)
             task = self._live(task_id, now, poll=poll)
-            if task is None:
-                return None
-            return self._snapshot(self._flatten(task))
+            return None if task is None else self._snapshot(self._flatten(task))
 
     def force(
         self, task_id: str, status: TaskStatus, now: float, error_message: str | None = None

@@ -220,9 +220,8 @@ class TaskSnapshot(NamedTuple):
 
     @property
     def duration_ms(self) -> int | None:
-        if self.finished_at is None:
-            return None
-        return round((self.finished_at - self.submitted_at) * 1000)
+        finished = self.finished_at
+        return None if finished is None else round((finished - self.submitted_at) * 1000)
 
     @property
     def result_expires_at(self) -> float | None:
