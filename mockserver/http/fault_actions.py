@@ -59,10 +59,8 @@ async def _wait_for_disconnect(receive: Receive, seconds: float) -> None:
     """Hold the request open until the client gives up or the bound passes."""
 
     async def disconnected() -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
+        while (await receive())["type"] != "http.disconnect":
+            pass
 
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(disconnected(), timeout=seconds)
