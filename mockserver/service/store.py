@@ -334,12 +334,8 @@ class TaskStore(TaskRecords):
     def snapshots(self, now: float) -> list[TaskSnapshot]:
         with self._lock:
             self.sweep(now)
-            snapshots = []
-            for task_id in list(self._records):
-                task = self._live(task_id, now)
-                if task is not None:
-                    snapshots.append(self._snapshot(self._flatten(task)))
-            return snapshots
+            tasks = [self._live(task_id, now) for task_id in list(self._records)]
+            return [self._snapshot(self._flatten(task)) for task in tasks if task is not None]
 
     def sweep(self, now: float) -> int:
         """Drop expired records; returns how many went."""
