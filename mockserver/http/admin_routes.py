@@ -121,11 +121,9 @@ def _obj(*required: str, **properties: Any) -> dict[str, Any]:
 
 
 _NUMBER = {"type": "number"}
-_STRING = {"type": "string"}
-_INTEGER = {"type": "integer"}
 _JOURNAL_QUERY: Mapping[str, Mapping[str, Any]] = {
-    **dict.fromkeys(("route", "method", "task_id"), _STRING),
-    **dict.fromkeys(("status", "since", "limit"), _INTEGER),
+    **{name: {"type": "string"} for name in ("route", "method", "task_id")},
+    **{name: {"type": "integer"} for name in ("status", "since", "limit")},
     "faulted": {"type": "boolean"},
 }
 _STATUSES = ["pending", "processing", "success", "failed"]

@@ -111,12 +111,11 @@ class FaultActions:
         fault = decision.fault
         status = int(fault.param("status"))
         retry_after = fault.param("retry_after")
+        given = fault.param("message")
         if status == 429:
-            given = fault.param("message")
-            return self.state.limiter.exhausted(
-                self.state.clock.now(), retry_after, str(given) if given else None
-            )
-        message = str(fault.param("message") or message_for(status))
+            now = self.state.clock.now()
+            return self.state.limiter.exhausted(now, retry_after, str(given) if given else None)
+        message = str(given or message_for(status))
         headers: dict[str, str] = {}
         if retry_after is not None:
             headers["Retry-After"] = str(int(retry_after + 0.999))
