@@ -253,8 +253,9 @@ class MockConfig:
         for name in ("pending_seconds", "processing_seconds", "retention_seconds"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative")
-        if not self.speed > 0:
-            raise ConfigError("speed must be positive")
+        for name in ("speed", "head_timeout_seconds", "body_timeout_seconds", "keep_alive_seconds"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be positive")
         if not 0 <= self.port <= 65535:
             raise ConfigError("port must be between 0 and 65535")
         if not 1 <= self.processing_on_poll <= self.terminal_on_poll:
@@ -279,9 +280,6 @@ class MockConfig:
             )
         except ValueError as error:
             raise ConfigError(f"teams, starting_credit or billing_amount: {error}") from None
-        for name in ("head_timeout_seconds", "body_timeout_seconds", "keep_alive_seconds"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be positive")
         if self.shutdown_seconds < 0 or self.max_connections < 0:
             raise ConfigError("shutdown_seconds and max_connections must not be negative")
         if self.max_header_bytes < 1024:

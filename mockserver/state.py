@@ -129,8 +129,7 @@ class MockState(ClockAndFaultVerbs):
             self.faults.add(rule)
         parts = Parts(self.store, self.accounts, self.uploads, self.faults, self.clock, self.ids)
         self.durability.restore(parts)  # what changed at run time wins over the config
-        alive = self.store.__contains__
-        for task_id, data in self.durability.saved_results(alive):
+        for task_id, data in self.durability.saved_results(self.store.__contains__):
             self.results.adopt(task_id, data)  # results built before a restart
 
     def _task_results(self) -> TaskResults:

@@ -220,8 +220,7 @@ OPERATIONS: tuple[AdminOperation, ...] = (
 def account_record(account: TeamBalance) -> dict[str, Any]:
     """A team as the admin API shows it: fingerprints and redacted keys, never a key."""
     return {
-        **dataclasses.asdict(account),
-        "keys": [dataclasses.asdict(key) for key in account.keys],
+        **dataclasses.asdict(account),  # (its keys too)
         "balance": float(account.balance),
         "held": float(account.held),
         "spent": float(account.spent),
