@@ -29,7 +29,7 @@ from vidu_lipsync_mock.http.connections import Connections
 from vidu_lipsync_mock.http.inspector_routes import INSPECTOR_ROUTES, AdminOperation, InspectorApi
 from vidu_lipsync_mock.journal.journal import Entry
 from vidu_lipsync_mock.service.accounts import TeamBalance
-from vidu_lipsync_mock.service.errors import ApiError, echo
+from vidu_lipsync_mock.service.errors import ApiError, echo, invalid_format, invalid_json
 from vidu_lipsync_mock.service.keys import redact, redact_keys_in
 from vidu_lipsync_mock.service.tasks import TaskSnapshot, TransitionError, progression_from_name
 from vidu_lipsync_mock.state import MockState
@@ -78,9 +78,9 @@ async def _json(request: Request) -> dict[str, Any]:
     try:
         value = json.loads(raw)
     except (ValueError, RecursionError):
-        raise ApiError(400, "Invalid format: invalid JSON format") from None
+        raise invalid_json() from None
     if not isinstance(value, dict):
-        raise ApiError(400, "Invalid format: request body must be a JSON object")
+        raise invalid_format("request body must be a JSON object")
     return value
 
 
