@@ -360,9 +360,8 @@ class TaskStore(TaskRecords):
             return gone
 
     def _evict_for_space(self, now: float, dropped: list[tuple[str, bool]]) -> None:
-        """Drop one task: one that has ended (the earliest scheduled end that has passed,
-        else the first seen to end), else the oldest; `dropped` gets it and whether it had
-        succeeded. Pops only as far as it must."""
+        """Drop one task, in the order the class docstring gives (pops only as far as it
+        must); `dropped` gets it and whether it had succeeded."""
         records = self._records
         endings = self._endings
         while endings and endings[0][0] <= now:
