@@ -89,7 +89,7 @@ def uvicorn_config(
     connections = getattr(getattr(app, "state", None), "connections", None)
     config = _config_of(app)
     http: Any = "auto"
-    keep_alive = 5.0
+    keep_alive = 5.0 if config is None else config.keep_alive_seconds
     if isinstance(connections, Connections):
         limits = None if config is None else TransportLimits.of(config)
         # Answers written from the protocol skip the app's wrappers: not with the access
@@ -100,10 +100,8 @@ def uvicorn_config(
         http = protocol_with_registry(connections, limits, direct)
         if certificate is not None:
             http = _closing_idle_tls_at_once(http)
-    if config is not None:
-        keep_alive = config.keep_alive_seconds
-        if config.access_log:
-            app = AccessLog(app, sys.stdout)
+    if config is not None and config.access_log:
+        app = AccessLog(app, sys.stdout)
     return uvicorn.Config(
         app,
         loop="auto",
@@ -166,8 +164,7 @@ class ServerThread:
     def start(self, timeout: float = 10.0) -> str:
         if self.running:
             return self.url
-        sock = bind_socket(self.host, self.port)
-        self._socket = sock
+        sock = self._socket = bind_socket(self.host, self.port)
         self.port = sock.getsockname()[1]
         try:
             loaded, certificate = loaded_config(self.app, self.port, self.log_level)
@@ -177,13 +174,12 @@ class ServerThread:
         self.scheme = "http" if certificate is None else "https"
         self.ca_bundle = None if certificate is None else certificate.ca_bundle
         server = self._server = uvicorn.Server(loaded)
-        thread = threading.Thread(
+        thread = self._thread = threading.Thread(
             target=server.run,
             kwargs={"sockets": [sock]},
             name=f"vidu-lipsync-mock:{self.port}",
             daemon=True,
         )
-        self._thread = thread
         thread.start()
         deadline = time.monotonic() + timeout
         while not server.started:
