@@ -243,11 +243,9 @@ class MockState(ClockAndFaultVerbs):
             policy = self.default_progression
         else:
             policy = self._progression_with(progression or self.default_progression, effects)
-        retention = (
-            self.config.retention_seconds
-            if effects.retention_seconds is None
-            else effects.retention_seconds
-        )
+        retention = effects.retention_seconds
+        if retention is None:
+            retention = self.config.retention_seconds
         outcome = SUCCESS if effects.fail_message is None else Outcome(FAILED, effects.fail_message)
         kept = kept_params(params, spec.validator.fields)  # bounded: see `service.kept`
         while True:

@@ -124,8 +124,7 @@ class Admission:
         content_type: str | None,
         parsed: dict[str, Any] | None = None,
     ) -> AdmittedSubmit:
-        """A submit: `admit`, then the model (404), the body's size (413, read or declared),
-        its type (415), its JSON (400) and its fields against the model's schema (400).
+        """A submit: `admit`, then the submit's checks in the module docstring's order.
         `parsed` is the body already decoded (a fault rule looked at it), if it was."""
         api_key, verdict = self.admit(authorization)
         try:
