@@ -339,10 +339,8 @@ class AdminApi:
         )
 
     async def journal(self, request: Request) -> Response:
-        entries = self._entries(request)
-        return _ok(
-            {"entries": [e.as_dict() for e in entries], "dropped": self.state.journal.dropped}
-        )
+        entries = [e.as_dict() for e in self._entries(request)]
+        return _ok({"entries": entries, "dropped": self.state.journal.dropped})
 
     async def journal_jsonl(self, request: Request) -> Response:
         lines = "".join(
@@ -355,8 +353,7 @@ class AdminApi:
         return _ok({"entries": [], "dropped": 0})
 
     async def tasks(self, request: Request) -> Response:
-        status = request.query_params.get("status")
-        return _ok([task_record(t) for t in self.state.tasks(status)])
+        return _ok([task_record(t) for t in self.state.tasks(request.query_params.get("status"))])
 
     async def task(self, request: Request) -> Response:
         return _ok(task_record(self.state.task(request.path_params["task_id"])))

@@ -202,8 +202,7 @@ class PublicApi:
             if served.damaged:
                 etag = f'"{fault.kind}-{media.etag.strip(chr(34))}"'
                 media = replace(media, data=served.data, etag=etag, mp4=None)
-        remaining = int(task.expires_at - state.clock.now())
-        return media_reply(request, media, remaining)
+        return media_reply(request, media, int(task.expires_at - state.clock.now()))
 
     def sample_file(self, request: Incoming) -> Reply:
         name = request.params[0]
