@@ -293,10 +293,9 @@ class Task:
             return
         if self.started_at is None:
             self.started_at = now
+        self.outcome = SUCCESS
         if status is TaskStatus.FAILED:
             self.outcome = Outcome(status, error_message or default_failure_message())
-        else:
-            self.outcome = SUCCESS
         self.status = status
         self.finished_at = now
 
