@@ -7,7 +7,6 @@ file, on the command line and in the docs at once, with one help text.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import gc
 import json
@@ -60,22 +59,13 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         flags = ("--state", flag) if f.name == "state_path" else (flag,)
         kind = setting_kind(f.type)
-        choices = f.metadata.get("choices") or None
+        how: dict[str, Any] = {"action": argparse.BooleanOptionalAction}
+        if kind != "bool":
+            how = {"type": {"float": float, "int": int}.get(kind, str)}
+            how["choices"] = f.metadata.get("choices") or None
         default_text = "" if f.default is None else f" (default: {f.default})"
-        if kind == "bool":
-            help_text = f.metadata["help"] + default_text
-            group.add_argument(
-                flag, dest=f.name, action=argparse.BooleanOptionalAction, help=help_text
-            )
-            continue
-        group.add_argument(
-            *flags,
-            dest=f.name,
-            type={"float": float, "int": int}.get(kind, str),
-            choices=choices,
-            default=None,
-            help=f.metadata["help"] + default_text,
-        )
+        help_text = f.metadata["help"] + default_text
+        group.add_argument(*flags, dest=f.name, default=None, help=help_text, **how)
     for name, (flag, metavar, help_text) in _LISTS.items():
         group.add_argument(flag, dest=name, action="append", metavar=metavar, help=help_text)
     group.add_argument(
@@ -204,8 +194,7 @@ def _serve(config: MockConfig) -> int:
     from vidu_lipsync_mock.http.admin_guard import exposure
     from vidu_lipsync_mock.mock import LipSyncMock
     from vidu_lipsync_mock.persist import StateFileError
-    from vidu_lipsync_mock.server import bind_socket, url_for, uvicorn_config
-    from vidu_lipsync_mock.tls import server_certificate, wants_tls
+    from vidu_lipsync_mock.server import bind_socket, loaded_config, url_for
 
     try:
         mock = LipSyncMock(config)
@@ -217,15 +206,10 @@ def _serve(config: MockConfig) -> int:
     except OSError as error:
         return fail(f"cannot listen on {config.host}:{config.port}: {error.strerror}")
     port = sock.getsockname()[1]
-    try:
-        with contextlib.ExitStack() as stack:
-            certificate = None
-            if wants_tls(config):
-                certificate = stack.enter_context(server_certificate(config, port))
-            server_config = uvicorn_config(
-                mock.app, config.log_level, config.shutdown_seconds, certificate
-            )
-            server_config.load()  # the HTTP protocol, event loop and TLS: before the freeze
+    try:  # the HTTP protocol, event loop and TLS are loaded here: before the freeze
+        server_config, certificate = loaded_config(
+            mock.app, port, config.log_level, config.shutdown_seconds
+        )
     except ConfigError as error:
         sock.close()
         return fail(str(error))

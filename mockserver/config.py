@@ -134,8 +134,7 @@ class MockConfig:
         16 * 1024 * 1024, "Largest file POST /api/v1/media/files accepts (the provider: 16 MiB)."
     )
     retry_after_header: bool = _opt(
-        False,
-        "Add Retry-After to 429 answers (the provider documents only X-RateLimit-Reset).",
+        False, "Add Retry-After to 429 answers (the provider documents only X-RateLimit-Reset)."
     )
     seed: int | None = _opt(None, "Seed for task ids and every random draw, for replayable runs.")
     rate_limit: int = _opt(
@@ -254,8 +253,9 @@ class MockConfig:
         for name in ("pending_seconds", "processing_seconds", "retention_seconds"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative")
-        if not self.speed > 0:
-            raise ConfigError("speed must be positive")
+        for name in ("speed", "head_timeout_seconds", "body_timeout_seconds", "keep_alive_seconds"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be positive")
         if not 0 <= self.port <= 65535:
             raise ConfigError("port must be between 0 and 65535")
         if not 1 <= self.processing_on_poll <= self.terminal_on_poll:
@@ -280,9 +280,6 @@ class MockConfig:
             )
         except ValueError as error:
             raise ConfigError(f"teams, starting_credit or billing_amount: {error}") from None
-        for name in ("head_timeout_seconds", "body_timeout_seconds", "keep_alive_seconds"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be positive")
         if self.shutdown_seconds < 0 or self.max_connections < 0:
             raise ConfigError("shutdown_seconds and max_connections must not be negative")
         if self.max_header_bytes < 1024:
@@ -389,6 +386,15 @@ def setting_kind(annotation: object) -> str:
     return "list" if text == "tuple[str, ...]" else "json"
 
 
+#: What a scalar setting's value may be (a bool is never a number), and its words.
+_SCALARS: Mapping[str, tuple[type | tuple[type, ...], str]] = {
+    "bool": (bool, "true or false"),
+    "float": ((int, float), "a number"),
+    "int": (int, "a whole number"),
+    "str": (str, "a string"),
+}
+
+
 def _coerce(name: str, annotation: object, value: Any) -> Any:
     """Check a TOML or JSON value against the field's declared type."""
     kind = setting_kind(annotation)
@@ -413,23 +419,11 @@ def _coerce(name: str, annotation: object, value: Any) -> Any:
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{name} must be a list of strings")
         return tuple(value)
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise ConfigError(f"{name} must be true or false, not {value!r}")
-        return value
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{name} must be a number, not {value!r}")
-        return float(value)
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{name} must be a whole number, not {value!r}")
-        return value
-    if kind == "str":
-        if not isinstance(value, str):
-            raise ConfigError(f"{name} must be a string, not {value!r}")
-        return value
-    return value  # pragma: no cover - every field type is handled above
+    types, words = _SCALARS[kind]
+    fits = isinstance(value, types) and (kind == "bool" or not isinstance(value, bool))
+    if not fits:
+        raise ConfigError(f"{name} must be {words}, not {value!r}")
+    return float(value) if kind == "float" else value
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from vidu_lipsync_mock.http.connections import Connections, protocol_with_regist
 from vidu_lipsync_mock.http.transport_limits import TransportLimits
 from vidu_lipsync_mock.tls import ServerCertificate, server_certificate, wants_tls
 
-__all__ = ["ServerThread", "bind_socket", "url_for", "uvicorn_config"]
+__all__ = ["ServerThread", "bind_socket", "loaded_config", "url_for", "uvicorn_config"]
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -89,7 +89,7 @@ def uvicorn_config(
     connections = getattr(getattr(app, "state", None), "connections", None)
     config = _config_of(app)
     http: Any = "auto"
-    keep_alive = 5.0
+    keep_alive = 5.0 if config is None else config.keep_alive_seconds
     if isinstance(connections, Connections):
         limits = None if config is None else TransportLimits.of(config)
         # Answers written from the protocol skip the app's wrappers: not with the access
@@ -101,10 +101,8 @@ def uvicorn_config(
         http = protocol_with_registry(connections, limits, direct, batch)
         if certificate is not None:
             http = _closing_idle_tls_at_once(http)
-    if config is not None:
-        keep_alive = config.keep_alive_seconds
-        if config.access_log:
-            app = AccessLog(app, sys.stdout)
+    if config is not None and config.access_log:
+        app = AccessLog(app, sys.stdout)
     return uvicorn.Config(
         app,
         loop="auto",
@@ -121,6 +119,22 @@ def uvicorn_config(
         if certificate is None or certificate.keyfile is None
         else str(certificate.keyfile),
     )
+
+
+def loaded_config(
+    app: ASGIApp, port: int, log_level: str = "warning", shutdown_seconds: float = 2.0
+) -> tuple[uvicorn.Config, ServerCertificate | None]:
+    """uvicorn's settings for `app` on `port`, loaded now, and the certificate a mock's
+    settings ask for: a made certificate's key file exists only while they load (see
+    `server_certificate`)."""
+    config = _config_of(app)
+    with contextlib.ExitStack() as stack:
+        certificate = None
+        if config is not None and wants_tls(config):
+            certificate = stack.enter_context(server_certificate(config, port))
+        loaded = uvicorn_config(app, log_level, shutdown_seconds, certificate)
+        loaded.load()
+    return loaded, certificate
 
 
 class ServerThread:
@@ -151,22 +165,22 @@ class ServerThread:
     def start(self, timeout: float = 10.0) -> str:
         if self.running:
             return self.url
-        sock = bind_socket(self.host, self.port)
-        self._socket = sock
+        sock = self._socket = bind_socket(self.host, self.port)
         self.port = sock.getsockname()[1]
         try:
-            server = uvicorn.Server(self._load_config())
+            loaded, certificate = loaded_config(self.app, self.port, self.log_level)
         except BaseException:
             self.stop()
             raise
-        self._server = server
-        thread = threading.Thread(
+        self.scheme = "http" if certificate is None else "https"
+        self.ca_bundle = None if certificate is None else certificate.ca_bundle
+        server = self._server = uvicorn.Server(loaded)
+        thread = self._thread = threading.Thread(
             target=server.run,
             kwargs={"sockets": [sock]},
             name=f"vidu-lipsync-mock:{self.port}",
             daemon=True,
         )
-        self._thread = thread
         thread.start()
         deadline = time.monotonic() + timeout
         while not server.started:
@@ -176,21 +190,6 @@ class ServerThread:
                 raise RuntimeError(f"the mock server did not start on {url}")
             time.sleep(0.001)
         return self.url
-
-    def _load_config(self) -> uvicorn.Config:
-        """uvicorn's settings, loaded now: a made certificate's key file exists only
-        while they load (see `server_certificate`)."""
-        config = _config_of(self.app)
-        self.scheme, self.ca_bundle = "http", None
-        with contextlib.ExitStack() as stack:
-            certificate = None
-            if config is not None and wants_tls(config):
-                certificate = stack.enter_context(server_certificate(config, self.port))
-                self.scheme = "https"
-                self.ca_bundle = certificate.ca_bundle
-            loaded = uvicorn_config(self.app, self.log_level, certificate=certificate)
-            loaded.load()
-        return loaded
 
     def stop(self, timeout: float = 5.0) -> None:
         server, thread, sock = self._server, self._thread, self._socket

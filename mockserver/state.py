@@ -129,8 +129,7 @@ class MockState(ClockAndFaultVerbs):
             self.faults.add(rule)
         parts = Parts(self.store, self.accounts, self.uploads, self.faults, self.clock, self.ids)
         self.durability.restore(parts)  # what changed at run time wins over the config
-        alive = self.store.__contains__
-        for task_id, data in self.durability.saved_results(alive):
+        for task_id, data in self.durability.saved_results(self.store.__contains__):
             self.results.adopt(task_id, data)  # results built before a restart
 
     def _task_results(self) -> TaskResults:
@@ -244,11 +243,9 @@ class MockState(ClockAndFaultVerbs):
             policy = self.default_progression
         else:
             policy = self._progression_with(progression or self.default_progression, effects)
-        retention = (
-            self.config.retention_seconds
-            if effects.retention_seconds is None
-            else effects.retention_seconds
-        )
+        retention = effects.retention_seconds
+        if retention is None:
+            retention = self.config.retention_seconds
         outcome = SUCCESS if effects.fail_message is None else Outcome(FAILED, effects.fail_message)
         kept = kept_params(params, spec.validator.fields)  # bounded: see `service.kept`
         while True:
@@ -267,14 +264,10 @@ class MockState(ClockAndFaultVerbs):
                     hidden_polls=effects.hidden_polls,
                     result_fault=effects.result_fault,
                 )
+                self.durability.task_created(snapshot, policy, retention, outcome)
             except DuplicateTaskId:  # 96 random bits: in practice, never
                 self.accounts.release(task_id)
                 continue
-            except BaseException:
-                self.accounts.release(task_id)
-                raise
-            try:
-                self.durability.task_created(snapshot, policy, retention, outcome)
             except BaseException:  # (a full disk): the client sees a 500, and pays nothing
                 self.accounts.release(task_id)
                 raise
@@ -413,5 +406,3 @@ class MockState(ClockAndFaultVerbs):
             raise task_not_found(task_id)
         self.durability.task_changed(task_id)
         return snapshot
-
-    # -- time ----------------------------------------------------------------------------

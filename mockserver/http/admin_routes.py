@@ -29,7 +29,7 @@ from vidu_lipsync_mock.http.connections import Connections
 from vidu_lipsync_mock.http.inspector_routes import INSPECTOR_ROUTES, AdminOperation, InspectorApi
 from vidu_lipsync_mock.journal.journal import Entry
 from vidu_lipsync_mock.service.accounts import TeamBalance
-from vidu_lipsync_mock.service.errors import ApiError, echo
+from vidu_lipsync_mock.service.errors import ApiError, echo, invalid_format, invalid_json
 from vidu_lipsync_mock.service.keys import redact, redact_keys_in
 from vidu_lipsync_mock.service.tasks import TaskSnapshot, TransitionError, progression_from_name
 from vidu_lipsync_mock.state import MockState
@@ -78,9 +78,9 @@ async def _json(request: Request) -> dict[str, Any]:
     try:
         value = json.loads(raw)
     except (ValueError, RecursionError):
-        raise ApiError(400, "Invalid format: invalid JSON format") from None
+        raise invalid_json() from None
     if not isinstance(value, dict):
-        raise ApiError(400, "Invalid format: request body must be a JSON object")
+        raise invalid_format("request body must be a JSON object")
     return value
 
 
@@ -121,11 +121,9 @@ def _obj(*required: str, **properties: Any) -> dict[str, Any]:
 
 
 _NUMBER = {"type": "number"}
-_STRING = {"type": "string"}
-_INTEGER = {"type": "integer"}
 _JOURNAL_QUERY: Mapping[str, Mapping[str, Any]] = {
-    **dict.fromkeys(("route", "method", "task_id"), _STRING),
-    **dict.fromkeys(("status", "since", "limit"), _INTEGER),
+    **{name: {"type": "string"} for name in ("route", "method", "task_id")},
+    **{name: {"type": "integer"} for name in ("status", "since", "limit")},
     "faulted": {"type": "boolean"},
 }
 _STATUSES = ["pending", "processing", "success", "failed"]
@@ -172,13 +170,7 @@ OPERATIONS: tuple[AdminOperation, ...] = (
         "Replace the rules with a chaos profile",
         _obj("name", name={"enum": sorted(PROFILES)}, seed={"type": ["integer", "null"]}),
     ),
-    AdminOperation(
-        "/journal",
-        "GET",
-        "journal",
-        "Journal entries, filtered",
-        query=_JOURNAL_QUERY,
-    ),
+    AdminOperation("/journal", "GET", "journal", "Journal entries, filtered", query=_JOURNAL_QUERY),
     AdminOperation("/journal", "DELETE", "clear_journal", "Empty the journal"),
     AdminOperation(
         "/journal.jsonl",
@@ -228,8 +220,7 @@ OPERATIONS: tuple[AdminOperation, ...] = (
 def account_record(account: TeamBalance) -> dict[str, Any]:
     """A team as the admin API shows it: fingerprints and redacted keys, never a key."""
     return {
-        **dataclasses.asdict(account),
-        "keys": [dataclasses.asdict(key) for key in account.keys],
+        **dataclasses.asdict(account),  # (its keys too)
         "balance": float(account.balance),
         "held": float(account.held),
         "spent": float(account.spent),
@@ -328,12 +319,10 @@ class AdminApi:
 
     def _entries(self, request: Request) -> list[Entry]:
         q = dict(request.query_params)
-        numbers = {name: q[name] for name in ("status", "since", "limit") if name in q}
-        if not all(_INTEGER_TEXT.fullmatch(value) for value in numbers.values()):
+        texts = {name: q[name] for name in ("status", "since", "limit") if name in q}
+        if not all(_INTEGER_TEXT.fullmatch(value) for value in texts.values()):
             raise ApiError(400, "Invalid format: status, since and limit must be integers")
-        status = int(q["status"]) if "status" in q else None
-        since = int(q.get("since", 0))
-        limit = int(q["limit"]) if "limit" in q else None
+        numbers = {name: int(text) for name, text in texts.items()}
         faulted = None
         if "faulted" in q:
             faulted = {"true": True, "false": False}.get(q["faulted"].lower())
@@ -342,18 +331,16 @@ class AdminApi:
         return self.state.journal.entries(
             route=q.get("route"),
             method=q.get("method"),
-            status=status,
+            status=numbers.get("status"),
             task_id=q.get("task_id"),
             faulted=faulted,
-            since_seq=since,
-            limit=limit,
+            since_seq=numbers.get("since", 0),
+            limit=numbers.get("limit"),
         )
 
     async def journal(self, request: Request) -> Response:
-        entries = self._entries(request)
-        return _ok(
-            {"entries": [e.as_dict() for e in entries], "dropped": self.state.journal.dropped}
-        )
+        entries = [e.as_dict() for e in self._entries(request)]
+        return _ok({"entries": entries, "dropped": self.state.journal.dropped})
 
     async def journal_jsonl(self, request: Request) -> Response:
         lines = "".join(
@@ -366,8 +353,7 @@ class AdminApi:
         return _ok({"entries": [], "dropped": 0})
 
     async def tasks(self, request: Request) -> Response:
-        status = request.query_params.get("status")
-        return _ok([task_record(t) for t in self.state.tasks(status)])
+        return _ok([task_record(t) for t in self.state.tasks(request.query_params.get("status"))])
 
     async def task(self, request: Request) -> Response:
         return _ok(task_record(self.state.task(request.path_params["task_id"])))

@@ -124,7 +124,6 @@ class MockApp:
     the admin guard (`admin_guard`) has let it through."""
 
     def __init__(self, state: MockState, connections: Connections) -> None:
-        self.mock_state = state
         #: Admin answers' request numbers (the journal numbers only the provider's API).
         self._admin_seq = itertools.count(1)
         self.state = AppState(state, connections)
@@ -169,7 +168,7 @@ class MockApp:
         """`send`, adding an `X-Request-Id` to an admin answer as the public app adds one
         to each of its own: the client's when plain, else `req-…-admin-N`."""
         client = next((value for name, value in scope["headers"] if name == REQUEST_ID), None)
-        prefix = self.mock_state.journal.id_prefix + b"admin-"
+        prefix = self.state.mock.journal.id_prefix + b"admin-"
         header = (REQUEST_ID, request_id(client, next(self._admin_seq), prefix))
 
         async def sending(message: Message) -> None:

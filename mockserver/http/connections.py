@@ -50,12 +50,16 @@ class Connections:
                 if self._by_peer.get(peer) is transport:
                     del self._by_peer[peer]
 
-    def reset(self, peer: Any) -> bool:
-        """Abort the connection with a TCP RST (SO_LINGER 0): the client sees
-        "connection reset by peer", not a polite close. False if there is no such socket."""
+    def cut(self, peer: Any, *, reset: bool) -> bool:
+        """Close the connection politely (FIN) once what was written is flushed, or with
+        `reset` abort it with a TCP RST (SO_LINGER 0): the client sees "connection reset by
+        peer". False if there is no such socket."""
         transport = self._lookup(peer)
         if transport is None:
             return False
+        if not reset:
+            transport.close()
+            return True
         sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -65,14 +69,6 @@ class Connections:
 
     def has(self, peer: Any) -> bool:
         return self._lookup(peer) is not None
-
-    def close(self, peer: Any) -> bool:
-        """Close the connection politely (FIN) after what was written is flushed."""
-        transport = self._lookup(peer)
-        if transport is None:
-            return False
-        transport.close()
-        return True
 
     def _lookup(self, peer: Any) -> asyncio.BaseTransport | None:
         address = _address(peer)

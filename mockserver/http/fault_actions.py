@@ -59,10 +59,8 @@ async def _wait_for_disconnect(receive: Receive, seconds: float) -> None:
     """Hold the request open until the client gives up or the bound passes."""
 
     async def disconnected() -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
+        while (await receive())["type"] != "http.disconnect":
+            pass
 
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(disconnected(), timeout=seconds)
@@ -113,12 +111,11 @@ class FaultActions:
         fault = decision.fault
         status = int(fault.param("status"))
         retry_after = fault.param("retry_after")
+        given = fault.param("message")
         if status == 429:
-            given = fault.param("message")
-            return self.state.limiter.exhausted(
-                self.state.clock.now(), retry_after, str(given) if given else None
-            )
-        message = str(fault.param("message") or message_for(status))
+            now = self.state.clock.now()
+            return self.state.limiter.exhausted(now, retry_after, str(given) if given else None)
+        message = str(given or message_for(status))
         headers: dict[str, str] = {}
         if retry_after is not None:
             headers["Retry-After"] = str(int(retry_after + 0.999))
@@ -153,8 +150,8 @@ class FaultActions:
         await self._send_error(scene.send, self.fault_error(scene.decision), scene.exchange)
 
     async def _reset(self, scene: _Scene) -> None:
-        scene.exchange.status, scene.exchange.outcome = 0, "reset"
-        await self._break(scene.scope, "reset", scene.exchange)
+        scene.exchange.status = 0
+        await self._break(scene, "reset")
 
     async def _hang(self, scene: _Scene) -> None:
         exchange = scene.exchange
@@ -169,18 +166,16 @@ class FaultActions:
     async def _close_after_headers(self, scene: _Scene) -> None:
         await _whole_body(scene.answer)
         await scene.send(scene.start())
-        scene.exchange.outcome = "closed_after_headers"
         scene.exchange.response_body = None
-        await self._break(scene.scope, "closed_after_headers", scene.exchange)
+        await self._break(scene, "closed_after_headers")
 
     async def _close_mid_body(self, scene: _Scene) -> None:
         body = await _whole_body(scene.answer)
         half = body[: len(body) // 2]
         await scene.send(scene.start())
         await scene.send({"type": "http.response.body", "body": half, "more_body": True})
-        scene.exchange.outcome = "closed_mid_body"
         scene.exchange.response_body = half[:BODY_LIMIT]
-        await self._break(scene.scope, "closed_mid_body", scene.exchange)
+        await self._break(scene, "closed_mid_body")
 
     async def _slow_body(self, scene: _Scene) -> None:
         body = await _whole_body(scene.answer)
@@ -209,13 +204,12 @@ class FaultActions:
         await scene.send(scene.start())
         await scene.send({"type": "http.response.body", "body": mangled})
 
-    async def _break(self, scope: Scope, outcome: str, exchange: Exchange) -> None:
-        """Break the client's connection, journaling first: the client raises the moment
-        the socket breaks, and a test reading the journal then must find the entry."""
-        self.state.journal.record(exchange, time.perf_counter())
-        peer = scope.get("client")
-        done = self.connections.reset(peer) if outcome == "reset" else self.connections.close(peer)
-        if not done:
+    async def _break(self, scene: _Scene, outcome: str) -> None:
+        """Break the client's connection, journaling its `outcome` first: the client raises
+        the moment the socket breaks, and a test reading the journal then must find it."""
+        scene.exchange.outcome = outcome
+        self.state.journal.record(scene.exchange, time.perf_counter())
+        if not self.connections.cut(scene.scope.get("client"), reset=outcome == "reset"):
             raise TransportFault(outcome)
         # Let the transport report the loss, so the server does not try to answer.
         for _ in range(3):

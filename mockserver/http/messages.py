@@ -45,10 +45,9 @@ class Incoming:
     """One public request, read once.
 
     `headers` keeps the first value of each name (as Starlette's `Headers.get` does);
-    `declared_length` is the
-    `Content-Length`, when it is a number. `parsed` is the submit
-    body when the public app already had to decode it (a fault rule matches on body fields), so
-    it is decoded once. `task_faults` are the task and result faults that fired on a submit.
+    `declared_length` is the `Content-Length`, when it is a number. `parsed` is the submit body
+    when the public app already had to decode it (a fault rule matches on body fields), so it
+    is decoded once. `task_faults` are the task and result faults that fired on a submit.
     """
 
     __slots__ = (

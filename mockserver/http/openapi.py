@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from vidu_lipsync_mock.http.openapi_account import (
@@ -15,6 +14,7 @@ from vidu_lipsync_mock.http.openapi_account import (
     account_schemas,
     envelope,
     json_success,
+    object_schema,
     path_params,
 )
 from vidu_lipsync_mock.service.registry import ModelSpec, Registry
@@ -41,6 +41,8 @@ ERROR_STATUSES: dict[str, str] = {
 }
 
 _REF_ERROR = {"$ref": "#/components/schemas/Error"}
+_URL = {"type": "string", "format": "uri", "pattern": "^https?://"}
+_TASK_ID = {"type": "string", "pattern": "^task-"}
 
 _RATE_HEADERS = {
     name: {"description": text, "schema": {"type": "integer"}}
@@ -54,84 +56,63 @@ _RATE_HEADERS = {
 
 
 def _errors(*codes: str) -> dict[str, Any]:
-    responses: dict[str, Any] = {}
-    for code in codes:
-        response: dict[str, Any] = {
+    return {
+        code: {
             "description": ERROR_STATUSES[code],
             "content": {"application/json": {"schema": _REF_ERROR}},
+            **({"headers": copy.deepcopy(_RATE_HEADERS)} if code == "429" else {}),
         }
-        if code == "429":
-            response["headers"] = copy.deepcopy(_RATE_HEADERS)
-        responses[code] = response
-    return responses
+        for code in codes
+    }
 
 
 def _components(registry: Registry) -> dict[str, Any]:
     results = [spec.card.result for spec in registry]
-    resource = {
-        "type": "object",
-        "required": ["url", "type", "width", "height", "format"],
-        "properties": {
-            "url": {"type": "string", "format": "uri", "pattern": "^https?://"},
-            "type": {"type": "string", "enum": sorted({r.type for r in results})},
-            "width": {"type": "integer", "minimum": 1},
-            "height": {"type": "integer", "minimum": 1},
-            "format": {"type": "string", "enum": sorted({r.format for r in results})},
-            "duration": {
-                "type": "integer",
-                "minimum": 0,
-                "description": "ms the result lasts; only for a result built from the task's "
-                "own inputs (emulator's field; see docs/media.md)",
-            },
+    resource = object_schema(
+        ["url", "type", "width", "height", "format"],
+        url=_URL,
+        type={"type": "string", "enum": sorted({r.type for r in results})},
+        width={"type": "integer", "minimum": 1},
+        height={"type": "integer", "minimum": 1},
+        format={"type": "string", "enum": sorted({r.format for r in results})},
+        duration={
+            "type": "integer",
+            "minimum": 0,
+            "description": "ms the result lasts; only for a result built from the task's "
+            "own inputs (emulator's field; see docs/media.md)",
         },
-    }
-    task = {
-        "type": "object",
-        "required": ["status", "task_id", "model_id"],
-        "properties": {
-            "status": {"type": "string", "enum": [status.value for status in TaskStatus]},
-            "task_id": {"type": "string", "pattern": "^task-"},
-            "model_id": {"type": "string", "pattern": "^[^/]+/[^/]+$"},
-            "submit_time": {"type": "integer", "description": "Unix ms"},
-            "end_time": {"type": "integer", "description": "Unix ms"},
-            "duration": {"type": "integer", "minimum": 0, "description": "ms the task took"},
-            "result_expires_at": {"type": "integer", "description": "Unix ms"},
-            "result": {
-                "type": "object",
-                "required": ["resources"],
-                "properties": {"resources": {"type": "array", "items": resource, "minItems": 1}},
-            },
-            "billing": {
-                "type": "object",
-                "required": ["status", "amount"],
-                "properties": {
-                    "status": {"type": "string"},
-                    "amount": {"type": "string", "pattern": "^[0-9]+\\.[0-9]{4}$"},
-                },
-            },
-            "error_message": {
-                "type": "string",
-                "description": "Why a failed task failed (emulator's field; see docs)",
-            },
+    )
+    task = object_schema(
+        ["status", "task_id", "model_id"],
+        status={"type": "string", "enum": [status.value for status in TaskStatus]},
+        task_id=_TASK_ID,
+        model_id={"type": "string", "pattern": "^[^/]+/[^/]+$"},
+        submit_time={"type": "integer", "description": "Unix ms"},
+        end_time={"type": "integer", "description": "Unix ms"},
+        duration={"type": "integer", "minimum": 0, "description": "ms the task took"},
+        result_expires_at={"type": "integer", "description": "Unix ms"},
+        result=object_schema(
+            ["resources"], resources={"type": "array", "items": resource, "minItems": 1}
+        ),
+        billing=object_schema(
+            ["status", "amount"],
+            status={"type": "string"},
+            amount={"type": "string", "pattern": "^[0-9]+\\.[0-9]{4}$"},
+        ),
+        error_message={
+            "type": "string",
+            "description": "Why a failed task failed (emulator's field; see docs)",
         },
-    }
-    submitted = {
-        "type": "object",
-        "required": ["status", "task_id", "model_id", "get_result"],
-        "properties": {
-            "status": {"type": "string", "enum": ["pending", "processing"]},
-            "task_id": {"type": "string", "pattern": "^task-"},
-            "model_id": {"type": "string"},
-            "get_result": {
-                "type": "object",
-                "required": ["method", "url"],
-                "properties": {
-                    "method": {"type": "string", "enum": ["GET"]},
-                    "url": {"type": "string", "format": "uri", "pattern": "^https?://"},
-                },
-            },
-        },
-    }
+    )
+    submitted = object_schema(
+        ["status", "task_id", "model_id", "get_result"],
+        status={"type": "string", "enum": ["pending", "processing"]},
+        task_id=_TASK_ID,
+        model_id={"type": "string"},
+        get_result=object_schema(
+            ["method", "url"], method={"type": "string", "enum": ["GET"]}, url=_URL
+        ),
+    )
     return {
         "schemas": {
             "Error": {
@@ -213,15 +194,6 @@ def _file_operation(
     }
 
 
-def _admin_parameters(path: str, query: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """An admin route's path parameters (text), then its query parameters with their
-    schemas."""
-    return path_params(*re.findall(r"\{(\w+)\}", path)) + [
-        {"name": name, "in": "query", "required": False, "schema": dict(schema)}
-        for name, schema in query.items()
-    ]
-
-
 def _admin_paths() -> dict[str, Any]:
     """The admin API, from the same tables that route it."""
     from vidu_lipsync_mock.http.admin_routes import ADMIN_PREFIX, OPERATIONS
@@ -251,7 +223,10 @@ def _admin_paths() -> dict[str, Any]:
             }
             if op.method != "GET":
                 operation["responses"].update(_errors("415"))
-        parameters = _admin_parameters(op.path, op.query)
+        parameters = path_params(*re.findall(r"\{(\w+)\}", op.path)) + [
+            {"name": name, "in": "query", "required": False, "schema": dict(schema)}
+            for name, schema in op.query.items()
+        ]
         if parameters:
             operation["parameters"] = parameters
         if op.body is not None:

@@ -12,7 +12,14 @@ from typing import Any
 
 from vidu_lipsync_mock.service.catalogue import MAX_PAGE, MAX_PAGE_SIZE
 
-__all__ = ["account_paths", "account_schemas", "envelope", "json_success", "path_params"]
+__all__ = [
+    "account_paths",
+    "account_schemas",
+    "envelope",
+    "json_success",
+    "object_schema",
+    "path_params",
+]
 
 _PATH_STRING = {"type": "string"}
 
@@ -28,6 +35,14 @@ def envelope(data: dict[str, Any]) -> dict[str, Any]:
             "data": data,
         },
     }
+
+
+def object_schema(required: list[str], **properties: Any) -> dict[str, Any]:
+    """A JSON object with these properties, of which `required` must be present."""
+    schema: dict[str, Any] = {"type": "object"}
+    if required:
+        schema["required"] = required
+    return {**schema, "properties": properties}
 
 
 def path_params(*names: str) -> list[dict[str, Any]]:
@@ -57,20 +72,8 @@ def account_schemas() -> dict[str, Any]:
         },
     }
     return {
-        "KeyValidation": envelope(
-            {
-                "type": "object",
-                "required": ["is_valid"],
-                "properties": {"is_valid": {"type": "boolean"}},
-            }
-        ),
-        "Balance": envelope(
-            {
-                "type": "object",
-                "required": ["balance"],
-                "properties": {"balance": {"type": "number"}},
-            }
-        ),
+        "KeyValidation": envelope(object_schema(["is_valid"], is_valid={"type": "boolean"})),
+        "Balance": envelope(object_schema(["balance"], balance={"type": "number"})),
         "ModelList": {
             "type": "object",
             "required": ["code", "message", "models", "total", "page", "page_size"],
@@ -84,18 +87,15 @@ def account_schemas() -> dict[str, Any]:
             },
         },
         "UploadedFile": envelope(
-            {
-                "type": "object",
-                "required": ["file_id", "url", "type", "filename", "size", "created_at"],
-                "properties": {
-                    "file_id": {"type": "string", "pattern": "^file-"},
-                    "url": {"type": "string", "pattern": "^https?://"},
-                    "type": {"type": "string"},
-                    "filename": {"type": "string"},
-                    "size": {"type": "integer", "minimum": 1},
-                    "created_at": {"type": "integer", "description": "Unix milliseconds"},
-                },
-            }
+            object_schema(
+                ["file_id", "url", "type", "filename", "size", "created_at"],
+                file_id={"type": "string", "pattern": "^file-"},
+                url={"type": "string", "pattern": "^https?://"},
+                type={"type": "string"},
+                filename={"type": "string"},
+                size={"type": "integer", "minimum": 1},
+                created_at={"type": "integer", "description": "Unix milliseconds"},
+            )
         ),
     }
 
@@ -166,13 +166,10 @@ def account_paths(
                     "required": True,
                     "content": {
                         "multipart/form-data": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["file"],
-                                "properties": {
-                                    "file": {"type": "string", "format": "binary", "minLength": 1}
-                                },
-                            }
+                            "schema": object_schema(
+                                ["file"],
+                                file={"type": "string", "format": "binary", "minLength": 1},
+                            )
                         }
                     },
                 },

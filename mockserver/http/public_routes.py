@@ -26,12 +26,7 @@ from vidu_lipsync_mock.media.library import (
     parse_range,
 )
 from vidu_lipsync_mock.service.admission import UPLOAD_ROUTE
-from vidu_lipsync_mock.service.errors import (
-    ApiError,
-    echo,
-    range_not_satisfiable,
-    task_not_found,
-)
+from vidu_lipsync_mock.service.errors import ApiError, echo, range_not_satisfiable, task_not_found
 from vidu_lipsync_mock.service.quotas import with_quota
 from vidu_lipsync_mock.service.tasks import TaskSnapshot
 from vidu_lipsync_mock.state import MockState
@@ -111,21 +106,11 @@ class PublicApi:
             PublicRoute(
                 "/models/{provider}/{model}/api_schema", read, "schema", accounts.api_schema
             ),
-            PublicRoute(
-                "/api/v1/{provider}/{model}/async",
-                ("POST",),
-                "submit",
-                self.submit,
-                refused_as=UNROUTED,
-                exists=self._served,
-            ),
-            PublicRoute(
-                "/api/v1/{provider}/{model}",
-                ("POST",),
-                "submit",
-                self.submit,
-                refused_as=UNROUTED,
-                exists=self._served,
+            *(
+                PublicRoute(
+                    path, ("POST",), "submit", self.submit, refused_as=UNROUTED, exists=self._served
+                )
+                for path in ("/api/v1/{provider}/{model}/async", "/api/v1/{provider}/{model}")
             ),
             PublicRoute("/files/{task_id}/{filename}", read, "download", self.result_file),
             PublicRoute("/media/{name}", read, "sample", self.sample_file, owns_prefix=True),
@@ -217,8 +202,7 @@ class PublicApi:
             if served.damaged:
                 etag = f'"{fault.kind}-{media.etag.strip(chr(34))}"'
                 media = replace(media, data=served.data, etag=etag, mp4=None)
-        remaining = int(task.expires_at - state.clock.now())
-        return media_reply(request, media, remaining)
+        return media_reply(request, media, int(task.expires_at - state.clock.now()))
 
     def sample_file(self, request: Incoming) -> Reply:
         name = request.params[0]

@@ -189,12 +189,8 @@ class Router:
     def _resolve(self, method: str, path: str) -> Resolved:
         found = self._match(path)
         if found is None:
-            name = UNROUTED
-            for prefix, owner in self._owners:
-                if path.startswith(prefix):
-                    name = owner
-                    break
-            return Resolved(None, (), (), name, None, method, path)
+            owners = (owner for prefix, owner in self._owners if path.startswith(prefix))
+            return Resolved(None, (), (), next(owners, UNROUTED), None, method, path)
         target, params = found
         route = target.route
         task_id = None if target.task_param is None else params[target.task_param]

@@ -167,8 +167,7 @@ class MediaLibrary:
         return candidate
 
     def read(self, name: str) -> bytes:
-        with self._lock:
-            cached = self._bytes.get(name)
+        cached = self._bytes.get(name)  # one dict read, atomic: the lock guards the writes
         if cached is not None:
             return cached
         data = self.path(name).read_bytes()
@@ -183,8 +182,7 @@ class MediaLibrary:
         A broken fixture should fail loudly at first use rather than be served to a client
         whose test would then fail for a reason that has nothing to do with its code.
         """
-        with self._lock:
-            cached = self._files.get(name)
+        cached = self._files.get(name)
         if cached is not None:
             return cached
         data = self.read(name)

@@ -62,10 +62,7 @@ class Mp4Info:
         return self._first("audio")
 
     def _first(self, kind: str) -> Mp4Track | None:
-        for track in self.tracks:
-            if track.kind == kind:
-                return track
-        return None
+        return next((track for track in self.tracks if track.kind == kind), None)
 
 
 _HANDLER_KINDS = {"vide": "video", "soun": "audio"}
@@ -309,15 +306,8 @@ def probe_mp4(data: bytes) -> Mp4Info:
     moov = top[moov_index]
     mdat_index = next((i for i, box in enumerate(top) if box.type == "mdat"), None)
 
-    traks: list[_Box] = []
-    mvhd: _Box | None = None
-    for child in _boxes(data, moov.body, moov.end, "moov"):
-        if child.type == "mvhd" and mvhd is None:
-            mvhd = child
-        elif child.type == "trak":
-            traks.append(child)
-    if mvhd is None:
-        raise Mp4Error("missing 'mvhd' box in moov")
+    mvhd = _require(_children(data, moov, "moov"), "mvhd", "moov")
+    traks = [child for child in _boxes(data, moov.body, moov.end, "moov") if child.type == "trak"]
     timescale, duration = _timed_header(data, mvhd, "moov/mvhd")
 
     return Mp4Info(

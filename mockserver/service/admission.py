@@ -124,8 +124,7 @@ class Admission:
         content_type: str | None,
         parsed: dict[str, Any] | None = None,
     ) -> AdmittedSubmit:
-        """A submit: `admit`, then the model (404), the body's size (413, read or declared),
-        its type (415), its JSON (400) and its fields against the model's schema (400).
+        """A submit: `admit`, then the submit's checks in the module docstring's order.
         `parsed` is the body already decoded (a fault rule looked at it), if it was."""
         api_key, verdict = self.admit(authorization)
         try:
@@ -151,10 +150,7 @@ class Admission:
         """An upload: `admit`, then the body's size (413). The form (415, 400) and the file
         (400, 413, 415) are the route's and the store's to read, in that order."""
         api_key, verdict = self.admit(authorization)
-        size = len(body)
-        if declared_length is not None and declared_length > size:
-            size = declared_length
-        if size > self.upload_body_bytes:
+        if max(len(body), declared_length or 0) > self.upload_body_bytes:  # read or declared
             raise with_quota(file_too_large(self.upload_bytes), verdict)
         return api_key, verdict
 

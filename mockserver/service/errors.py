@@ -69,10 +69,9 @@ def invalid_format(detail: str) -> ApiError:
     return ApiError(400, f"Invalid format: {detail}")
 
 
-def invalid_json(detail: str | None = None) -> ApiError:
-    """The provider's verbatim parse-error message, with our reason appended when useful."""
-    suffix = f": {detail}" if detail else ""
-    return ApiError(400, f"Invalid format: invalid JSON format{suffix}")
+def invalid_json() -> ApiError:
+    """The provider's verbatim parse-error message."""
+    return ApiError(400, "Invalid format: invalid JSON format")
 
 
 def value_out_of_range(detail: str) -> ApiError:

@@ -52,12 +52,10 @@ def bearer_token(value: str | None) -> str | None:
 
 def redact(key: str) -> str:
     """What the journal and logs show of a key: enough to tell keys apart, not to use one."""
-    if len(key) < 24:
-        return "***"
-    return f"{key[:9]}…{key[-4:]}"
+    return "***" if len(key) < 24 else f"{key[:9]}…{key[-4:]}"
 
 
-_KEY_IN_TEXT = re.compile(rb"mdlx-[A-Za-z0-9]{32,64}")
+_KEY_IN_TEXT = re.compile(KEY_PATTERN.pattern.encode())
 
 
 def redact_keys_in(text: bytes) -> bytes:

@@ -14,10 +14,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 from vidu_lipsync_mock.faults import Fault
 from vidu_lipsync_mock.service.errors import (
-    ApiError,
     authentication_failed,
     echo,
     insufficient_balance,
+    invalid_parameters,
 )
 
 __all__ = [
@@ -102,8 +102,6 @@ def task_effects_for(params: Mapping[str, Any], field: str | None) -> list[Fault
         fault = MAGIC_SCENARIOS.get(name)
         if fault is None:
             known = ", ".join(sorted(MAGIC_SCENARIOS))
-            raise ApiError(
-                400, f"Invalid parameters: unknown mock scenario '{echo(name)}' ({known})"
-            )
+            raise invalid_parameters(f"unknown mock scenario '{echo(name)}' ({known})")
         faults.append(fault)
     return faults

@@ -51,12 +51,8 @@ class Verdict(NamedTuple):
     def headers(self) -> dict[str, str]:
         """The `X-RateLimit-*` headers (and `Retry-After` when refused): the one place they
         are written, for the limiter's 429, an injected 429 and every admitted answer."""
-        limit, remaining, reset = QUOTA_HEADERS
-        headers = {
-            limit: str(self.limit),
-            remaining: str(self.remaining),
-            reset: str(self.reset_at),
-        }
+        values = (self.limit, self.remaining, self.reset_at)
+        headers = {name: str(value) for name, value in zip(QUOTA_HEADERS, values, strict=True)}
         if self.retry_after is not None:
             headers["Retry-After"] = str(self.retry_after)
         return headers

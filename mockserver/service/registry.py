@@ -12,6 +12,7 @@ optional) and what a successful task hands out (`result`, `ResultSpec`).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -94,12 +95,9 @@ def _model_id_of(document: Mapping[str, Any], source: str) -> str:
     if isinstance(href, str) and href.count("/") == 1:
         return href
     for server in document.get("servers", []):
-        url = str(server.get("url", ""))
-        marker = "/api/v1/"
-        if marker in url:
-            parts = url.split(marker, 1)[1].split("/")
-            if len(parts) >= 2:
-                return f"{parts[0]}/{parts[1]}"
+        found = re.search(r"/api/v1/([^/]*)/([^/]*)", str(server.get("url", "")))
+        if found:
+            return f"{found[1]}/{found[2]}"
     raise ValueError(f"{source}: cannot tell which provider/model this schema describes")
 
 

@@ -240,9 +240,7 @@ class TaskStore(TaskRecords):
                     self._records[task_id] = record
                 return self._snapshot(record)
             task = self._live(task_id, now, poll=poll)
-            if task is None:
-                return None
-            return self._snapshot(self._flatten(task))
+            return None if task is None else self._snapshot(self._flatten(task))
 
     def force(
         self, task_id: str, status: TaskStatus, now: float, error_message: str | None = None
@@ -307,12 +305,8 @@ class TaskStore(TaskRecords):
                 self._order.append(task_id)
                 if task.status.terminal:
                     self._ended.append(task_id)
-                else:
-                    end = task.progression.ends_at(task.anchor)
-                    if end is not None:
-                        self._endings.append((end, task_id))
+                self._schedule(task)
             heapq.heapify(self._expiry)
-            heapq.heapify(self._endings)
             self._open_by_key = None
 
     def unfinished_count(self, api_key: str, now: float) -> int:
@@ -340,12 +334,8 @@ class TaskStore(TaskRecords):
     def snapshots(self, now: float) -> list[TaskSnapshot]:
         with self._lock:
             self.sweep(now)
-            snapshots = []
-            for task_id in list(self._records):
-                task = self._live(task_id, now)
-                if task is not None:
-                    snapshots.append(self._snapshot(self._flatten(task)))
-            return snapshots
+            tasks = [self._live(task_id, now) for task_id in list(self._records)]
+            return [self._snapshot(self._flatten(task)) for task in tasks if task is not None]
 
     def sweep(self, now: float) -> int:
         """Drop expired records; returns how many went."""
@@ -370,9 +360,8 @@ class TaskStore(TaskRecords):
             return gone
 
     def _evict_for_space(self, now: float, dropped: list[tuple[str, bool]]) -> None:
-        """Drop one task: one that has ended (the earliest scheduled end that has passed,
-        else the first seen to end), else the oldest; `dropped` gets it and whether it had
-        succeeded. Pops only as far as it must."""
+        """Drop one task, in the order the class docstring gives (pops only as far as it
+        must); `dropped` gets it and whether it had succeeded."""
         records = self._records
         endings = self._endings
         while endings and endings[0][0] <= now:
@@ -383,26 +372,21 @@ class TaskStore(TaskRecords):
             if ended is None:  # it had expired: that made the room
                 return
             if ended:  # (else its policy changed since: not ended after all)
-                dropped.append((task_id, records[task_id][_STATUS] == _SUCCEEDED))
-                self._drop(task_id)
-                self.evicted_for_space += 1
-                return
+                return self._evict(task_id, dropped)
         while self._ended:
             task_id = self._ended.popleft()
             record = records.get(task_id)
             if record is not None and record[_STATUS] in _TERMINAL:
-                dropped.append((task_id, record[_STATUS] == _SUCCEEDED))
-                self._drop(task_id)
-                self.evicted_for_space += 1
-                return
+                return self._evict(task_id, dropped)
         while self._order:
             task_id = self._order.popleft()
-            record = records.get(task_id)
-            if record is not None:
-                dropped.append((task_id, record[_STATUS] == _SUCCEEDED))
-                self._drop(task_id)
-                self.evicted_for_space += 1
-                return
+            if task_id in records:
+                return self._evict(task_id, dropped)
+
+    def _evict(self, task_id: str, dropped: list[tuple[str, bool]]) -> None:
+        dropped.append((task_id, self._records[task_id][_STATUS] == _SUCCEEDED))
+        self._drop(task_id)
+        self.evicted_for_space += 1
 
     def clear(self) -> None:
         with self._lock:

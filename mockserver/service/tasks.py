@@ -13,7 +13,7 @@ import functools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -97,9 +97,9 @@ class Progression(ABC):
     def reached(self, anchor: float, polls: int, now: float) -> tuple[float | None, float | None]:
         """(time processing began, time the task ended), each None while not yet reached."""
 
-    @abstractmethod
     def describe(self) -> dict[str, Any]:
-        """Plain data for the admin API and the journal."""
+        """Plain data for the admin API and the journal: the policy's name and its fields."""
+        return {"kind": self.name, **vars(self)}
 
     def ends_at(self, anchor: float) -> float | None:
         """When the task will end if left alone, if time alone decides that."""
@@ -130,9 +130,6 @@ class ByClock(Progression):
         end = anchor + self.pending_seconds + self.processing_seconds
         return end if math.isfinite(end) else None
 
-    def describe(self) -> dict[str, Any]:
-        return {"kind": self.name, **asdict(self)}
-
 
 @dataclass(frozen=True)
 class ByPolls(Progression):
@@ -152,9 +149,6 @@ class ByPolls(Progression):
             now if polls >= self.terminal_on else None,
         )
 
-    def describe(self) -> dict[str, Any]:
-        return {"kind": self.name, **asdict(self)}
-
 
 @dataclass(frozen=True)
 class Manual(Progression):
@@ -164,9 +158,6 @@ class Manual(Progression):
 
     def reached(self, anchor: float, polls: int, now: float) -> tuple[float | None, float | None]:
         return (None, None)
-
-    def describe(self) -> dict[str, Any]:
-        return {"kind": self.name}
 
 
 def progression_view(progression: Progression) -> Mapping[str, Any]:
@@ -183,10 +174,8 @@ def _shared_view(progression: Progression) -> Mapping[str, Any]:
     return MappingProxyType(progression.describe())
 
 
-_POLICIES: Mapping[str, type[ByClock] | type[ByPolls] | type[Manual]] = {
-    "clock": ByClock,
-    "polls": ByPolls,
-    "manual": Manual,
+_POLICIES: Mapping[str, type[ByClock | ByPolls | Manual]] = {
+    policy.name: policy for policy in (ByClock, ByPolls, Manual)
 }
 
 
@@ -231,9 +220,8 @@ class TaskSnapshot(NamedTuple):
 
     @property
     def duration_ms(self) -> int | None:
-        if self.finished_at is None:
-            return None
-        return round((self.finished_at - self.submitted_at) * 1000)
+        finished = self.finished_at
+        return None if finished is None else round((finished - self.submitted_at) * 1000)
 
     @property
     def result_expires_at(self) -> float | None:
@@ -305,10 +293,9 @@ class Task:
             return
         if self.started_at is None:
             self.started_at = now
+        self.outcome = SUCCESS
         if status is TaskStatus.FAILED:
             self.outcome = Outcome(status, error_message or default_failure_message())
-        else:
-            self.outcome = SUCCESS
         self.status = status
         self.finished_at = now
 

@@ -356,8 +356,7 @@ def _field_limited(schema: Mapping[str, Any], limit: int) -> Mapping[str, Any]:
     capped: dict[str, Any] = {}
     for name, sub in properties.items():
         if isinstance(sub, Mapping):
-            bound = sub.get("maxLength")
-            sub = {**sub, "maxLength": limit if bound is None else min(bound, limit)}
+            sub = {**sub, "maxLength": min(sub.get("maxLength", limit), limit)}
         capped[name] = sub
     return {**schema, "properties": capped}
 
