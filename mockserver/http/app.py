@@ -155,7 +155,7 @@ class MockApp:
         None for the admin API, which goes through ASGI."""
         if scope["path"].startswith(ADMIN_PREFIX):
             return None
-        durability = self.mock_state.durability
+        durability = self.state.mock.durability
         if not durability.enabled:
             return self.public.answer_at_once(scope, body)
         durability.defer_commits()  # committed by `answer_batch` before the answer goes out
