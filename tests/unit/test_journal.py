@@ -10,6 +10,7 @@ import gc
 import json
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -110,27 +111,27 @@ def test_far_past_its_bound_the_journal_shows_the_newest_and_counts_every_drop()
     assert seqs(journal) == [98, 99, 100]
 
 
-def test_concurrent_writers_and_readers_lose_no_entry_and_no_drop() -> None:
+def hammer(write_from: Callable[[int], None], per_writer: int, check: Callable[[], None]) -> None:
+    """Four writer threads (`write_from(first_seq)`, each `per_writer` entries) and two
+    reader threads running `check` until the writers are done, with threads switching as
+    often as the interpreter can; fails with whatever a reader's check raised."""
     interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    sys.setswitchinterval(1e-6)
+    done = threading.Event()
+    failures: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            while not done.is_set():
+                check()
+        except BaseException as error:  # reported by the assertion below
+            failures.append(error)
+
     try:
-        journal = Journal(max_entries=50)
-        done = threading.Event()
-        failures: list[BaseException] = []
-
-        def writer(first: int) -> None:
-            for seq in range(first, first + 500):
-                journal.record(exchange(seq), 11.0)
-
-        def reader() -> None:
-            try:
-                while not done.is_set():
-                    assert len(journal.entries()) <= 50
-            except BaseException as error:  # reported by the assertion below
-                failures.append(error)
-
         readers = [threading.Thread(target=reader) for _ in range(2)]
-        writers = [threading.Thread(target=writer, args=(1 + k * 500,)) for k in range(4)]
+        writers = [
+            threading.Thread(target=write_from, args=(1 + k * per_writer,)) for k in range(4)
+        ]
         for thread in [*readers, *writers]:
             thread.start()
         for thread in writers:
@@ -141,6 +142,19 @@ def test_concurrent_writers_and_readers_lose_no_entry_and_no_drop() -> None:
     finally:
         sys.setswitchinterval(interval)
     assert failures == []
+
+
+def test_concurrent_writers_and_readers_lose_no_entry_and_no_drop() -> None:
+    journal = Journal(max_entries=50)
+
+    def writer(first: int) -> None:
+        for seq in range(first, first + 500):
+            journal.record(exchange(seq), 11.0)
+
+    def check() -> None:
+        assert len(journal.entries()) <= 50
+
+    hammer(writer, 500, check)
     assert (len(journal), journal.dropped) == (50, 1950)
     assert len(set(seqs(journal))) == 50
 
@@ -455,38 +469,18 @@ def test_concurrent_writers_under_the_byte_budget_account_for_every_entry() -> N
     """Both bounds at once, with threads switching as often as the interpreter can: every
     entry written is either kept or counted as dropped, and the byte count is exactly what
     the kept entries count."""
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        journal = Journal(max_entries=40, max_bytes=30_000)
-        done = threading.Event()
-        failures: list[BaseException] = []
+    journal = Journal(max_entries=40, max_bytes=30_000)
 
-        def writer(first: int) -> None:
-            for seq in range(first, first + 300):
-                journal.record(exchange(seq, request_body=b"x" * (seq % 7 * 1000)), 11.0)
+    def writer(first: int) -> None:
+        for seq in range(first, first + 300):
+            journal.record(exchange(seq, request_body=b"x" * (seq % 7 * 1000)), 11.0)
 
-        def reader() -> None:
-            try:
-                while not done.is_set():
-                    entries = journal.entries()
-                    assert len(entries) <= 40
-                    assert len({e.seq for e in entries}) == len(entries)
-            except BaseException as error:  # reported by the assertion below
-                failures.append(error)
+    def check() -> None:
+        entries = journal.entries()
+        assert len(entries) <= 40
+        assert len({e.seq for e in entries}) == len(entries)
 
-        readers = [threading.Thread(target=reader) for _ in range(2)]
-        writers = [threading.Thread(target=writer, args=(1 + k * 300,)) for k in range(4)]
-        for thread in [*readers, *writers]:
-            thread.start()
-        for thread in writers:
-            thread.join()
-        done.set()
-        for thread in readers:
-            thread.join()
-    finally:
-        sys.setswitchinterval(interval)
-    assert failures == []
+    hammer(writer, 300, check)
     assert len(journal) + journal.dropped == 1200
     assert journal.bytes <= 30_000
     assert journal.bytes == sum(row[-1] for row in journal._stored())
