@@ -32,7 +32,7 @@ Record = tuple[Any, ...]
 # The fields of a record, in order.
 _ID, _MODEL, _KEY, _SUBMITTED, _POLICY, _RETENTION = range(6)
 _OUTCOME, _MESSAGE, _ANCHOR, _STATUS, _STARTED, _FINISHED = range(6, 12)
-_POLLS, _SINCE_ANCHOR, _HIDDEN, _PARAMS = range(12, 16)
+_POLLS, _SINCE_ANCHOR, _HIDDEN, _PARAMS = range(12, 16)  # _PARAMS: see `_plain_params`
 
 #: Parameter values that keep a record plain (a list or an object goes beside it).
 _PLAIN = (str, int, float, bool, type(None))
@@ -101,19 +101,22 @@ class TaskRecords:
             outcome.status._value_, outcome.error_message,  # `.value` is a slower descriptor
             task.anchor, task.status._value_, task.started_at, task.finished_at,
             task.polls, task.polls_since_anchor, task.hidden_polls,
-            self._plain_params(task.task_id, task.params),
+            *self._plain_params(task.task_id, task.params),
         )  # fmt: skip
         return record
 
-    def _plain_params(self, task_id: str, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
-        """The parameters for the record as (name, value, name, value...), or None with
-        them kept beside it. Flat, not pairs: each nested tuple is one more collection
-        before the record is untracked."""
-        flat: list[Any] = []
+    def _plain_params(self, task_id: str, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The end of a record: True and the parameters (name, value, name, value...), or
+        False with them kept beside it. In the record itself, not a tuple of their own:
+        the collector often examines a record before a tuple it holds (so a record holding
+        one stays tracked until a second collection, and one in ten reaches the oldest
+        generation still tracked, where every full collection walks it); a record of plain
+        values is untracked the first time it is seen."""
+        flat: list[Any] = [True]
         for name, value in params.items():
             if not isinstance(value, _PLAIN):
                 self._params[task_id] = params
-                return None
+                return (False,)
             flat += (name, value)
         self._params.pop(task_id, None)
         return tuple(flat)
@@ -122,11 +125,11 @@ class TaskRecords:
         """The parameters as a dict; the last few thousand made are kept, since a client
         polls the same task again and again."""
         task_id = record[_ID]
-        flat = record[_PARAMS]
-        if flat is None:
+        if not record[_PARAMS]:
             return self._params[task_id]
         shown = self._params_shown.get(task_id)
         if shown is None:
+            flat = record[_PARAMS + 1 :]
             shown = dict(zip(flat[::2], flat[1::2], strict=True))
             if len(self._params_shown) >= self.PARAMS_SHOWN_LIMIT:
                 self._params_shown.clear()

@@ -195,7 +195,7 @@ class TaskStore(TaskRecords):
             record = records[task_id] = (
                 task_id, model_id, api_key, now, index, retention_seconds,
                 outcome.status._value_, outcome.error_message, now, "pending", None, None, 0, 0,
-                hidden_polls, self._plain_params(task_id, params),
+                hidden_polls, *self._plain_params(task_id, params),
             )  # fmt: skip
             heapq.heappush(expiry, (now + retention_seconds, task_id))
             if result_fault is not None:
