@@ -195,6 +195,15 @@ class TaskRecords:
             self._own_policies.pop(task_id, None)
         return record
 
+    def track_tables(self) -> None:
+        """Have the collector track the record table even while it is empty (a dict is
+        tracked only once it holds a container), so that a `gc.freeze()` now moves it out
+        of every later collection's walk: it grows to `max_tasks` records, all plain and
+        untracked, yet a full collection of a tracked table visits each one, 11 ms at
+        200,000 tasks. It takes part in no cycle, so freezing it loses nothing."""
+        self._records[""] = ([],)  # a tracked value: the table is tracked from now on
+        del self._records[""]
+
     def _clear_records(self) -> None:
         for table in (self._records, self._params, self._params_shown, self._result_faults):
             table.clear()
