@@ -152,9 +152,10 @@ class AnswerBatch:
         self._held: list[tuple[Callable[[], None], Callable[[], None]]] = []
 
     @property
-    def held(self) -> bool:
-        """Whether answers wait for the end of the turn."""
-        return bool(self._held)
+    def waiting(self) -> bool:
+        """Whether answers or writes wait for the end of the turn: what must be released
+        before an answer goes out any other way."""
+        return bool(self._held) or self._durability.uncommitted
 
     def hold(
         self, loop: asyncio.AbstractEventLoop, send: Callable[[], None], drop: Callable[[], None]

@@ -254,16 +254,18 @@ def limited_protocol(
             if not cycle.keep_alive or self.app is overloaded:
                 cycle.transport = _LingeringTransport(self, self.transport)
 
-        def _go_through_asgi(self, answer_later: Any = None) -> None:
+        def _go_through_asgi(self, answer_later: Any = None) -> bool:
             """A request first meant to be answered at once goes to uvicorn after all:
             replayed as its parser callbacks would have had it, with `answer_later` (an
-            ASGI app) in place of the app when the app has already answered it. Answers
-            held for the end of the turn go first: they answer earlier requests."""
+            ASGI app) in place of the app when the app has already answered it. What the
+            turn holds goes first: answers to earlier requests, and writes (its own too)
+            that must be committed before an answer leaves. False when that commit
+            failed: nothing more is answered, and the connection is closed."""
             chunks = self._direct
             self._direct = None
-            if self._held_answers and batch is not None and not batch.release():
-                self.transport.close()  # what they wrote is lost (see AnswerBatch)
-                return
+            if batch is not None and batch.waiting and not batch.release():
+                self.transport.close()  # what was written is lost (see AnswerBatch)
+                return False
             if answer_later is None:
                 self._start_cycle()
             else:
@@ -274,6 +276,7 @@ def limited_protocol(
                     self.app = app
             for chunk in chunks or ():
                 base_on_body(self, chunk)
+            return True
 
         def on_body(self, body: bytes) -> None:
             chunks = self._direct
@@ -299,22 +302,16 @@ def limited_protocol(
         def _answer_at_once(self, chunks: list[bytes]) -> bool:
             """Answer a whole request without a cycle (`http.direct`), its answer held for
             the end of the turn; False when it went to uvicorn instead, whose end of the
-            request is still to run."""
+            request is still to run (True too when nothing more can be answered)."""
             assert direct is not None
             assert batch is not None
             answer = direct(complete_scope(self), b"".join(chunks))
             if answer is None:
-                self._go_through_asgi()
-                return False
+                return not self._go_through_asgi()
             response = response_bytes(answer, self.server_state.default_headers)
             if response is None:
-                if batch.held and not batch.release():  # its writes go out before it
-                    self._direct = None  # what it wrote is lost (see AnswerBatch)
-                    self.transport.close()
-                    return True
                 chunks.clear()  # the app has read the body: the continuation needs none
-                self._go_through_asgi(continuation(answer))
-                return False
+                return not self._go_through_asgi(continuation(answer))
             self._direct = None
             self._held_answers += 1
             batch.hold(self.loop, lambda: self._send_answer(response), self._drop_answer)

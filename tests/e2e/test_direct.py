@@ -278,3 +278,23 @@ def test_a_graceful_shutdown_sends_the_answers_held_for_the_turn_then_closes(
     (answer,) = transport.written
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
     assert transport.closed
+
+
+def test_a_crash_after_a_durable_write_is_answered_only_once_the_write_is_committed(
+    driven: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A submit that stored its task and then failed goes through uvicorn for its 500;
+    the task it wrote is committed before that, as on every other answer."""
+    from vidu_lipsync_mock.http import wire
+
+    mock, protocol, transport, loop = driven(state_path=str(tmp_path / "state.db"))
+
+    def broken(*args: Any) -> bytes:
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setattr(wire, "submit_body", broken)
+    protocol.data_received(request("POST", SUBMIT_PATH, mock.api_key, SUBMIT_BODY))
+    assert not mock.durability.uncommitted, "the 500 went to uvicorn before the commit"
+    run_loop_briefly(loop)
+    assert b"".join(transport.written).startswith(b"HTTP/1.1 500 ")
+    mock.crashes.clear()  # seen: the fixture fails a test on an unexpected crash
