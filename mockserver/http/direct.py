@@ -32,8 +32,10 @@ from vidu_lipsync_mock.persist import Durability
 
 try:
     import httptools
+    from uvicorn.protocols.http.httptools_impl import STATUS_LINE  # the lines uvicorn writes
 except ImportError:  # pragma: no cover - part of uvicorn[standard]; without it, no direct path
     httptools = None  # type: ignore[assignment]
+    STATUS_LINE = {}
 
 if TYPE_CHECKING:  # the public app imports the protocol's module, through `connections`
     import asyncio
@@ -60,7 +62,6 @@ _METHODS = (b"GET", b"POST")
 # uvicorn's own checks on what an app sends: a header it would refuse goes to it to refuse.
 _BAD_NAME = re.compile(b'[\x00-\x1f\x7f()<>@,;:\\[\\]={} \t\\\\"]')
 _BAD_VALUE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
-_STATUS_LINES: dict[int, bytes] = {}
 
 
 def wants_direct(protocol: Any) -> bool:
@@ -92,15 +93,6 @@ def complete_scope(protocol: Any) -> Scope:
     return scope
 
 
-def _status_line(status: int) -> bytes:
-    line = _STATUS_LINES.get(status)
-    if line is None:
-        from uvicorn.protocols.http.httptools_impl import STATUS_LINE
-
-        line = _STATUS_LINES[status] = STATUS_LINE[status]
-    return line
-
-
 def response_bytes(answer: Answer, default_headers: Sequence[tuple[bytes, bytes]]) -> bytes | None:
     """The whole response as uvicorn would write it, or None when it is not a plain one
     (uvicorn must send it: a stream, a crash, a fault's acts, a header it would refuse,
@@ -119,7 +111,7 @@ def response_bytes(answer: Answer, default_headers: Sequence[tuple[bytes, bytes]
         return None
     lines = [b"%s: %s\r\n" % pair for pair in default_headers]
     lines += [b"%s: %s\r\n" % pair for pair in headers]
-    return b"".join((_status_line(reply.status), *lines, b"\r\n", reply.body))
+    return b"".join((STATUS_LINE[reply.status], *lines, b"\r\n", reply.body))
 
 
 def continuation(answer: Answer) -> Callable[[Scope, Receive, Send], Any]:
